@@ -1,0 +1,5 @@
+import sys
+
+from devsandbox.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``devsandbox`` command line, one module each."""

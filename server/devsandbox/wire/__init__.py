@@ -1,0 +1,1 @@
+"""Protocol plumbing shared by the DAP front, the debugpy link and the agent link."""
