@@ -40,3 +40,33 @@ AGENT_CHILD = "agent/child"  # a child process's agent came up: {"pid": ..., "pa
 # errors (JSON-RPC error codes)
 ERR_UNAUTHORIZED = -32001
 ERR_PROTOCOL = -32002
+
+# -- embedded mode registry --------------------------------------------------------------------
+# ``devsandbox.listen()`` announces itself in a per-user runtime directory so that a server on
+# the same machine can find the agent's port and token from the debugpy port alone.  The
+# directory is created with mode 0700 and each file with mode 0600; a file is removed when its
+# program exits, and files of dead programs are removed when a new one is written.
+REGISTRY_ENV_DIR = "XDG_RUNTIME_DIR"  # the registry lives in $XDG_RUNTIME_DIR/devsandbox ...
+REGISTRY_SUBDIR = "devsandbox"
+REGISTRY_FALLBACK_DIR = "~/.cache/devsandbox/run"  # ... or here when that variable is unset
+REGISTRY_FILE_PREFIX = "embedded-"
+REGISTRY_FILE_SUFFIX = ".json"  # one file per program: embedded-<debugpy port>.json
+REGISTRY_KEYS = ("pid", "host", "port", "agent_port", "token", "python", "program")
+
+import os  # noqa: E402  (kept next to the only code that needs it)
+from typing import Mapping  # noqa: E402
+
+
+def registry_dir(environ: Mapping[str, str] | None = None) -> str:
+    """The per-user runtime directory holding the embedded-mode registry (not created here)."""
+    env = os.environ if environ is None else environ
+    runtime = env.get(REGISTRY_ENV_DIR)
+    if runtime:
+        return os.path.join(runtime, REGISTRY_SUBDIR)
+    return os.path.expanduser(REGISTRY_FALLBACK_DIR)
+
+
+def registry_file(port: int, environ: Mapping[str, str] | None = None) -> str:
+    """Path of the registry file of the embedded program whose debugpy listens on ``port``."""
+    name = f"{REGISTRY_FILE_PREFIX}{int(port)}{REGISTRY_FILE_SUFFIX}"
+    return os.path.join(registry_dir(environ), name)
