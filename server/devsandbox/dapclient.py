@@ -8,6 +8,7 @@ responses and events they want with timeouts.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import socket
 import subprocess
@@ -19,6 +20,8 @@ from typing import Any, Callable, Sequence
 from .wire.framing import FrameError, FrameParser, encode
 
 Message = dict[str, Any]
+
+logger = logging.getLogger(__name__)
 
 
 class DapError(Exception):
@@ -42,7 +45,14 @@ class DapClient:
         env: dict[str, str] | None = None,
         cwd: str | None = None,
         stderr: Any = None,
+        start_new_session: bool = False,
+        listener: Callable[[Message], None] | None = None,
+        keep: Callable[[Message], bool] | None = None,
     ) -> None:
+        """``listener`` is called on the reader thread with every message, as it arrives;
+        ``keep`` (default: everything) says which messages are also stored in ``messages``
+        (a long session can drop bulky ``output`` events).  ``start_new_session`` puts the
+        server in its own session, out of reach of the terminal's Ctrl-C."""
         self.proc: subprocess.Popen[bytes] | None = None
         self.sock: socket.socket | None = None
         if address is not None:
@@ -54,7 +64,7 @@ class DapClient:
             argv = list(argv or [sys.executable, "-m", "devsandbox", "dap"])
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                env=env, cwd=cwd,
+                env=env, cwd=cwd, start_new_session=start_new_session,
             )
             stdin, stdout = self.proc.stdin, self.proc.stdout
             assert stdin is not None and stdout is not None
@@ -72,6 +82,8 @@ class DapClient:
         self.bad_frames: list[FrameError] = []
         self.closed = False
         self.reverse_handlers: dict[str, Callable[[Message], Any]] = {}
+        self._listener = listener
+        self._keep = keep
         self._reader = threading.Thread(target=self._read_loop, name="dap-client-reader", daemon=True)
         self._reader.start()
 
@@ -93,6 +105,13 @@ class DapClient:
                         continue
                     if item.get("type") == "request":
                         self._answer_reverse(item)
+                    if self._listener is not None:
+                        try:
+                            self._listener(item)
+                        except Exception:  # a broken listener must not stop the reader
+                            logger.exception("DAP client listener failed on %r", item)
+                    if self._keep is not None and not self._keep(item):
+                        continue
                     with self._lock:
                         self.messages.append(item)
                         self._lock.notify_all()
