@@ -195,7 +195,8 @@ class DapClient:
             return [m for m in self.messages if m.get("type") == "event" and m.get("event") == name]
 
     def output(self) -> str:
-        return "".join((m.get("body") or {}).get("output", "") for m in self.events("output"))
+        return "".join(b.get("output", "") for b in (m.get("body") or {} for m in self.events("output"))
+                       if b.get("category") != "telemetry")
 
     # -- common sequences -------------------------------------------------------------------
 
@@ -218,6 +219,13 @@ class DapClient:
 
     def stopped(self, timeout: float = 15.0, start: int = 0) -> Message:
         return self.event("stopped", timeout, start)["body"]
+
+    def resume(self, command: str = "continue", thread_id: int = 1, arguments: Message | None = None,
+               timeout: float = 15.0, until: str = "stopped") -> Message:
+        """Send a stepping/continue request and return the body of the next ``until`` event."""
+        start = self.mark()
+        self.request(command, dict(arguments or {}, threadId=thread_id))
+        return self.event(until, timeout, start)["body"]
 
     def top_frame(self, thread_id: int) -> Message:
         frames = self.request("stackTrace", {"threadId": thread_id})["body"]["stackFrames"]

@@ -1,0 +1,1 @@
+"""The DAP proxy: IDE <-> devsandbox <-> debugpy's adapter."""

@@ -1,0 +1,69 @@
+"""The per-user runtime directory where DevSandbox servers register themselves.
+
+Each DAP server listening on TCP writes ``server-<pid>.json`` (mode 0600, in a
+0700 directory) with its address and token, so that the language server and
+the command line can find the sessions of a workspace.  Entries of processes
+that are gone are removed whenever the directory is listed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+
+def directory() -> Path:
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    path = Path(base) / "devsandbox" if base else Path.home() / ".cache" / "devsandbox" / "run"
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def register_server(kind: str, host: str, port: int, token: str | None,
+                    workspace: str | None = None) -> Path:
+    entry = {
+        "kind": kind, "pid": os.getpid(), "host": host, "port": port, "token": token,
+        "workspace": workspace or os.getcwd(), "started": time.time(),
+    }
+    path = directory() / f"server-{os.getpid()}-{port}.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(entry, f)
+    return path
+
+
+def unregister(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def servers() -> list[dict[str, Any]]:
+    """Registered servers that are still running; stale entries are deleted."""
+    found = []
+    for path in sorted(directory().glob("server-*.json")):
+        try:
+            entry = json.loads(path.read_text())
+        except (OSError, ValueError):
+            unregister(path)
+            continue
+        if not isinstance(entry, dict) or not _alive(int(entry.get("pid", 0))):
+            unregister(path)
+            continue
+        found.append(entry)
+    return found
