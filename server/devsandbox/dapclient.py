@@ -194,9 +194,12 @@ class DapClient:
         with self._lock:
             return [m for m in self.messages if m.get("type") == "event" and m.get("event") == name]
 
-    def output(self) -> str:
-        return "".join(b.get("output", "") for b in (m.get("body") or {} for m in self.events("output"))
-                       if b.get("category") != "telemetry")
+    def output(self, category: str | None = None) -> str:
+        """Text of the output events so far (of one category, or all but telemetry)."""
+        bodies = [m.get("body") or {} for m in self.events("output")]
+        return "".join(b.get("output", "") for b in bodies
+                       if b.get("category") != "telemetry"
+                       and (category is None or b.get("category", "console") == category))
 
     # -- common sequences -------------------------------------------------------------------
 
@@ -210,7 +213,12 @@ class DapClient:
             "supportsRunInTerminalRequest": False, "supportsStartDebuggingRequest": True,
         })["body"]
         seq = self.send_request(request, config or {})
-        self.event("initialized", timeout)
+        first = self.wait_for(
+            lambda m: (m.get("type") == "event" and m.get("event") == "initialized")
+            or (m.get("type") == "response" and m.get("request_seq") == seq),
+            timeout, what="'initialized' event")
+        if first.get("type") == "response" and not first.get("success"):
+            raise DapError(first)
         for path, bps in (breakpoints or {}).items():
             self.request("setBreakpoints", {"source": {"path": path}, "breakpoints": bps})
         self.request("setExceptionBreakpoints", {"filters": exception_filters or []})
