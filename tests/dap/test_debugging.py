@@ -49,9 +49,9 @@ def test_logpoint_prints_without_stopping(dap):
     dap.start("launch", launch_config(LOOP), breakpoints={
         LOOP: [{"line": line("loop.py", "loop_body"), "logMessage": "i is {i}, total {total}"}]})
     dap.event("exited", timeout=20)
-    logged = dap.output("console")
-    assert "i is 0, total 0\n" in logged and "i is 9, total 36\n" in logged
-    assert "result 45" in dap.output("stdout")
+    messages = [m["body"]["output"] for m in dap.events("output")]
+    assert "i is 0, total 0\n" in messages and "i is 9, total 36\n" in messages
+    assert "result 45\n" in messages
     assert not dap.events("stopped")
 
 
