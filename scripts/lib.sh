@@ -5,12 +5,23 @@
 #   CACHE   where venvs and node_modules are kept between runs
 # Everything it prints goes to stderr, except the values functions "return" on stdout.
 
+shopt -s inherit_errexit  # failures inside $(...) stop the script too
+
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SHARED="${DEVSANDBOX_SHARED:-$REPO/../shared}"
 CACHE="${DEVSANDBOX_CACHE:-$HOME/.cache/devsandbox-ci}"
 mkdir -p "$CACHE"
 
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+# pip_quiet PYTHON ARGS... : `PYTHON -m pip install -q ARGS...`, minus the machine's noise about
+# configured local package indexes that do not exist here.
+pip_quiet() {
+  local py="$1"
+  shift
+  "$py" -m pip install -q "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; } >&2
+  return "${PIPESTATUS[0]}"
+}
 
 # hash_of FILE... : a short hash of the files' contents (missing files count as empty).
 hash_of() {
@@ -73,10 +84,10 @@ dev_venv() {
     log "creating the Python $ver venv $venv"
     rm -rf "$venv"
     "$py" -m venv "$venv" >&2
-    "$venv/bin/python" -m pip install -q --upgrade pip >&2
+    pip_quiet "$venv/bin/python" --upgrade pip >&2
     # Build requirements too, so later rebuilds can skip build isolation.
-    "$venv/bin/python" -m pip install -q "hatchling>=1.21" "setuptools>=65" >&2
-    "$venv/bin/python" -m pip install -q -e "$REPO[test]" >&2
+    pip_quiet "$venv/bin/python" "hatchling>=1.21" "setuptools>=65" >&2
+    pip_quiet "$venv/bin/python" -e "$REPO[test]" >&2
     echo "$stamp" >"$venv/.build-stamp"
     touch "$venv/.complete"
   fi
@@ -84,7 +95,7 @@ dev_venv() {
   if [[ "$(cat "$venv/.build-stamp" 2>/dev/null)" != "$stamp" \
         || ! -f "$REPO/adapters/devsandbox/_tracer$ext_suffix" ]]; then
     log "editable install for Python $ver (builds the C extension in place)"
-    "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$REPO" >&2
+    pip_quiet "$venv/bin/python" --no-deps --no-build-isolation -e "$REPO" >&2
     echo "$stamp" >"$venv/.build-stamp"
   fi
   echo "$venv"

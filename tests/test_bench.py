@@ -1,0 +1,46 @@
+"""Smoke test of the benchmarks (`python -m bench ... --quick`), so they cannot rot.
+
+Timings are not checked here: only that every mode runs and the report has its parts.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=240, stdin=subprocess.DEVNULL)
+
+
+def test_foundation_quick_json() -> None:
+    proc = run_bench("foundation", "--quick", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["benchmark"] == "foundation" and result["repeat"] == 1
+    tiny = result["workloads"]["tiny"]
+    for kind in ("program", "wall"):
+        assert set(tiny["median"][kind]) == {"plain", "debugpy", "devsandbox"}
+        assert all(t > 0 for t in tiny["median"][kind].values())
+        assert set(result["geomean"][kind]) == {"debugpy/plain", "devsandbox/plain",
+                                                "devsandbox/debugpy"}
+    assert isinstance(result["claim"]["holds"], bool)
+
+
+def test_bench_table_and_default_benchmark() -> None:
+    proc = run_bench("--quick")  # no name: the foundation benchmark
+    assert proc.returncode == 0, proc.stderr
+    assert "Time inside the program" in proc.stdout
+    assert "devsandbox/debugpy" in proc.stdout
+    assert "Claim: devsandbox without recording within 5% of debugpy alone" in proc.stdout
+
+
+def test_bench_rejects_an_unknown_workload() -> None:
+    proc = run_bench("foundation", "--workloads", "nope")
+    assert proc.returncode == 2
+    assert "unknown workload" in proc.stderr
