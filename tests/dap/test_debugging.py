@@ -49,9 +49,12 @@ def test_logpoint_prints_without_stopping(dap):
     dap.start("launch", launch_config(LOOP), breakpoints={
         LOOP: [{"line": line("loop.py", "loop_body"), "logMessage": "i is {i}, total {total}"}]})
     dap.event("exited", timeout=20)
-    messages = [m["body"]["output"] for m in dap.events("output")]
-    assert "i is 0, total 0\n" in messages and "i is 9, total 36\n" in messages
-    assert "result 45\n" in messages
+    bodies = [m["body"] for m in dap.events("output")]
+    logged = [b["output"] for b in bodies if "source" in b]  # logpoint messages
+    assert "i is 0, total 0\n" in logged and "i is 9, total 36\n" in logged
+    printed = "".join(b["output"] for b in bodies if b.get("category") == "stdout"
+                      and "source" not in b)
+    assert "result 45\n" in printed
     assert not dap.events("stopped")
 
 

@@ -172,6 +172,8 @@ class Session:
             backend.channel.relay_response(request, response)
 
     def _on_backend_closed(self) -> None:
+        if self.backend is not None and not self.backend.channel.closed:
+            return  # a replaced backend went away, not the current one
         if not self.ended and not self.client.closed:
             self.output("DevSandbox: debugpy's adapter exited unexpectedly.\n", "important")
             self.client.event("terminated", {})
@@ -240,16 +242,17 @@ class Session:
         connect = args.get("connect") or {}
         if not isinstance(connect, dict):
             raise InvalidRequest("'connect' must be an object with 'host' and 'port'.")
-        if args.get("subProcessId") is not None and connect.get("port"):
-            await self._attach_child(connect)
-        elif args.get("processId") is not None:
+        if args.get("processId") is not None:
             await self._attach_pid(args, opts)
         elif connect or args.get("port") is not None:
+            # debugpy.listen() (and a parent session's adapter, for subprocesses) runs an
+            # adapter in or beside the program: talk to it directly.
             host = connect.get("host") or args.get("host") or "127.0.0.1"
             port = connect.get("port", args.get("port"))
             if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
                 raise InvalidRequest(f"Invalid port {port!r} in the attach configuration.")
-            if opts.agent:
+            await self._use_remote_adapter(host, port)
+            if opts.agent and args.get("subProcessId") is None:
                 await self._connect_embedded_agent(host, port, opts)
         elif not args.get("listen"):
             raise InvalidRequest(
@@ -257,17 +260,18 @@ class Session:
         self.forward(request, args)
         return NO_RESPONSE
 
-    async def _attach_child(self, connect: dict[str, Any]) -> None:
-        """A subprocess's session: talk to the parent's debugpy adapter instead of a new one."""
+    async def _use_remote_adapter(self, host: str, port: int) -> None:
+        """Replace the local debugpy adapter by the one listening at host:port."""
+        remote = await Backend.connect(host, port, self._on_backend_message,
+                                       self._on_backend_closed)
         if self.backend is not None:
             await self.backend.close()
-        self.backend = await Backend.connect(
-            connect.get("host") or "127.0.0.1", int(connect["port"]),
-            self._on_backend_message, self._on_backend_closed)
+        self.backend = remote
         self.ended = False
-        response = await self.backend.channel.request("initialize", self.init_args)
+        response = await remote.channel.request("initialize", self.init_args)
         if not response.get("success"):
-            raise CannotHandle(f"debugpy refused the child session: {response.get('message')}")
+            raise CannotHandle(f"The debug adapter at {host}:{port} refused to initialize: "
+                               f"{response.get('message')}")
 
     async def _attach_pid(self, args: dict[str, Any], opts: launch.Options) -> None:
         pid = args["processId"]
