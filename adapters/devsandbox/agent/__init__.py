@@ -1,0 +1,114 @@
+"""The DevSandbox agent: runs inside the user's program and answers the server.
+
+Standard library only, relative imports only, nothing heavy at import time.
+
+- ``connect(host, port, token)``: the server listens, the agent connects (launch
+  mode through ``start_from_env()``, attach-by-pid through injected code).
+- ``serve(host, port, token)``: the agent listens and servers connect, each with
+  the token (embedded mode).
+- ``register(method, fn)`` adds a method; ``notify(method, params)`` sends a
+  notification to every connected server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable
+
+from . import wire
+from .rpc import AGENT, Connection, RpcError, own_thread_idents, spawn
+
+__all__ = [
+    "RpcError",
+    "close",
+    "connect",
+    "notify",
+    "options",
+    "own_thread_idents",
+    "register",
+    "serve",
+    "spawn",
+    "start_from_env",
+]
+
+_from_env: Connection | None = None
+
+
+def connect(
+    host: str,
+    port: int,
+    token: str,
+    options: dict[str, Any] | None = None,
+    *,
+    parent: int | None = None,
+    timeout: float = 10.0,
+) -> Connection:
+    """Connect to a server's agent listener, say hello and serve it on a hidden thread.
+
+    Raises OSError when the server cannot be reached and RpcError when it
+    refuses the hello (wrong token, other protocol version).
+    """
+    if parent is not None:
+        AGENT.parent = parent
+    return AGENT.connect(host, int(port), token, options, timeout)
+
+
+def serve(host: str = "127.0.0.1", port: int = 0, token: str = "") -> tuple[str, int]:
+    """Listen for servers (embedded mode); each must present ``token``.  Returns the address."""
+    if not token:
+        raise ValueError("serve() needs a non-empty token")
+    return AGENT.serve(host, int(port), token)
+
+
+def start_from_env() -> Connection | None:
+    """Connect as told by DEVSANDBOX_AGENT / DEVSANDBOX_TOKEN / DEVSANDBOX_OPTIONS; no-op if unset.
+
+    Child processes inherit the variables: their agent connects to the same
+    server and names its parent (DEVSANDBOX_PARENT_PID, set here for them).
+    """
+    global _from_env
+    if _from_env is not None and not _from_env.closed:
+        return _from_env
+    address = os.environ.get(wire.ENV_AGENT)
+    token = os.environ.get(wire.ENV_TOKEN)
+    if not address or not token:
+        return None
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"{wire.ENV_AGENT}={address!r} is not host:port")
+    raw_options = os.environ.get(wire.ENV_OPTIONS) or "{}"
+    opts = json.loads(raw_options)
+    if not isinstance(opts, dict):
+        raise ValueError(f"{wire.ENV_OPTIONS} must hold a JSON object")
+    parent_text = os.environ.get(wire.ENV_PARENT, "")
+    parent = int(parent_text) if parent_text.isdigit() and int(parent_text) != os.getpid() else None
+    _from_env = connect(host.strip("[]"), int(port), token, opts, parent=parent)
+    os.environ[wire.ENV_PARENT] = str(os.getpid())
+    return _from_env
+
+
+def register(method: str, fn: Callable[[Any], Any]) -> None:
+    """Answer ``method`` with ``fn(params)`` (params: the request's object, ``{}`` when absent).
+
+    ``fn`` runs on an agent thread while the program keeps running; it must
+    return something JSON-serialisable, and may raise RpcError(code, message).
+    """
+    AGENT.methods[method] = fn
+
+
+def notify(method: str, params: Any = None) -> int:
+    """Send a notification to every connected server; returns how many got it."""
+    return AGENT.notify(method, params)
+
+
+def options() -> dict[str, Any]:
+    """The agent options the server passed (launch configuration's "devsandbox" section)."""
+    return AGENT.options
+
+
+def close() -> None:
+    """Close every connection and listener (the program keeps running)."""
+    global _from_env
+    AGENT.close()
+    _from_env = None
