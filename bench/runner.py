@@ -31,6 +31,7 @@ class RunFailed(Exception):
 @dataclass
 class Timing:
     program: float  # seconds inside the workload
+    cpu: float  # CPU seconds of the debuggee process (all its threads) during the workload
     wall: float  # seconds for the whole run
 
 
@@ -48,7 +49,8 @@ def run_plain(python: str, program: Path, args: list[str]) -> Timing:
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RunFailed(f"{program.name} exited {proc.returncode}: {proc.stderr[-2000:]}")
-    return Timing(parse_bench_line(proc.stdout)["seconds"], wall)
+    bench = parse_bench_line(proc.stdout)
+    return Timing(bench["seconds"], bench["cpu"], wall)
 
 
 def adapter_argv(python: str, adapter: str) -> list[str]:
@@ -89,7 +91,8 @@ def run_dap(python: str, adapter: str, program: Path, args: list[str],
     if exited and exited[0]["body"].get("exitCode") not in (0, None):
         raise RunFailed(f"{program.name} exited {exited[0]['body']['exitCode']} under {adapter}:\n"
                         f"{output[-2000:]}")
-    return Timing(parse_bench_line(output)["seconds"], wall)
+    bench = parse_bench_line(output)
+    return Timing(bench["seconds"], bench["cpu"], wall)
 
 
 def python_version(python: str) -> str:

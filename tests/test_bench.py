@@ -24,7 +24,7 @@ def test_foundation_quick_json() -> None:
     result = json.loads(proc.stdout)
     assert result["benchmark"] == "foundation" and result["repeat"] == 1
     tiny = result["workloads"]["tiny"]
-    for kind in ("program", "wall"):
+    for kind in ("program", "cpu", "wall"):
         assert set(tiny["median"][kind]) == {"plain", "debugpy", "devsandbox"}
         assert all(t > 0 for t in tiny["median"][kind].values())
         assert set(result["geomean"][kind]) == {"debugpy/plain", "devsandbox/plain",
