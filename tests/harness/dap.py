@@ -9,6 +9,4 @@ def launch_config(program: str, **extra) -> dict:
     config = {"program": program, "console": "internalConsole", "justMyCode": True,
               "python": sys.executable}
     config.update(extra)
-    import os
-    if os.environ.get("DSB_NOAGENT"): config["devsandbox"] = {"agent": False}
     return config
