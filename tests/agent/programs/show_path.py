@@ -5,7 +5,10 @@ import json
 import os
 import sys
 
-import sitecustomize
+try:
+    import sitecustomize
+except ImportError:
+    sitecustomize = None
 
 print(json.dumps({
     "path": sys.path,

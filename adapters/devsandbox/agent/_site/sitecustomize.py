@@ -10,7 +10,8 @@ PYTHONPATH.  Python imports this module while it starts up; it
    Python would give it (PYTHONPATH itself stays, so child processes get the
    agent too);
 3. runs the next ``sitecustomize`` on ``sys.path`` (the user's or the
-   distribution's), as ``sitecustomize``.
+   distribution's), as ``sitecustomize``; if there is none, it leaves no
+   ``sitecustomize`` module behind.
 """
 
 import os
@@ -53,7 +54,9 @@ def _chain() -> None:
 
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", sys.path)
     if spec is None or spec.loader is None:
-        return
+        # as if there were no sitecustomize at all: site ignores exactly this error, and
+        # `import sitecustomize` in the program fails as it would without us
+        raise ImportError("No module named 'sitecustomize'", name="sitecustomize")
     module = importlib.util.module_from_spec(spec)
     sys.modules["sitecustomize"] = module  # the import system keeps what is in sys.modules
     spec.loader.exec_module(module)  # errors propagate: site reports them as it always does
