@@ -210,7 +210,8 @@ class DapClient:
         self.capabilities = self.request("initialize", {
             "clientID": "devsandbox-tests", "adapterID": "devsandbox", "pathFormat": "path",
             "linesStartAt1": True, "columnsStartAt1": True, "supportsVariableType": True,
-            "supportsRunInTerminalRequest": False, "supportsStartDebuggingRequest": True,
+            "supportsRunInTerminalRequest": "runInTerminal" in self.reverse_handlers,
+            "supportsStartDebuggingRequest": True,
         })["body"]
         seq = self.send_request(request, config or {})
         first = self.wait_for(
