@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import glob
 import os
 import shutil
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,25 +42,39 @@ def free_port_pair() -> int:
     raise RuntimeError("no pair of free ports")
 
 
+@functools.lru_cache(maxsize=None)
 def other_python() -> tuple[str, str] | None:
     """(version, path) of a CPython other than the one running the tests, if one is installed.
 
     Attach-by-pid needs nothing installed in the target, so a bare interpreter will do.
     """
     mine = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    home = os.path.expanduser("~")
     candidates = {
-        "3.11": [os.environ.get("DEVSANDBOX_PYTHON311"), shutil.which("python3.11"),
-                 "/usr/bin/python3.11"],
-        "3.13": [os.environ.get("DEVSANDBOX_PYTHON313"), shutil.which("python3.13"),
-                 os.path.expanduser("~/.cache/devsandbox-pythons/cpython-3.13/bin/python3.13")],
+        "3.11": [os.environ.get("DEVSANDBOX_PYTHON311"), "/usr/bin/python3.11",
+                 *sorted(glob.glob(f"{home}/.pyenv/versions/3.11*/bin/python3.11")),
+                 shutil.which("python3.11")],
+        "3.13": [os.environ.get("DEVSANDBOX_PYTHON313"),
+                 f"{home}/.cache/devsandbox-pythons/cpython-3.13/bin/python3.13",
+                 *sorted(glob.glob(f"{home}/.pyenv/versions/3.13*/bin/python3.13")),
+                 shutil.which("python3.13")],
     }
     for version, paths in candidates.items():
         if version == mine:
             continue
         for path in paths:
-            if path and os.access(path, os.X_OK):
+            if path and os.access(path, os.X_OK) and _reports_version(path, version):
                 return version, path
     return None
+
+
+def _reports_version(path: str, version: str) -> bool:
+    try:
+        out = subprocess.run([path, "-I", "-c", "import sys; print(*sys.version_info[:2], sep='.')"],
+                             capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out == version
 
 
 def target_pythons() -> list:
