@@ -96,6 +96,8 @@ def threads() -> list[dict[str, Any]]:
         if ident in hidden:
             continue
         thread = known.get(ident)
+        stack = stack_of(frame)
+        waiting = debugger_wait_depth(stack)
         entry: dict[str, Any] = {
             "ident": ident,
             "name": _thread_attr(thread, "_name", f"<thread {ident}>"),
@@ -103,12 +105,33 @@ def threads() -> list[dict[str, Any]]:
             "native_id": _thread_attr(thread, "_native_id", None),
             "main": thread is threading.main_thread(),
             "debugger": bool(thread is not None and getattr(thread, "is_pydev_daemon_thread", False)),
-            "stack": stack_of(frame),
+            "suspended": waiting > 0,  # stopped by the debugger (breakpoint, step, pause)
+            "stack": stack[waiting:],
         }
         result.append(entry)
     del frames
     result.sort(key=lambda t: (not t["main"], t["debugger"], str(t["name"])))
     return result
+
+
+def _is_debugger_file(path: str) -> bool:
+    parts = path.replace("\\", "/").split("/")
+    return "debugpy" in parts or any(p.startswith(("pydevd", "_pydevd", "_pydev")) for p in parts)
+
+
+def debugger_wait_depth(stack: list[dict[str, Any]]) -> int:
+    """How many innermost frames are the debugger holding a suspended thread (0: not suspended).
+
+    A thread stopped at a breakpoint sits in pydevd's ``do_wait_suspend`` (and
+    the threading wait under it); the user wants to see where it stopped.
+    """
+    for index, frame in enumerate(stack[:12]):
+        if str(frame["function"]).endswith("do_wait_suspend") and _is_debugger_file(str(frame["file"])):
+            end = index
+            while end + 1 < len(stack) and _is_debugger_file(str(stack[end + 1]["file"])):
+                end += 1
+            return end + 1
+    return 0
 
 
 def _thread_attr(thread: threading.Thread | None, name: str, default: Any) -> Any:
