@@ -19,14 +19,16 @@ import hmac
 import itertools
 import json
 import logging
-import time
 import os
 import secrets
 import shutil
 import tempfile
-from typing import Any, Callable, Mapping
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import jsonrpc_base  # type: ignore[import-untyped]
+
 from devsandbox.agent import wire
 
 from .errors import CannotHandle, InvalidRequest, PeerGone
@@ -39,7 +41,9 @@ StateCallback = Callable[[str, str], None]
 NotificationCallback = Callable[[int, str, Any], None]
 
 DISCONNECTED, CONNECTING, CONNECTED, ERROR = "disconnected", "connecting", "connected", "error"
-AGENT_DISCONNECTED = "agent/disconnected"  # hub event (not on the wire): an agent's connection ended
+AGENT_DISCONNECTED = (
+    "agent/disconnected"  # hub event (not on the wire): an agent's connection ended
+)
 HANDSHAKE_TIMEOUT = 10.0
 BACKOFF_MIN, BACKOFF_MAX = 0.25, 5.0
 
@@ -140,7 +144,7 @@ class AgentConnection:
         req, future = self._peer.request(method, params)
         try:
             answer = await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._peer._pending.pop(req.msg_id, None)
             raise CannotHandle(
                 f"the agent in process {self.pid} did not answer {method!r} within {timeout:g} s"
@@ -283,7 +287,9 @@ class AgentHub:
         python = conn.info.get("python", "?")
         self._set_state(CONNECTED, f"agent in process {conn.pid} (Python {python}) connected")
         if conn.parent is not None:
-            self._notification(conn.parent, wire.AGENT_CHILD, {"pid": conn.pid, "parent": conn.parent})
+            self._notification(
+                conn.parent, wire.AGENT_CHILD, {"pid": conn.pid, "parent": conn.parent}
+            )
         self._announce()
 
     def _lost(self, conn: AgentConnection) -> None:
@@ -302,7 +308,9 @@ class AgentHub:
         sockname = self._server.sockets[0].getsockname()
         self.address = (str(sockname[0]), int(sockname[1]))
         if not self.agents:
-            self._set_state(CONNECTING, f"waiting for the agent on {self.address[0]}:{self.address[1]}")
+            self._set_state(
+                CONNECTING, f"waiting for the agent on {self.address[0]}:{self.address[1]}"
+            )
         return self.address
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -311,8 +319,10 @@ class AgentHub:
         frames = _Frames(reader)
         try:
             message = await asyncio.wait_for(frames.next(), HANDSHAKE_TIMEOUT)
-        except (asyncio.TimeoutError, ValueError) as exc:
-            log.warning("refused an agent connection from %s: no hello (%s)", where, exc or "timeout")
+        except (TimeoutError, ValueError) as exc:
+            log.warning(
+                "refused an agent connection from %s: no hello (%s)", where, exc or "timeout"
+            )
             writer.close()
             return
         if message is None:
@@ -392,7 +402,9 @@ class AgentHub:
 
     # -- we connect to an agent (embedded mode) ---------------------------------------------
 
-    async def connect(self, host: str, port: int, token: str, retry: bool = True) -> AgentConnection:
+    async def connect(
+        self, host: str, port: int, token: str, retry: bool = True
+    ) -> AgentConnection:
         """Connect to an agent listening in the program; with ``retry``, reconnect when it drops.
 
         Raises PeerGone when nobody listens there and InvalidRequest when the
@@ -415,14 +427,19 @@ class AgentHub:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(host, port), HANDSHAKE_TIMEOUT
             )
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             raise PeerGone(f"no DevSandbox agent is listening at {host}:{port} ({exc})") from None
         frames = _Frames(reader)
-        hello = {"token": token, "protocol": wire.PROTOCOL_VERSION, "role": "server", "pid": os.getpid()}
+        hello = {
+            "token": token,
+            "protocol": wire.PROTOCOL_VERSION,
+            "role": "server",
+            "pid": os.getpid(),
+        }
         _write(writer, {"jsonrpc": "2.0", "id": 0, "method": wire.HELLO, "params": hello})
         try:
             answer = await asyncio.wait_for(frames.next(), HANDSHAKE_TIMEOUT)
-        except (asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, ValueError) as exc:
             writer.close()
             raise PeerGone(f"the agent at {host}:{port} did not answer hello ({exc})") from None
         if answer is None:
@@ -437,7 +454,9 @@ class AgentHub:
         self._adopt(conn)
         return conn
 
-    async def _keep_connected(self, conn: AgentConnection, host: str, port: int, token: str) -> None:
+    async def _keep_connected(
+        self, conn: AgentConnection, host: str, port: int, token: str
+    ) -> None:
         while not self._closing:
             await conn.closed.wait()
             if self._closing:
@@ -467,7 +486,9 @@ class AgentHub:
                 return conn
         return None
 
-    async def wait_for_agent(self, pid: int | None = None, timeout: float = 10.0) -> AgentConnection:
+    async def wait_for_agent(
+        self, pid: int | None = None, timeout: float = 10.0
+    ) -> AgentConnection:
         """The agent of process ``pid`` (default: the primary one), once it has connected."""
         deadline = time.monotonic() + timeout
         while True:
@@ -477,9 +498,11 @@ class AgentHub:
             event = self._change_event()
             try:
                 await asyncio.wait_for(event.wait(), max(0.0, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 which = f"process {pid}" if pid is not None else "the program"
-                raise PeerGone(f"the agent of {which} did not connect within {timeout:g} s") from None
+                raise PeerGone(
+                    f"the agent of {which} did not connect within {timeout:g} s"
+                ) from None
 
     def _pick(self, pid: int | None) -> AgentConnection:
         if pid is not None:
@@ -502,7 +525,9 @@ class AgentHub:
         self, pid: int | None = None, *, top: int = 20, timeout: float = 30.0
     ) -> dict[str, Any]:
         """The discovery report of one process; child processes say whether their agent is here."""
-        report: dict[str, Any] = await self.call(wire.DISCOVER, {"top": top}, pid=pid, timeout=timeout)
+        report: dict[str, Any] = await self.call(
+            wire.DISCOVER, {"top": top}, pid=pid, timeout=timeout
+        )
         for child in (report.get("children") or {}).get("processes", []):
             child["agent_connected"] = child.get("pid") in self.agents
         return report

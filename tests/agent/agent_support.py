@@ -52,12 +52,18 @@ class Programs:
         self.cwd = cwd
         self.procs: list[subprocess.Popen[str]] = []
 
-    def start(self, name: str, *args: str, env: dict[str, str],
-              stdin: bool = True) -> subprocess.Popen[str]:
+    def start(
+        self, name: str, *args: str, env: dict[str, str], stdin: bool = True
+    ) -> subprocess.Popen[str]:
         proc = subprocess.Popen(
-            [sys.executable, str(PROGRAMS / name), *args], cwd=self.cwd, env=env, text=True,
+            [sys.executable, str(PROGRAMS / name), *args],
+            cwd=self.cwd,
+            env=env,
+            text=True,
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         self.procs.append(proc)
         return proc
@@ -88,5 +94,3 @@ async def read_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 2
         raise AssertionError(f"{prefix!r} never came; exit {proc.wait()}; stderr:\n{err}")
 
     return await asyncio.wait_for(asyncio.to_thread(find), timeout)
-
-

@@ -16,8 +16,12 @@ from agent_support import Programs, clean_env, read_line
 
 def discover_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
     return subprocess.run(
-        [sys.executable, "-m", "devsandbox", "discover", *args], capture_output=True, text=True,
-        timeout=90, env=env or clean_env(), cwd=cwd,
+        [sys.executable, "-m", "devsandbox", "discover", *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env or clean_env(),
+        cwd=cwd,
     )
 
 
@@ -27,8 +31,10 @@ def _start_plain_busy_app(programs: Programs) -> tuple[subprocess.Popen[str], in
     return proc, int(line.split()[1])
 
 
-@pytest.mark.skipif(shutil.which("gdb") is None or not sys.platform.startswith("linux"),
-                    reason="injection needs gdb on Linux")
+@pytest.mark.skipif(
+    shutil.which("gdb") is None or not sys.platform.startswith("linux"),
+    reason="injection needs gdb on Linux",
+)
 def test_discover_pid_prints_a_readable_report(programs: Programs, tmp_path: Path) -> None:
     proc, child_pid = _start_plain_busy_app(programs)
     result = discover_cli("--pid", str(proc.pid), cwd=tmp_path)
@@ -62,8 +68,9 @@ def test_discover_connect_to_an_embedded_agent_as_json(programs: Programs) -> No
     token = secrets.token_urlsafe(16)
     proc = programs.start("embedded_app.py", "0", env=clean_env(TEST_AGENT_TOKEN=token))
     port = int(asyncio.run(read_line(proc, "LISTENING")).split()[1])
-    result = discover_cli("--connect", f"127.0.0.1:{port}", "--json",
-                          env=clean_env(DEVSANDBOX_TOKEN=token))
+    result = discover_cli(
+        "--connect", f"127.0.0.1:{port}", "--json", env=clean_env(DEVSANDBOX_TOKEN=token)
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["pid"] == proc.pid

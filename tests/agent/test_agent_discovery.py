@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from agent_support import PROGRAMS, Programs, Recorder, clean_env, marker_line, read_line
 
 from devsandbox.agent import wire
 from devsandbox.agent_link import AgentHub
-
-from agent_support import PROGRAMS, Programs, Recorder, clean_env, marker_line, read_line
 
 APP = PROGRAMS / "busy_app.py"
 
@@ -42,8 +39,12 @@ async def _discover_busy_app(cwd: Path) -> dict[str, Any]:
         ping_seconds = asyncio.get_running_loop().time() - started
         report = await hub.discover(top=10)
         return {
-            "report": report, "pid": proc.pid, "child_pid": child_pid, "ping": ping,
-            "ping_seconds": ping_seconds, "states": recorder.state_names(),
+            "report": report,
+            "pid": proc.pid,
+            "child_pid": child_pid,
+            "ping": ping,
+            "ping_seconds": ping_seconds,
+            "states": recorder.state_names(),
             "notifications": recorder.notifications,
             "child_parent": hub.agents[child_pid].parent,
             "primary": hub.primary().pid if hub.primary() else None,
@@ -77,7 +78,9 @@ def test_threads_show_names_and_the_functions_they_are_in(busy: dict[str, Any]) 
     assert any(f["function"] == "worker_loop" and f["file"] == str(APP) for f in worker["stack"])
     cruncher = _thread(report, "cruncher")
     assert cruncher["stack"][0]["function"] == "crunch"
-    assert cruncher["stack"][0]["line"] in range(marker_line(APP, "crunch") - 2, marker_line(APP, "crunch") + 1)
+    assert cruncher["stack"][0]["line"] in range(
+        marker_line(APP, "crunch") - 2, marker_line(APP, "crunch") + 1
+    )
     main = _thread(report, "MainThread")
     assert main["main"] is True and main["daemon"] is False
     assert main["stack"][-1]["function"] == "<module>"
@@ -116,8 +119,11 @@ def test_child_process_with_its_agent(busy: dict[str, Any]) -> None:
     assert child["has_agent"] is True and child["agent_connected"] is True
     # the child's agent said who its parent is, and the hub told us
     assert busy["child_parent"] == busy["pid"]
-    assert (busy["pid"], wire.AGENT_CHILD, {"pid": busy["child_pid"], "parent": busy["pid"]}) \
-        in busy["notifications"]
+    assert (
+        busy["pid"],
+        wire.AGENT_CHILD,
+        {"pid": busy["child_pid"], "parent": busy["pid"]},
+    ) in busy["notifications"]
 
 
 def test_modules_split_and_the_own_import_graph(busy: dict[str, Any]) -> None:

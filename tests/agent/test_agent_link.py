@@ -105,7 +105,9 @@ async def test_calls_map_errors(hub: AgentHub, programs: Programs) -> None:
 def _user_site(tmp_path: Path) -> Path:
     site = tmp_path / "usersite"
     site.mkdir()
-    (site / "sitecustomize.py").write_text("import builtins\nbuiltins.USER_SITECUSTOMIZE_RAN = True\n")
+    (site / "sitecustomize.py").write_text(
+        "import builtins\nbuiltins.USER_SITECUSTOMIZE_RAN = True\n"
+    )
     return site
 
 
@@ -138,7 +140,9 @@ async def test_bootstrap_leaves_sys_path_as_plain_python_and_chains_sitecustomiz
     # PYTHONPATH itself keeps the bootstrap (children get the agent) and the user's entries
     bootstrap = with_agent["pythonpath"].split(os.pathsep)[0]
     assert Path(bootstrap, "sitecustomize.py").is_file()
-    assert with_agent["pythonpath"].split(os.pathsep)[1:] == [p for p in [base.get("PYTHONPATH")] if p]
+    assert with_agent["pythonpath"].split(os.pathsep)[1:] == [
+        p for p in [base.get("PYTHONPATH")] if p
+    ]
 
 
 async def test_bootstrap_directory_is_removed_on_close(recorder: Recorder) -> None:

@@ -20,8 +20,12 @@ async def test_agent_answers_while_stopped_at_a_breakpoint(hub: AgentHub, tmp_pa
     line = marker_line(APP, "bp")
     env = clean_env()
     config = {
-        "program": str(APP), "cwd": str(tmp_path), "console": "internalConsole",
-        "env": hub.launch_env(env=env), "justMyCode": True, "subProcess": False,
+        "program": str(APP),
+        "cwd": str(tmp_path),
+        "console": "internalConsole",
+        "env": hub.launch_env(env=env),
+        "justMyCode": True,
+        "subProcess": False,
     }
     dap = DapClient([sys.executable, "-m", "debugpy.adapter"], env=env)
     try:
@@ -40,7 +44,9 @@ async def test_agent_answers_while_stopped_at_a_breakpoint(hub: AgentHub, tmp_pa
         assert handler["stack"][0]["line"] == line
         assert [f["function"] for f in handler["stack"][:2]] == ["handler", "serve"]
 
-        names = [t["name"] for t in (await asyncio.to_thread(dap.request, "threads"))["body"]["threads"]]
+        names = [
+            t["name"] for t in (await asyncio.to_thread(dap.request, "threads"))["body"]["threads"]
+        ]
         assert "request-handler" in names
         assert not [n for n in names if "devsandbox" in n], names
     finally:

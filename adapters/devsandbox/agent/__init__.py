@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import wire
 from .rpc import AGENT, Connection, RpcError, own_thread_idents, spawn

@@ -20,7 +20,8 @@ import threading
 import time
 import types
 from collections import Counter
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from . import modules as _modules
 from .rpc import own_thread_idents
@@ -54,7 +55,10 @@ def discover(params: dict[str, Any]) -> dict[str, Any]:
         ("children", children),
         ("modules", lambda: _modules.modules_report(program_dirs)),
         ("containers", lambda: _modules.containers(program_dirs, top)),
-        ("memory", lambda: memory(_int(params.get("types"), 20), _float(params.get("gc_budget"), 0.5))),
+        (
+            "memory",
+            lambda: memory(_int(params.get("types"), 20), _float(params.get("gc_budget"), 0.5)),
+        ),
     ]
     for name, compute in sections:
         try:
@@ -80,7 +84,7 @@ def frame_info(frame: types.FrameType) -> dict[str, Any]:
 
 def stack_of(frame: types.FrameType | None) -> list[dict[str, Any]]:
     """Innermost frame first."""
-    stack = []
+    stack: list[dict[str, Any]] = []
     while frame is not None and len(stack) < MAX_STACK:
         stack.append(frame_info(frame))
         frame = frame.f_back
@@ -104,7 +108,9 @@ def threads() -> list[dict[str, Any]]:
             "daemon": bool(_thread_attr(thread, "_daemonic", True)),
             "native_id": _thread_attr(thread, "_native_id", None),
             "main": thread is threading.main_thread(),
-            "debugger": bool(thread is not None and getattr(thread, "is_pydev_daemon_thread", False)),
+            "debugger": bool(
+                thread is not None and getattr(thread, "is_pydev_daemon_thread", False)
+            ),
             "suspended": waiting > 0,  # stopped by the debugger (breakpoint, step, pause)
             "stack": stack[waiting:],
         }
@@ -126,7 +132,9 @@ def debugger_wait_depth(stack: list[dict[str, Any]]) -> int:
     the threading wait under it); the user wants to see where it stopped.
     """
     for index, frame in enumerate(stack[:12]):
-        if str(frame["function"]).endswith("do_wait_suspend") and _is_debugger_file(str(frame["file"])):
+        if str(frame["function"]).endswith("do_wait_suspend") and _is_debugger_file(
+            str(frame["file"])
+        ):
             end = index
             while end + 1 < len(stack) and _is_debugger_file(str(stack[end + 1]["file"])):
                 end += 1
@@ -169,14 +177,16 @@ def asyncio_report() -> dict[str, Any]:
         entries.sort(key=lambda e: str(e["name"]))
         attrs = getattr(loop, "__dict__", {})
         thread = loop_threads.get(key) or attrs.get("_thread_id")
-        report.append({
-            "id": key,
-            "type": f"{type(loop).__module__}.{type(loop).__qualname__}",
-            "thread": thread,
-            "running": key in loop_threads,
-            "closed": bool(attrs.get("_closed", False)),
-            "tasks": entries,
-        })
+        report.append(
+            {
+                "id": key,
+                "type": f"{type(loop).__module__}.{type(loop).__qualname__}",
+                "thread": thread,
+                "running": key in loop_threads,
+                "closed": bool(attrs.get("_closed", False)),
+                "tasks": entries,
+            }
+        )
     return {"loops": report}
 
 
@@ -253,7 +263,7 @@ def task_info(aio: types.ModuleType, task: Any) -> dict[str, Any]:
 
 
 def awaiting_chain(aio: types.ModuleType, coro: Any, task: Any) -> list[dict[str, Any]]:
-    """What the task waits for: the coroutines it is suspended in (via cr_await), then the future."""
+    """What the task waits for: the coroutines it is suspended in (cr_await), then the future."""
     chain: list[dict[str, Any]] = []
     current = _coro_await(coro)
     while current is not None and len(chain) < MAX_CHAIN:
@@ -274,7 +284,10 @@ def awaiting_chain(aio: types.ModuleType, coro: Any, task: Any) -> list[dict[str
 
 def future_info(aio: types.ModuleType, fut: Any) -> dict[str, Any]:
     kind = "task" if _is(fut, aio.Task) else "future"
-    item: dict[str, Any] = {"kind": kind, "type": f"{type(fut).__module__}.{type(fut).__qualname__}"}
+    item: dict[str, Any] = {
+        "kind": kind,
+        "type": f"{type(fut).__module__}.{type(fut).__qualname__}",
+    }
     if _is(fut, aio.Future):
         item["done"] = bool(aio.Future.done(fut))
     if _is(fut, aio.Task):
@@ -330,7 +343,7 @@ def children(pid: int | None = None) -> dict[str, Any]:
     kids: dict[int, list[int]] = {}
     for child, parent in parents.items():
         kids.setdefault(parent, []).append(child)
-    result = []
+    result: list[dict[str, Any]] = []
     queue = [(root, 0)]
     while queue and len(result) < MAX_CHILDREN:
         parent, depth = queue.pop(0)
@@ -338,13 +351,15 @@ def children(pid: int | None = None) -> dict[str, Any]:
             cmdline = _read_cmdline(child)
             if cmdline is None:
                 continue  # gone meanwhile
-            result.append({
-                "pid": child,
-                "parent": parent,
-                "depth": depth + 1,
-                "cmdline": cmdline,
-                "has_agent": _has_agent(child),
-            })
+            result.append(
+                {
+                    "pid": child,
+                    "parent": parent,
+                    "depth": depth + 1,
+                    "cmdline": cmdline,
+                    "has_agent": _has_agent(child),
+                }
+            )
             queue.append((child, depth + 1))
     return {"supported": True, "processes": result}
 
@@ -437,7 +452,9 @@ def peak_rss_bytes() -> int | None:
 def _type_name(t: type) -> str:
     module = type.__dict__["__module__"].__get__(t)  # the descriptors of `type`, not a metaclass's
     qualname = type.__dict__["__qualname__"].__get__(t)
-    return qualname if module == "builtins" or not isinstance(module, str) else f"{module}.{qualname}"
+    return (
+        qualname if module == "builtins" or not isinstance(module, str) else f"{module}.{qualname}"
+    )
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -449,11 +466,17 @@ def _is(obj: Any, cls: type) -> bool:
 
 
 def _int(value: Any, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
+    return (
+        value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
+    )
 
 
 def _float(value: Any, default: float) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else default
+    return (
+        float(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        else default
+    )
 
 
 def _cwd() -> str:

@@ -15,7 +15,8 @@ import os
 import sys
 import sysconfig
 import types
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 TOOL_PREFIXES = ("devsandbox", "debugpy", "pydevd", "_pydevd", "_pydev", "pydev_", "_pydevd_bundle")
 MAX_OWN_MODULES = 2000
@@ -33,7 +34,7 @@ def program_dirs() -> list[str]:
     """Where the program's own code lives: the main script's directory and the working directory."""
     dirs: list[str] = []
     main = sys.modules.get("__main__")
-    main_file = _module_file(main) if _is(main, types.ModuleType) else None
+    main_file = _module_file(main) if main is not None and _is(main, types.ModuleType) else None
     if main_file:
         dirs.append(os.path.dirname(os.path.realpath(main_file)))
     try:
@@ -41,7 +42,9 @@ def program_dirs() -> list[str]:
     except OSError:
         cwd = ""
     if cwd and cwd != os.path.dirname(cwd) and cwd != os.path.realpath(os.path.expanduser("~")):
-        dirs.append(cwd)  # not the filesystem root nor the home directory: that would claim everything
+        dirs.append(
+            cwd
+        )  # not the filesystem root nor the home directory: that would claim everything
     return sorted(set(dirs))
 
 
@@ -79,7 +82,7 @@ class _Classifier:
         paths = sysconfig.get_paths()
         stdlib = {paths.get("stdlib"), paths.get("platstdlib")}
         self.stdlib_dirs = [os.path.join(os.path.realpath(p), "") for p in stdlib if p]
-        self.stdlib_names = getattr(sys, "stdlib_module_names", frozenset())
+        self.stdlib_names: frozenset[str] = getattr(sys, "stdlib_module_names", frozenset())
 
     def kind(self, name: str, file: str | None) -> str:
         top = name.split(".")[0]
@@ -105,11 +108,19 @@ class _Classifier:
 def classify(roots: list[str]) -> dict[str, list[tuple[str, types.ModuleType, str | None]]]:
     classifier = _Classifier(roots)
     groups: dict[str, list[tuple[str, types.ModuleType, str | None]]] = {
-        "own": [], "third_party": [], "stdlib": [], "tools": [], "other": []
+        "own": [],
+        "third_party": [],
+        "stdlib": [],
+        "tools": [],
+        "other": [],
     }
     for name, module in _snapshot_modules():
         file = _module_file(module)
-        kind = "tools" if "_DEVSANDBOX_BOOTSTRAP" in _module_dict(module) else classifier.kind(name, file)
+        kind = (
+            "tools"
+            if "_DEVSANDBOX_BOOTSTRAP" in _module_dict(module)
+            else classifier.kind(name, file)
+        )
         groups[kind].append((name, module, file))
     for members in groups.values():
         members.sort(key=lambda item: item[0])
@@ -127,7 +138,9 @@ def modules_report(roots: list[str]) -> dict[str, Any]:
         graph[name] = sorted(edges - {name})
         external[name] = sorted(others)
     return {
-        "own": [{"name": n, "file": f, "package": "__path__" in _module_dict(m)} for n, m, f in own],
+        "own": [
+            {"name": n, "file": f, "package": "__path__" in _module_dict(m)} for n, m, f in own
+        ],
         "third_party": _by_top(groups["third_party"]),
         "stdlib": sorted({n.split(".")[0] for n, _, _ in groups["stdlib"]}),
         "other": [{"name": n, "file": f} for n, _, f in groups["other"]],
@@ -148,7 +161,7 @@ def _by_top(members: Iterable[tuple[str, types.ModuleType, str | None]]) -> list
 def _imports_of(
     name: str, module: types.ModuleType, file: str | None, own: set[str]
 ) -> tuple[set[str], set[str]]:
-    """Own modules ``name`` imports (from its source and its globals), and other top-level imports."""
+    """Own modules ``name`` imports (from its source and its globals), and other imports."""
     namespace = _module_dict(module)
     is_package = "__path__" in namespace
     package = name if is_package else name.rpartition(".")[0]
@@ -224,7 +237,9 @@ def containers(roots: list[str], top: int = 20) -> list[dict[str, Any]]:
         for name, value in _globals(module):
             entries: list[tuple[str, Any]] = [(name, value)]
             if _is(value, type) and type.__dict__["__module__"].__get__(value) == module_name:
-                entries += [(f"{name}.{attr}", v) for attr, v in _class_items(value) if _cache_info(v)]
+                entries += [
+                    (f"{name}.{attr}", v) for attr, v in _class_items(value) if _cache_info(v)
+                ]
             for label, obj in entries:
                 if id(obj) in found:
                     found[id(obj)].setdefault("aliases", []).append(f"{module_name}.{label}")
@@ -269,8 +284,12 @@ def describe_container(obj: Any) -> dict[str, Any] | None:
     base = next((b for b in _CONTAINER_BASES if _is(obj, b)), None)
     if base is None:
         return None
-    length = base.__len__(obj)  # the builtin length, even for subclasses
-    own_size = sys.getsizeof(obj) if type(obj) is base else base.__sizeof__(obj)
+    # the builtin's length and size, even for subclasses that override them
+    length: int = base.__len__(obj)  # type: ignore[attr-defined]
+    if type(obj) is base:
+        own_size = sys.getsizeof(obj)
+    else:
+        own_size = int(base.__sizeof__(obj))  # type: ignore[call-arg]
     return {
         "type": _type_name(type(obj)),
         "kind": base.__name__,
@@ -287,7 +306,8 @@ def _items_estimate(obj: Any, base: type, length: int) -> int:
             sample = list(itertools.islice(dict.items(obj), SAMPLE))
             values = [x for pair in sample for x in pair]
         else:
-            values = list(itertools.islice(base.__iter__(obj), SAMPLE))  # type: ignore[attr-defined]
+            items = base.__iter__(obj)  # type: ignore[attr-defined]
+            values = list(itertools.islice(items, SAMPLE))
             sample = values
     except RuntimeError:  # changed size while we sampled
         return 0
@@ -309,18 +329,27 @@ def _cache_info(obj: Any) -> dict[str, Any] | None:
         info = wrapper.cache_info(obj)  # type: ignore[attr-defined]
     elif type(obj) is types.FunctionType:  # the pure-Python lru_cache
         fn = obj.__dict__.get("cache_info")
-        if not isinstance(fn, types.FunctionType) or not fn.__code__.co_filename.endswith("functools.py"):
+        if not isinstance(fn, types.FunctionType) or not fn.__code__.co_filename.endswith(
+            "functools.py"
+        ):
             return None
         info = fn()
     else:
         return None
-    return {"hits": info.hits, "misses": info.misses, "maxsize": info.maxsize, "currsize": info.currsize}
+    return {
+        "hits": info.hits,
+        "misses": info.misses,
+        "maxsize": info.maxsize,
+        "currsize": info.currsize,
+    }
 
 
 def _type_name(t: type) -> str:
     module = type.__dict__["__module__"].__get__(t)
     qualname = type.__dict__["__qualname__"].__get__(t)
-    return qualname if module == "builtins" or not isinstance(module, str) else f"{module}.{qualname}"
+    return (
+        qualname if module == "builtins" or not isinstance(module, str) else f"{module}.{qualname}"
+    )
 
 
 def _is(obj: Any, cls: type) -> bool:

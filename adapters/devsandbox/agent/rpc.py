@@ -19,7 +19,8 @@ import socket
 import sys
 import threading
 import time
-from typing import Any, BinaryIO, Callable
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 from . import wire
 
@@ -27,7 +28,9 @@ log = logging.getLogger("devsandbox.agent")
 log.addHandler(logging.NullHandler())  # never fall back to logging's last-resort stderr handler
 if os.environ.get("DEVSANDBOX_AGENT_DEBUG"):
     _debug_handler = logging.StreamHandler(sys.stderr)
-    _debug_handler.setFormatter(logging.Formatter("devsandbox.agent[%(process)d] %(levelname)s: %(message)s"))
+    _debug_handler.setFormatter(
+        logging.Formatter("devsandbox.agent[%(process)d] %(levelname)s: %(message)s")
+    )
     log.addHandler(_debug_handler)
     log.setLevel(logging.DEBUG)
 
@@ -236,9 +239,17 @@ class Connection:
         params = message["params"]
         protocol = params.get("protocol")
         if protocol != wire.PROTOCOL_VERSION:
-            text = f"protocol {protocol!r} is not supported (the agent speaks {wire.PROTOCOL_VERSION})"
+            text = (
+                f"protocol {protocol!r} is not supported (the agent speaks {wire.PROTOCOL_VERSION})"
+            )
             log.warning("refused a connection from %s: %s", self.peer, text)
-            self.send({"jsonrpc": "2.0", "id": msg_id, "error": {"code": wire.ERR_PROTOCOL, "message": text}})
+            self.send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": msg_id,
+                    "error": {"code": wire.ERR_PROTOCOL, "message": text},
+                }
+            )
             return False
         self.sock.settimeout(None)
         self.authenticated = True
@@ -257,7 +268,11 @@ class Connection:
             result = self.agent.handle(method, {} if params is None else params)
             reply: dict[str, Any] = {"jsonrpc": "2.0", "id": msg_id, "result": result}
         except RpcError as exc:
-            reply = {"jsonrpc": "2.0", "id": msg_id, "error": {"code": exc.code, "message": exc.message}}
+            reply = {
+                "jsonrpc": "2.0",
+                "id": msg_id,
+                "error": {"code": exc.code, "message": exc.message},
+            }
         except Exception as exc:
             log.debug("method %s failed", method, exc_info=True)
             text = f"{type(exc).__name__}: {exc}"

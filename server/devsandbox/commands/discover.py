@@ -15,7 +15,8 @@ import asyncio
 import json
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..agent_link import AgentHub
 from ..errors import DevsandboxError
@@ -27,15 +28,26 @@ HELP = "show what a running Python program is doing (threads, tasks, children, m
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--pid", type=int, help="the process to inspect (the agent is injected)")
-    target.add_argument("--connect", metavar="HOST:PORT",
-                        help="an agent listening in the program (embedded mode); the token "
-                        "comes from the DEVSANDBOX_TOKEN environment variable")
+    target.add_argument(
+        "--connect",
+        metavar="HOST:PORT",
+        help="an agent listening in the program (embedded mode); the token "
+        "comes from the DEVSANDBOX_TOKEN environment variable",
+    )
     parser.add_argument("--json", action="store_true", help="print the raw JSON report")
     parser.add_argument("--top", type=int, default=10, help="how many containers to show (10)")
-    parser.add_argument("--stack-depth", type=int, default=8,
-                        help="frames shown per thread, innermost first (8; 0: all)")
-    parser.add_argument("--timeout", type=float, default=30.0,
-                        help="seconds to wait for the injection and for the report (30)")
+    parser.add_argument(
+        "--stack-depth",
+        type=int,
+        default=8,
+        help="frames shown per thread, innermost first (8; 0: all)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for the injection and for the report (30)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,7 +75,9 @@ async def _collect(args: argparse.Namespace) -> dict[str, Any]:
             if not host or not port.isdigit() or not token:
                 from ..errors import InvalidRequest
 
-                raise InvalidRequest("--connect needs HOST:PORT and the agent's token in DEVSANDBOX_TOKEN")
+                raise InvalidRequest(
+                    "--connect needs HOST:PORT and the agent's token in DEVSANDBOX_TOKEN"
+                )
             await hub.connect(host.strip("[]"), int(port), token, retry=False)
             pid = None
         else:
@@ -121,10 +135,19 @@ def _short(path: Any) -> str:
 def _threads(threads: list[dict[str, Any]], out: list[str], depth: int) -> None:
     out.append(f"Threads ({len(threads)}):")
     for thread in threads:
-        flags = [f for f, on in (("main", thread.get("main")), ("daemon", thread.get("daemon")),
-                                 ("debugger", thread.get("debugger")),
-                                 ("stopped by the debugger", thread.get("suspended"))) if on]
-        out.append(f"  {thread.get('name')} [{', '.join(flags) or 'thread'}] id {thread.get('ident')}")
+        flags = [
+            f
+            for f, on in (
+                ("main", thread.get("main")),
+                ("daemon", thread.get("daemon")),
+                ("debugger", thread.get("debugger")),
+                ("stopped by the debugger", thread.get("suspended")),
+            )
+            if on
+        ]
+        out.append(
+            f"  {thread.get('name')} [{', '.join(flags) or 'thread'}] id {thread.get('ident')}"
+        )
         stack = thread.get("stack") or []
         shown = stack if depth <= 0 else stack[:depth]
         for frame in shown:
@@ -167,8 +190,11 @@ def _children(data: dict[str, Any], out: list[str]) -> None:
     procs = data.get("processes") or []
     out.append(f"Child processes ({len(procs)}):")
     for proc in procs:
-        agent = "agent connected" if proc.get("agent_connected") else (
-            "agent environment" if proc.get("has_agent") else "no agent")
+        agent = (
+            "agent connected"
+            if proc.get("agent_connected")
+            else ("agent environment" if proc.get("has_agent") else "no agent")
+        )
         indent = "  " * int(proc.get("depth") or 1)
         out.append(f"{indent}{proc.get('pid')} ({agent}): {' '.join(proc.get('cmdline') or [])}")
 
@@ -197,17 +223,23 @@ def _containers(items: list[dict[str, Any]], out: list[str]) -> None:
         label = f"{item.get('module')}.{item.get('name')}"
         if item.get("kind") == "lru_cache":
             info = item.get("cache_info") or {}
-            out.append(f"  {label}: lru_cache {info.get('currsize')}/{info.get('maxsize')} entries, "
-                       f"{info.get('hits')} hits, {info.get('misses')} misses (~{size})")
+            out.append(
+                f"  {label}: lru_cache {info.get('currsize')}/{info.get('maxsize')} entries, "
+                f"{info.get('hits')} hits, {info.get('misses')} misses (~{size})"
+            )
         else:
             out.append(f"  {label}: {item.get('type')} of {item.get('len')} (~{size})")
 
 
 def _memory(data: dict[str, Any], out: list[str]) -> None:
-    out.append(f"Memory: RSS {_bytes(data.get('rss_bytes'))}, peak {_bytes(data.get('peak_rss_bytes'))}; "
-               f"gc counts {data.get('gc_counts')}")
+    out.append(
+        f"Memory: RSS {_bytes(data.get('rss_bytes'))}, peak {_bytes(data.get('peak_rss_bytes'))}; "
+        f"gc counts {data.get('gc_counts')}"
+    )
     partial = "" if data.get("complete") else f" (first {data.get('objects_counted')} only)"
-    out.append(f"  {data.get('gc_tracked_objects')} objects tracked by gc{partial}; most common types:")
+    out.append(
+        f"  {data.get('gc_tracked_objects')} objects tracked by gc{partial}; most common types:"
+    )
     for entry in (data.get("types") or [])[:10]:
         out.append(f"    {entry.get('count'):>8}  {entry.get('type')}")
 

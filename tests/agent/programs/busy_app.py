@@ -50,7 +50,9 @@ async def main():
     asyncio.create_task(consumer(queue), name="consumer")
     asyncio.create_task(sleeper(), name="sleeper")
     # the child lives as long as our end of its stdin pipe
-    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
     print("READY", child.pid, app_helpers.describe(), flush=True)
     await asyncio.sleep(120)  # never outlive a crashed test for long
     stop.set()
