@@ -39,7 +39,21 @@ def register_server(kind: str, host: str, port: int, token: str | None,
         "kind": kind, "pid": os.getpid(), "host": host, "port": port, "token": token,
         "workspace": workspace or os.getcwd(), "started": time.time(),
     }
-    path = directory() / f"server-{os.getpid()}-{port}.json"
+    return _write_entry(directory() / f"server-{os.getpid()}-{port}.json", entry)
+
+
+def register_session(host: str, port: int, token: str, roots: list[str],
+                     program: str | None) -> Path:
+    """Register a debug session's control endpoint (see dap/control.py)."""
+    entry = {
+        "kind": "dap-session", "pid": os.getpid(), "host": host, "port": port, "token": token,
+        "roots": roots, "program": program, "started": time.time(),
+    }
+    return _write_entry(directory() / f"session-{os.getpid()}-{port}.json", entry)
+
+
+def _write_entry(path: Path, entry: dict[str, Any]) -> Path:
+    """Write a registry entry readable by the user only."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(entry, f)
@@ -53,10 +67,10 @@ def unregister(path: Path) -> None:
         pass
 
 
-def servers() -> list[dict[str, Any]]:
+def servers(pattern: str = "server-*.json") -> list[dict[str, Any]]:
     """Registered servers that are still running; stale entries are deleted."""
     found = []
-    for path in sorted(directory().glob("server-*.json")):
+    for path in sorted(directory().glob(pattern)):
         try:
             entry = json.loads(path.read_text())
         except (OSError, ValueError):
@@ -67,3 +81,8 @@ def servers() -> list[dict[str, Any]]:
             continue
         found.append(entry)
     return found
+
+
+def sessions() -> list[dict[str, Any]]:
+    """Live debug sessions' control endpoints."""
+    return servers("session-*.json")

@@ -18,6 +18,7 @@ from ..errors import CannotHandle, DevsandboxError, InvalidRequest, PeerGone
 from ..wire.channel import ByteStream, Channel, Message
 from . import capabilities, launch
 from .backend import REVERSE_ALLOWED, Backend
+from .control import ControlServer
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ Handler = Callable[[Message], Awaitable[Any]]
 # forward to debugpy keeps the client's order.
 ORDERED = frozenset({"initialize", "launch", "attach"})
 
+# Requests after which the program runs again.
+RESUMING = frozenset({"continue", "next", "stepIn", "stepOut", "goto", "terminate"})
+
 
 class Session:
     def __init__(self, stream: ByteStream, *, server_token: str | None = None) -> None:
@@ -41,6 +45,9 @@ class Session:
         self.hub: Any = None  # devsandbox.agent_link.AgentHub, created on launch/attach
         self.init_args: dict[str, Any] = {}
         self.debuggee_pid: int | None = None
+        self.stopped: dict[str, Any] | None = None
+        """Body of the last stopped event while the program is paused, else None."""
+        self.control: ControlServer | None = None
         self.ended = False
         self.done = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -132,6 +139,8 @@ class Session:
             request = dict(request, arguments=arguments)
         future = self.backend.channel.forward_request(request)
         self._spawn(self._relay(request, future))
+        if request["command"] in RESUMING:
+            self._set_stopped(None)
 
     async def _relay(self, request: Message, future: "asyncio.Future[Message]") -> None:
         try:
@@ -155,8 +164,22 @@ class Session:
         event, body = message["event"], message.get("body") or {}
         if event == "process" and self.debuggee_pid is None:
             self.debuggee_pid = body.get("systemProcessId")
+        elif event == "stopped":
+            self._set_stopped(body)
+        elif event in ("continued", "terminated", "exited"):
+            self._set_stopped(None)
         if not self.client.closed:
             self.client.send({k: v for k, v in message.items() if k != "seq"})
+
+    def _set_stopped(self, body: dict[str, Any] | None) -> None:
+        self.stopped = body
+        if self.control is not None:
+            self.control.state_changed()
+
+    async def _start_control(self, config: dict[str, Any]) -> None:
+        if self.control is None:
+            self.control = ControlServer(self)
+            await self.control.start(config)
 
     async def _reverse_request(self, request: Message) -> None:
         backend = self.backend
@@ -229,6 +252,7 @@ class Session:
     async def launch(self, request: Message) -> Any:
         args, opts = self._start_options(request)
         await launch.validate_launch(args)
+        await self._start_control(args)
         extra: dict[str, str] = {}
         if opts.agent:
             hub = await self._new_hub()
@@ -239,6 +263,7 @@ class Session:
 
     async def attach(self, request: Message) -> Any:
         args, opts = self._start_options(request)
+        await self._start_control(args)
         connect = args.get("connect") or {}
         if not isinstance(connect, dict):
             raise InvalidRequest("'connect' must be an object with 'host' and 'port'.")
@@ -339,8 +364,11 @@ class Session:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def _reset(self) -> None:
-        backend, hub = self.backend, self.hub
-        self.backend, self.hub, self.debuggee_pid = None, None, None
+        backend, hub, control = self.backend, self.hub, self.control
+        self.backend, self.hub, self.debuggee_pid, self.control = None, None, None, None
+        self.stopped = None
+        if control is not None:
+            await control.close()
         if backend is not None:
             await backend.close()
         if hub is not None:
