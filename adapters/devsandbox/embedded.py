@@ -64,7 +64,9 @@ def listen(
         try:
             bound_host, bound_port = debugpy.listen((host, port))
         except Exception as exc:
-            raise RuntimeError(f"devsandbox.listen(): debugpy could not listen on {host}:{port}: {exc}") from exc
+            raise RuntimeError(
+                f"devsandbox.listen(): debugpy could not listen on {host}:{port}: {exc}"
+            ) from exc
         if agent_port is None:
             agent_port = bound_port + 1 if port else 0
         agent_host, bound_agent_port = _start_agent(host, agent_port, token, bound_host, bound_port)
@@ -158,10 +160,14 @@ def _registry_dir() -> str | None:
         os.makedirs(path, mode=0o700, exist_ok=True)
         st = os.lstat(path)
     except OSError as exc:
-        warnings.warn(f"devsandbox: cannot create the registry directory {path}: {exc}", stacklevel=4)
+        warnings.warn(
+            f"devsandbox: cannot create the registry directory {path}: {exc}", stacklevel=4
+        )
         return None
     if not os.path.isdir(path) or os.path.islink(path) or st.st_uid != os.getuid():
-        warnings.warn(f"devsandbox: not using {path}: it is not a directory of this user", stacklevel=4)
+        warnings.warn(
+            f"devsandbox: not using {path}: it is not a directory of this user", stacklevel=4
+        )
         return None
     if st.st_mode & 0o077:
         try:
@@ -183,7 +189,9 @@ def _pid_alive(pid: int) -> bool:
 
 def _clean_stale(directory: str) -> None:
     for name in os.listdir(directory):
-        if not (name.startswith(wire.REGISTRY_FILE_PREFIX) and name.endswith(wire.REGISTRY_FILE_SUFFIX)):
+        if not (
+            name.startswith(wire.REGISTRY_FILE_PREFIX) and name.endswith(wire.REGISTRY_FILE_SUFFIX)
+        ):
             continue
         path = os.path.join(directory, name)
         try:
@@ -230,4 +238,3 @@ def _remove_registry(path: str, pid: int) -> None:
         os.unlink(path)
     except (OSError, ValueError, TypeError, AttributeError):
         pass
-

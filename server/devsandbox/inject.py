@@ -84,15 +84,24 @@ def inject_agent_sync(pid: int, host: str, port: int, token: str, timeout: float
             os.chown(work, target.uid, target.gid)  # the target writes its result here
         result_file = os.path.join(work, _RESULT)
         code = bootstrap_code(path_dir, host, port, token, result_file)
-        if target.version is not None and target.version >= REMOTE_EXEC_VERSION:
-            if _try_remote_exec(target, code, work, timeout):
-                _wait_result(target, result_file, started + timeout)
-                return
-        _run_gdb(target, one_line(code), work, timeout)
-        _wait_result(target, result_file, started + timeout)
+        remote = target.version is not None and target.version >= REMOTE_EXEC_VERSION
+        if remote and _try_remote_exec(target, code, work, timeout):
+            how = "sys.remote_exec"  # runs at the target's next safe point: wait for it
+            _wait_result(target, result_file, started + timeout)
+        else:
+            how = "gdb"  # the code has run when gdb returns
+            rc = _run_gdb(target, one_line(code), work, timeout)
+            if rc != 0 and not os.path.exists(result_file):
+                raise CannotHandle(
+                    f"The code DevSandbox injected into process {target.pid} failed before "
+                    "reporting back (the program's stderr may say why)"
+                )
+            _wait_result(target, result_file, time.monotonic() + 1.0)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    log.info("agent injected into process %d in %.2fs", pid, time.monotonic() - started)
+    log.info(
+        "agent injected into process %d with %s in %.2fs", pid, how, time.monotonic() - started
+    )
 
 
 # -- the target --------------------------------------------------------------------------------
@@ -112,8 +121,9 @@ def inspect_target(pid: int) -> Target:
         raise InvalidRequest(f"There is no process with id {pid} (it has exited)") from None
     except PermissionError:
         raise CannotHandle(
-            f"Cannot inspect process {pid}: permission denied (it belongs to another user). "
-            "Run DevSandbox as that user."
+            f"DevSandbox may not inspect process {pid} (permission denied): it belongs to another "
+            "user or is protected. Run DevSandbox as the same user as the program, as root, or "
+            "with CAP_SYS_PTRACE."
         ) from None
     name = os.path.basename(exe)
     exe_match = _PYTHON_EXE.match(name)
@@ -135,7 +145,10 @@ def _ask_version(exe: str) -> tuple[int, int] | None:
     try:
         out = subprocess.run(
             [exe, "-I", "-S", "-c", "import sys; print(*sys.version_info[:2])"],
-            capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            stdin=subprocess.DEVNULL,
         ).stdout.split()
         return (int(out[0]), int(out[1]))
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
@@ -224,7 +237,9 @@ def _wait_result(target: Target, result_file: str, deadline: float) -> None:
         result: dict[str, Any] = json.load(f)
     if not result.get("ok"):
         log.error("agent failed in process %d:\n%s", target.pid, result.get("traceback", ""))
-        raise CannotHandle(f"The DevSandbox agent failed to start in process {target.pid}: {result.get('error')}")
+        raise CannotHandle(
+            f"The DevSandbox agent failed to start in process {target.pid}: {result.get('error')}"
+        )
 
 
 # -- CPython 3.14+: sys.remote_exec -------------------------------------------------------------
@@ -238,13 +253,26 @@ def _try_remote_exec(target: Target, code: str, work: str, timeout: float) -> bo
     if target.uid != os.getuid():
         os.chown(script, target.uid, target.gid)
     if sys.version_info[:2] == target.version and hasattr(sys, "remote_exec"):
-        argv = [sys.executable, "-I", "-c", "import sys; sys.remote_exec(int(sys.argv[1]), sys.argv[2])"]
+        argv = [
+            sys.executable,
+            "-I",
+            "-c",
+            "import sys; sys.remote_exec(int(sys.argv[1]), sys.argv[2])",
+        ]
     else:
-        argv = [target.exe, "-I", "-c", "import sys; sys.remote_exec(int(sys.argv[1]), sys.argv[2])"]
+        argv = [
+            target.exe,
+            "-I",
+            "-c",
+            "import sys; sys.remote_exec(int(sys.argv[1]), sys.argv[2])",
+        ]
     try:
         proc = subprocess.run(
-            [*argv, str(target.pid), script], capture_output=True, text=True,
-            timeout=timeout, stdin=subprocess.DEVNULL,
+            [*argv, str(target.pid), script],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.warning("sys.remote_exec via %s failed (%s); trying gdb", argv[0], exc)
@@ -273,7 +301,7 @@ quit
 """
 
 
-def _run_gdb(target: Target, line: str, work: str, timeout: float) -> None:
+def _run_gdb(target: Target, line: str, work: str, timeout: float) -> int:
     gdb = shutil.which("gdb")
     if gdb is None:
         raise CannotHandle(
@@ -284,33 +312,61 @@ def _run_gdb(target: Target, line: str, work: str, timeout: float) -> None:
     with open(script, "w", encoding="utf-8") as f:
         f.write(_GDB_SCRIPT.format(code=line))
     argv = [
-        gdb, "--nx", "--nh", "--batch",
-        "-iex", "set auto-load off", "-iex", "set debuginfod enabled off",
-        "-iex", "set pagination off", "-iex", "set confirm off",
-        "-ex", "set scheduler-locking off",
-        "-p", str(target.pid), "-x", script,
+        gdb,
+        "--nx",
+        "--nh",
+        "--batch",
+        "-iex",
+        "set auto-load off",
+        "-iex",
+        "set debuginfod enabled off",
+        "-iex",
+        "set pagination off",
+        "-iex",
+        "set confirm off",
+        "-ex",
+        "set scheduler-locking off",
+        "-p",
+        str(target.pid),
+        "-x",
+        script,
     ]
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONIOENCODING")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONIOENCODING")
+    }
     log.debug("running %s", argv)
     try:
         proc = subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout,
-            stdin=subprocess.DEVNULL, env=env, errors="replace",
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            errors="replace",
         )
     except subprocess.TimeoutExpired:
-        raise CannotHandle(f"gdb did not finish injecting into process {target.pid} within {timeout:g}s") from None
+        raise CannotHandle(
+            f"gdb did not finish injecting into process {target.pid} within {timeout:g}s"
+        ) from None
     output = proc.stdout + proc.stderr
     log.debug("gdb output:\n%s", output)
-    _check_gdb_output(target, output)
+    return _check_gdb_output(target, output)
 
 
-def _check_gdb_output(target: Target, output: str) -> None:
+def _check_gdb_output(target: Target, output: str) -> int:
+    """PyRun_SimpleString's return code from gdb's output; raises on gdb's own failures."""
     if "ptrace: Operation not permitted" in output or "Could not attach to process" in output:
         raise CannotHandle(_ptrace_advice(target.pid))
     if "ptrace: No such process" in output:
         raise InvalidRequest(f"There is no process with id {target.pid} (it has exited)")
     if "DEVSANDBOX initialized=0" in output:
-        raise CannotHandle(f"The Python interpreter in process {target.pid} is not running (starting up or shutting down)")
+        raise CannotHandle(
+            f"The Python interpreter in process {target.pid} is not running "
+            "(it is starting up or shutting down)"
+        )
     match = re.search(r"DEVSANDBOX rc=(-?\d+)", output)
     if match is None:
         tail = " | ".join(line for line in output.strip().splitlines()[-3:])
@@ -320,8 +376,7 @@ def _check_gdb_output(target: Target, output: str) -> None:
                 f"DevSandbox cannot inject its agent ({tail})"
             )
         raise CannotHandle(f"gdb could not run code in process {target.pid}: {tail}")
-    # rc != 0 means an exception escaped; the bootstrap catches everything, so the result
-    # file (or its absence) tells the rest.
+    return int(match.group(1))
 
 
 def _ptrace_advice(pid: int) -> str:
@@ -331,7 +386,10 @@ def _ptrace_advice(pid: int) -> str:
             scope = f.read().strip()
     except OSError:
         pass
-    advice = f"The system does not allow DevSandbox to attach to process {pid} (ptrace: Operation not permitted)."
+    advice = (
+        f"The system does not allow DevSandbox to attach to process {pid} "
+        "(ptrace: Operation not permitted)."
+    )
     if scope and scope != "0":
         advice += (
             f" /proc/sys/kernel/yama/ptrace_scope is {scope}; allow attaching with "
@@ -353,7 +411,9 @@ def _ptrace_advice(pid: int) -> str:
 def read_embedded_registry(port: int) -> dict[str, Any] | None:
     """What ``devsandbox.listen(port)`` recorded, if such a program runs and belongs to us."""
     paths = [wire.registry_file(port)]
-    fallback = os.path.join(os.path.expanduser(wire.REGISTRY_FALLBACK_DIR), os.path.basename(paths[0]))
+    fallback = os.path.join(
+        os.path.expanduser(wire.REGISTRY_FALLBACK_DIR), os.path.basename(paths[0])
+    )
     if fallback not in paths:
         paths.append(fallback)
     for path in paths:

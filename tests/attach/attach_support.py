@@ -42,7 +42,7 @@ def free_port_pair() -> int:
     raise RuntimeError("no pair of free ports")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def other_python() -> tuple[str, str] | None:
     """(version, path) of a CPython other than the one running the tests, if one is installed.
 
@@ -51,13 +51,18 @@ def other_python() -> tuple[str, str] | None:
     mine = f"{sys.version_info[0]}.{sys.version_info[1]}"
     home = os.path.expanduser("~")
     candidates = {
-        "3.11": [os.environ.get("DEVSANDBOX_PYTHON311"), "/usr/bin/python3.11",
-                 *sorted(glob.glob(f"{home}/.pyenv/versions/3.11*/bin/python3.11")),
-                 shutil.which("python3.11")],
-        "3.13": [os.environ.get("DEVSANDBOX_PYTHON313"),
-                 f"{home}/.cache/devsandbox-pythons/cpython-3.13/bin/python3.13",
-                 *sorted(glob.glob(f"{home}/.pyenv/versions/3.13*/bin/python3.13")),
-                 shutil.which("python3.13")],
+        "3.11": [
+            os.environ.get("DEVSANDBOX_PYTHON311"),
+            "/usr/bin/python3.11",
+            *sorted(glob.glob(f"{home}/.pyenv/versions/3.11*/bin/python3.11")),
+            shutil.which("python3.11"),
+        ],
+        "3.13": [
+            os.environ.get("DEVSANDBOX_PYTHON313"),
+            f"{home}/.cache/devsandbox-pythons/cpython-3.13/bin/python3.13",
+            *sorted(glob.glob(f"{home}/.pyenv/versions/3.13*/bin/python3.13")),
+            shutil.which("python3.13"),
+        ],
     }
     for version, paths in candidates.items():
         if version == mine:
@@ -68,13 +73,23 @@ def other_python() -> tuple[str, str] | None:
     return None
 
 
-def _reports_version(path: str, version: str) -> bool:
+def _version_of(path: str) -> str | None:
     try:
-        out = subprocess.run([path, "-I", "-c", "import sys; print(*sys.version_info[:2], sep='.')"],
-                             capture_output=True, text=True, timeout=20).stdout.strip()
+        return (
+            subprocess.run(
+                [path, "-I", "-c", "import sys; print(*sys.version_info[:2], sep='.')"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
-        return False
-    return out == version
+        return None
+
+
+def _reports_version(path: str, version: str) -> bool:
+    return _version_of(path) == version
 
 
 def target_pythons() -> list:
@@ -85,6 +100,27 @@ def target_pythons() -> list:
     if other is not None:
         params.append(pytest.param(other[1], id=f"target-{other[0]}"))
     else:
-        params.append(pytest.param(None, id="target-other",
-                                   marks=pytest.mark.skip(reason="no other CPython installed")))
+        params.append(
+            pytest.param(
+                None, id="target-other", marks=pytest.mark.skip(reason="no other CPython installed")
+            )
+        )
     return params
+
+
+def old_python() -> str | None:
+    """A CPython older than DevSandbox supports (3.10 or earlier), for the version check."""
+    home = os.path.expanduser("~")
+    for path in [
+        *sorted(glob.glob(f"{home}/.pyenv/versions/3.1[0]*/bin/python3.1[0]")),
+        *sorted(glob.glob(f"{home}/.pyenv/versions/3.[6-9]*/bin/python3.[6-9]")),
+        shutil.which("python3.10"),
+        shutil.which("python3.9"),
+    ]:
+        if (
+            path
+            and os.access(path, os.X_OK)
+            and _version_of(path) in ("3.10", "3.9", "3.8", "3.7", "3.6")
+        ):
+            return path
+    return None

@@ -10,7 +10,6 @@ import pytest
 from devsandbox.dapclient import DapClient
 
 
-
 @pytest.fixture
 def runtime_dir(tmp_path, monkeypatch):
     """A private XDG_RUNTIME_DIR for this test (registry files), for us and our children."""
@@ -26,11 +25,22 @@ class Programs:
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen[str]] = []
 
-    def start(self, argv: list[str], ready: str = "", env: dict[str, str] | None = None,
-              timeout: float = 30.0) -> subprocess.Popen[str]:
+    def start(
+        self,
+        argv: list[str],
+        ready: str = "",
+        env: dict[str, str] | None = None,
+        timeout: float = 30.0,
+    ) -> subprocess.Popen[str]:
         """Start ``argv`` and wait for a stdout line starting with ``ready``."""
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=env, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
         self.procs.append(proc)
         if ready:
             assert proc.stdout is not None

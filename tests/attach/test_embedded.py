@@ -60,8 +60,19 @@ def test_stale_registry_files_are_cleaned(runtime_dir, programs):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     stale = directory / "embedded-1.json"
-    stale.write_text(json.dumps({"pid": dead.pid, "host": "127.0.0.1", "port": 1, "agent_port": 2,
-                                 "token": "x", "python": "p", "program": "q"}))
+    stale.write_text(
+        json.dumps(
+            {
+                "pid": dead.pid,
+                "host": "127.0.0.1",
+                "port": 1,
+                "agent_port": 2,
+                "token": "x",
+                "python": "p",
+                "program": "q",
+            }
+        )
+    )
     stale.chmod(0o600)
     assert read_embedded_registry(1) is None  # the server ignores entries of dead programs
     start_embedded(programs, free_port_pair())
@@ -76,8 +87,13 @@ def test_token_from_environment(runtime_dir, programs, monkeypatch):
 
 
 def run_snippet(code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ, **env))
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, **env),
+    )
 
 
 def test_listen_twice_is_an_error(runtime_dir):
@@ -88,7 +104,8 @@ def test_listen_twice_is_an_error(runtime_dir):
         "try:\n"
         f"    devsandbox.listen({port} + 10)\n"
         "except RuntimeError as exc:\n"
-        "    print('error:', exc)\n")
+        "    print('error:', exc)\n"
+    )
     assert proc.returncode == 0, proc.stderr
     first, second = proc.stdout.splitlines()[:2]
     assert first == f"('127.0.0.1', {port})"
@@ -102,9 +119,13 @@ def test_non_loopback_host_needs_an_explicit_token(runtime_dir):
         "try:\n"
         "    devsandbox.listen(0, host='0.0.0.0')\n"
         "except ValueError as exc:\n"
-        "    print('error:', exc)\n", DEVSANDBOX_TOKEN="")
+        "    print('error:', exc)\n",
+        DEVSANDBOX_TOKEN="",
+    )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("error: devsandbox.listen(host='0.0.0.0') makes the program reachable")
+    assert proc.stdout.startswith(
+        "error: devsandbox.listen(host='0.0.0.0') makes the program reachable"
+    )
     assert '"devsandbox": {"token": ..., "agentPort": ...}' in proc.stdout
 
 
@@ -114,8 +135,11 @@ def test_wait_for_client_before_listen_is_an_error(runtime_dir):
         "try:\n"
         "    devsandbox.wait_for_client()\n"
         "except RuntimeError as exc:\n"
-        "    print('error:', exc)\n")
-    assert proc.stdout.strip() == "error: devsandbox.wait_for_client() needs devsandbox.listen() first"
+        "    print('error:', exc)\n"
+    )
+    assert (
+        proc.stdout.strip() == "error: devsandbox.wait_for_client() needs devsandbox.listen() first"
+    )
 
 
 def test_agent_port_in_use_is_reported(runtime_dir):
@@ -127,10 +151,13 @@ def test_agent_port_in_use_is_reported(runtime_dir):
         "try:\n"
         f"    devsandbox.listen({port}, agent_port=busy)\n"
         "except RuntimeError as exc:\n"
-        "    print('error:', exc)\n")
+        "    print('error:', exc)\n"
+    )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(f"error: devsandbox.listen(): debugpy is listening on 127.0.0.1:{port}, "
-                                  "but the DevSandbox agent could not listen")
+    assert proc.stdout.startswith(
+        f"error: devsandbox.listen(): debugpy is listening on 127.0.0.1:{port}, "
+        "but the DevSandbox agent could not listen"
+    )
     assert "agent_port=" in proc.stdout
 
 
@@ -184,8 +211,12 @@ def test_hub_with_wrong_token_is_refused(runtime_dir, programs):
 
 
 def attach_embedded(dap, port: int, devsandbox_section: dict | None = None) -> dict:
-    config = {"connect": {"host": "127.0.0.1", "port": port},
-              "devsandbox": devsandbox_section if devsandbox_section is not None else {"agentPort": port + 1}}
+    config = {
+        "connect": {"host": "127.0.0.1", "port": port},
+        "devsandbox": devsandbox_section
+        if devsandbox_section is not None
+        else {"agentPort": port + 1},
+    }
     dap.start("attach", config, breakpoints={EMBEDDED: [{"line": WORK_BODY}]})
     return dap.stopped(30)
 
