@@ -93,21 +93,34 @@ def test_the_agent_answers_while_a_thread_is_busy(busy: dict[str, Any]) -> None:
 
 
 def test_asyncio_tasks_and_what_they_await(busy: dict[str, Any]) -> None:
-    loops = busy["report"]["asyncio"]["loops"]
-    assert len(loops) == 1
-    loop = loops[0]
-    assert loop["running"] is True
-    assert loop["thread"] == _thread(busy["report"], "MainThread")["ident"]
-    tasks = {t["name"]: t for t in loop["tasks"]}
-    assert {"consumer", "sleeper"} <= set(tasks)
+    loops = {loop["thread"]: loop for loop in busy["report"]["asyncio"]["loops"]}
+    main_loop = loops[_thread(busy["report"], "MainThread")["ident"]]
+    side_loop = loops[_thread(busy["report"], "aio-side")["ident"]]
+    assert len(loops) == 2 and main_loop["running"] and side_loop["running"]
+
+    tasks = {t["name"]: t for t in main_loop["tasks"]}
+    assert {"consumer", "sleeper", "waiter"} <= set(tasks)
     consumer = tasks["consumer"]
     assert consumer["coroutine"] == "consumer"
     assert consumer["location"]["file"] == str(APP)
     chain = consumer["awaiting"]
     assert chain[0]["kind"] == "coroutine" and chain[0]["qualname"] == "Queue.get"
     assert chain[-1]["kind"] == "future" and chain[-1]["done"] is False
-    sleeper = tasks["sleeper"]
-    assert sleeper["awaiting"][0]["qualname"] == "sleep"
+    assert tasks["sleeper"]["awaiting"][0]["qualname"] == "sleep"
+    # a task awaiting another task names it
+    assert tasks["waiter"]["awaiting"][-1] == {
+        "kind": "task",
+        "type": "_asyncio.Task",
+        "done": False,
+        "name": "sleeper",
+        "coroutine": "sleeper",
+    }
+
+    side = {t["name"]: t for t in side_loop["tasks"]}
+    assert {"ticker-a", "ticker-b"} <= set(side)
+    gathering = next(t for t in side.values() if t["coroutine"] == "side_loop.<locals>.side_main")
+    assert gathering["awaiting"][-1]["children"] == ["ticker-a", "ticker-b"]
+    assert side["ticker-a"]["coroutine"] == "side_loop.<locals>.ticker"
 
 
 def test_child_process_with_its_agent(busy: dict[str, Any]) -> None:

@@ -236,3 +236,21 @@ async def test_connect_to_nothing_fails_clearly(recorder: Recorder) -> None:
         await hub.connect("127.0.0.1", port, "token")
     assert recorder.state_names() == ["connecting", "error"]
     await hub.close()
+
+
+async def test_forked_child_connects_its_own_agent(
+    hub: AgentHub, recorder: Recorder, programs: Programs
+) -> None:
+    proc = programs.start("fork_app.py", env=clean_env(**hub.launch_env()))
+    child_pid = int((await read_line(proc, "FORKED")).split()[1])
+    parent = await hub.wait_for_agent(proc.pid)
+    child = await hub.wait_for_agent(child_pid)
+    assert parent.parent is None and child.parent == proc.pid
+    assert (await hub.call(wire.PING, pid=child_pid))["pid"] == child_pid
+    assert hub.primary() is parent
+    report = await hub.discover()
+    (entry,) = [c for c in report["children"]["processes"] if c["pid"] == child_pid]
+    assert entry["agent_connected"] is True
+    assert (proc.pid, wire.AGENT_CHILD, {"pid": child_pid, "parent": proc.pid}) in (
+        recorder.notifications
+    )

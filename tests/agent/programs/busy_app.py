@@ -42,13 +42,34 @@ async def sleeper():
     await asyncio.sleep(3600)
 
 
+async def waiter(task):
+    await task
+
+
+def side_loop():
+    """A second event loop, in its own thread: one task gathers two others."""
+
+    async def ticker():
+        while True:
+            await asyncio.sleep(0.05)
+
+    async def side_main():
+        a = asyncio.create_task(ticker(), name="ticker-a")
+        b = asyncio.create_task(ticker(), name="ticker-b")
+        await asyncio.gather(a, b)
+
+    asyncio.run(side_main())
+
+
 async def main():
     stop = threading.Event()
+    threading.Thread(target=side_loop, name="aio-side", daemon=True).start()
     threading.Thread(target=worker_loop, args=(stop,), name="worker-1", daemon=True).start()
     threading.Thread(target=crunch, args=(stop,), name="cruncher", daemon=True).start()
     queue = asyncio.Queue()
     asyncio.create_task(consumer(queue), name="consumer")
-    asyncio.create_task(sleeper(), name="sleeper")
+    sleeper_task = asyncio.create_task(sleeper(), name="sleeper")
+    asyncio.create_task(waiter(sleeper_task), name="waiter")
     # the child lives as long as our end of its stdin pipe
     child = subprocess.Popen(
         [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
