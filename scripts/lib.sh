@@ -27,7 +27,7 @@ pip_quiet() {
 hash_of() {
   local f
   for f in "$@"; do
-    echo "== $f"
+    echo "== $(basename "$f")"
     cat "$f" 2>/dev/null || true
   done | sha256sum | cut -c1-16
 }

@@ -102,16 +102,20 @@ def test_installed_package_is_one_directory_in_site_packages(installed: Path,
 def test_dap_session_through_the_installed_server(installed: Path, tmp_path: Path) -> None:
     program = tmp_path / "hello.py"
     program.write_text("x = 6 * 7\nprint('hello from the debuggee', x)\n")
-    client = DapClient([str(installed.parent / "devsandbox"), "dap"], cwd=str(tmp_path),
-                       env=clean_env())
-    try:
-        client.start("launch", {"program": str(program), "cwd": str(tmp_path),
-                                "console": "internalConsole", "justMyCode": True},
-                     timeout=60)
-        exited = client.event("exited", timeout=60)
-        client.event("terminated", timeout=30)
-        assert exited["body"]["exitCode"] == 0
-        assert "hello from the debuggee 42" in client.output()
-        client.request("disconnect", {}, check=False)
-    finally:
-        client.close()
+    with (tmp_path / "server-stderr.txt").open("w+") as stderr:
+        client = DapClient([str(installed.parent / "devsandbox"), "dap"], cwd=str(tmp_path),
+                           env=clean_env(), stderr=stderr)
+        try:
+            client.start("launch", {"program": str(program), "cwd": str(tmp_path),
+                                    "console": "internalConsole", "justMyCode": True},
+                         timeout=60)
+            exited = client.event("exited", timeout=60)
+            client.event("terminated", timeout=30)
+            assert exited["body"]["exitCode"] == 0
+            assert "hello from the debuggee 42" in client.output()
+            client.request("disconnect", {}, check=False)
+        except Exception as exc:
+            stderr.seek(0)
+            raise AssertionError(f"{exc}\n--- devsandbox dap stderr ---\n{stderr.read()}") from exc
+        finally:
+            client.close()
