@@ -33,6 +33,7 @@ __all__ = ["listen", "wait_for_client"]
 
 _lock = threading.Lock()
 _listening: dict[str, Any] | None = None  # what listen() started, once it has succeeded
+_debugpy_address: tuple[str, int] | None = None  # kept when the agent failed to start
 
 
 def listen(
@@ -49,8 +50,11 @@ def listen(
     defaults to ``port + 1`` (or to a free port when ``port`` is 0).  A host
     other than loopback exposes the program to the network: it needs an
     explicit token (argument or ``$DEVSANDBOX_TOKEN``), which the attach
-    configuration must repeat as ``"devsandbox": {"token": ..., "agentPort": ...}``.
+    configuration must repeat as ``"devsandbox": {"token": ..., "agentPort": ...}``
+    (plus debugpy's ``pathMappings`` when the editor runs on another machine).
     With ``wait_for_client=True`` the call returns once a debugger is attached.
+    If the agent cannot start (its port is taken), the error says so and a
+    second call with another ``agent_port`` reuses debugpy's listener.
     """
     global _listening
     with _lock:
@@ -61,15 +65,10 @@ def listen(
             )
         token = _choose_token(host, token)
         debugpy = _import_debugpy()
-        try:
-            bound_host, bound_port = debugpy.listen((host, port))
-        except Exception as exc:
-            raise RuntimeError(
-                f"devsandbox.listen(): debugpy could not listen on {host}:{port}: {exc}"
-            ) from exc
+        bound_host, bound_port = _listen_debugpy(debugpy, host, port)
         if agent_port is None:
             agent_port = bound_port + 1 if port else 0
-        agent_host, bound_agent_port = _start_agent(host, agent_port, token, bound_host, bound_port)
+        _, bound_agent_port = _start_agent(host, agent_port, token, bound_host, bound_port)
         _listening = {
             "pid": os.getpid(),
             "host": bound_host,
@@ -127,6 +126,27 @@ def _import_debugpy() -> Any:
             f"'{sys.executable} -m pip install debugpy'"
         ) from exc
     return debugpy
+
+
+def _listen_debugpy(debugpy: Any, host: str, port: int) -> tuple[str, int]:
+    """debugpy.listen, or the address it already listens on after a failed agent start."""
+    global _debugpy_address
+    if _debugpy_address is not None:
+        if port not in (0, _debugpy_address[1]):
+            raise RuntimeError(
+                f"devsandbox.listen(): debugpy already listens on {_debugpy_address[0]}:"
+                f"{_debugpy_address[1]} (an earlier call failed to start the agent); "
+                "call it again with that port"
+            )
+        return _debugpy_address
+    try:
+        address = debugpy.listen((host, port))
+    except Exception as exc:
+        raise RuntimeError(
+            f"devsandbox.listen(): debugpy could not listen on {host}:{port}: {exc}"
+        ) from exc
+    _debugpy_address = (str(address[0]), int(address[1]))
+    return _debugpy_address
 
 
 def _start_agent(

@@ -152,13 +152,20 @@ def test_agent_port_in_use_is_reported(runtime_dir):
         f"    devsandbox.listen({port}, agent_port=busy)\n"
         "except RuntimeError as exc:\n"
         "    print('error:', exc)\n"
+        "import json, os\n"
+        f"print(devsandbox.listen({port}, agent_port=0))\n"  # retry: debugpy's listener is reused
+        "from devsandbox.agent import wire\n"
+        f"print(json.load(open(wire.registry_file({port})))['agent_port'] != busy)\n"
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(
+    error, retried, other_port = proc.stdout.splitlines()
+    assert error.startswith(
         f"error: devsandbox.listen(): debugpy is listening on 127.0.0.1:{port}, "
         "but the DevSandbox agent could not listen"
     )
-    assert "agent_port=" in proc.stdout
+    assert "agent_port=" in error
+    assert retried == f"('127.0.0.1', {port})"
+    assert other_port == "True"
 
 
 # -- the agent side, through the server's AgentHub -----------------------------------------------
