@@ -20,7 +20,7 @@ NATIVE = ROOT / "adapters" / "devsandbox" / "_native"
 
 # module name (inside the devsandbox package) -> its C sources
 EXTENSIONS = {
-    "_tracer": ["tracer.c"],
+    "_tracer": ["tracer.c", "values.c"],
 }
 
 

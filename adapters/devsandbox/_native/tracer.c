@@ -1,16 +1,1099 @@
-/* devsandbox._tracer: the native core of DevSandbox's in-process agent.
+/* devsandbox._tracer: the native core of DevSandbox's in-process recorder.
  *
- * This module will hold the recorder's hot path (the trace "tee" that owns the
- * thread's trace slot on 3.11 and the sys.monitoring callbacks on 3.12+).  For
- * now it provides the low-level helpers the agent needs from C.
+ * Hooks
+ *   3.11: a C trace function installed with PyEval_SetTrace ("tee"): it owns
+ *         the thread's trace slot, records, then runs the Python-level tracer
+ *         (pydevd, coverage, the user's sys.settrace) behind it exactly like
+ *         CPython's trace trampoline.
+ *   3.12+: sys.monitoring callbacks (C functions) registered by
+ *         recorder/native.py under our own tool id; code objects in scope get
+ *         their events through set_local_events.
+ *
+ * Hot path: every event is encoded into the thread's staging buffer (so that
+ * a repr() that releases the GIL cannot interleave bytes of two threads),
+ * then appended to one global event buffer.  Values are captured
+ * incrementally: every frame keeps a shadow (fingerprint, and a reference
+ * for values shown through repr()) per local, and only changed locals are
+ * encoded.  The writer thread takes the buffers every 100 ms (or when 1 MB
+ * is reached) and compresses them; each take starts a new chunk in which
+ * every thread first writes a keyframe of its stack, so that a chunk decodes
+ * on its own.  The byte layout is in recorder/format.py.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "recorder.h"
+#include <time.h>
+#if PY_VERSION_HEX < 0x030D0000
+#include <frameobject.h> /* PyFrame_FastToLocalsWithError */
+#endif
 
-#define DEVSANDBOX_NATIVE_ABI 1
+#define Py_BUILD_CORE 1
+#include "internal/pycore_frame.h"
+#undef Py_BUILD_CORE
 
-/* thread_frames(): {thread_id: innermost frame} without the GIL being released,
- * like sys._current_frames() but available under one stable name. */
+#ifndef CO_FAST_CELL /* internal/pycore_code.h */
+#define CO_FAST_CELL 0x40
+#define CO_FAST_FREE 0x80
+#endif
+
+#define DEVSANDBOX_NATIVE_ABI 2
+
+#if PY_VERSION_HEX >= 0x030D0000
+#define IF_CODE(f) ((PyCodeObject *)(f)->f_executable)
+#else
+#define IF_CODE(f) ((f)->f_code)
+#endif
+
+#if PY_VERSION_HEX >= 0x030D0000
+#define CURRENT_IFRAME(ts) ((ts)->current_frame)
+#elif PY_VERSION_HEX >= 0x030C0000
+#define CURRENT_IFRAME(ts) ((ts)->cframe->current_frame)
+#endif
+
+/* event records (format.py: class E) */
+enum {
+    E_THREAD = 0x40, E_KEYFRAME = 0x41, E_KFRAME = 0x42, E_CALL = 0x43, E_ENTER = 0x44,
+    E_LINE = 0x45, E_RETURN = 0x46, E_EXCEPTION = 0x47, E_POP = 0x48,
+    E_SET = 0x50, E_DEL = 0x51, E_MARK = 0x60,
+};
+/* definition records (format.py: class D) */
+enum { D_STR = 0x01, D_CODE = 0x02, D_THREAD = 0x03 };
+
+enum { EV_CALL = 0, EV_EXCEPTION = 1, EV_LINE = 2, EV_RETURN = 3 };
+
+/* ---- recorder state ------------------------------------------------------ */
+
+typedef struct {
+    PyObject *code; /* strong */
+    uint32_t id;
+    int in_scope;
+    int optimized; /* fast locals (else a locals dict) */
+    int nlocals;
+    uint32_t *name_ids;
+    unsigned char *kinds;
+    int start_off, start_line; /* line cache for PY_START (3.12+) */
+    int ret_off, ret_line;
+} CodeRec;
+
+typedef struct {
+    PyObject *ref; /* kept for values shown through repr(): their address stays theirs */
+    uint64_t fp;
+    uint32_t gen;
+    uint8_t present;
+} Slot;
+
+typedef struct {
+    PyObject *name; /* strong (dict frames only) */
+    uint32_t name_id;
+    Slot s;
+} DSlot;
+
+typedef struct {
+    _PyInterpreterFrame *iframe;
+    CodeRec *code;
+    uint32_t frame_id;
+    int line;
+    Slot *slots; /* optimized frames: one per co_nlocalsplus */
+    DSlot *dslots; /* dict frames */
+    int ndslots, capdslots;
+    PtrMap dindex; /* name -> index + 1 */
+    uint32_t gen;
+} FrameRec;
+
+typedef struct {
+    uint64_t ts_id;
+    uint32_t tid;
+    FrameRec *stack;
+    int depth, cap;
+    uint64_t epoch;
+    uint64_t step, chunk_first_step;
+    Buf stage;
+} ThreadRec;
+
+static struct {
+    int active;
+    Buf ev, defs;
+    PtrMap codes;  /* PyCodeObject* -> CodeRec* */
+    PtrMap strs;   /* str object -> id */
+    PtrMap types;  /* exception type -> id of its name */
+    uint32_t next_str, next_code, next_frame, next_tid;
+    ThreadRec **threads;
+    int nthreads, capthreads;
+    PyThreadState *last_ts;
+    ThreadRec *last_thread;
+    uint32_t cur_tid; /* thread of the last appended event */
+    uint64_t epoch;
+    int busy; /* threads inside record(): take() waits for 0 */
+    uint64_t nevents, sampled_ns, nsampled;
+    size_t flush_bytes;
+    int flushing;
+    PyObject *scope_fn, *flush_cb, *threading_active, *set_local_events, *disable;
+    int tool_id;
+    long local_events;
+    PyObject *codes_list; /* in-scope code objects, for stop() on 3.12+ */
+} R;
+
+/* ---- definitions --------------------------------------------------------- */
+
+static int
+put_str_obj(Buf *b, PyObject *s)
+{
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    if (!u) {
+        PyErr_Clear();
+        u = "?";
+        n = 1;
+    }
+    if (buf_need(b, (size_t)n + 12) < 0) return -1;
+    put_var(b, (uint64_t)n);
+    put_bytes(b, u, (size_t)n);
+    return 0;
+}
+
+/* id of a str object in the definitions (0 on error) */
+static uint32_t
+str_id(PyObject *s)
+{
+    void *v = ds_map_get(&R.strs, s);
+    if (v) return (uint32_t)(uintptr_t)v;
+    if (buf_need(&R.defs, 1) < 0) return 0;
+    put_u8(&R.defs, D_STR);
+    if (put_str_obj(&R.defs, s) < 0) return 0;
+    uint32_t id = ++R.next_str;
+    Py_INCREF(s);
+    if (ds_map_put(&R.strs, s, (void *)(uintptr_t)id) < 0) return 0;
+    return id;
+}
+
+static uint32_t
+type_name_id(PyTypeObject *t)
+{
+    void *v = ds_map_get(&R.types, t);
+    if (v) return (uint32_t)(uintptr_t)v;
+    PyObject *qual = PyType_GetQualName(t);
+    PyObject *mod = PyObject_GetAttrString((PyObject *)t, "__module__");
+    PyObject *full = NULL;
+    if (qual && mod && PyUnicode_Check(mod) && PyUnicode_CompareWithASCIIString(mod, "builtins") != 0)
+        full = PyUnicode_FromFormat("%U.%U", mod, qual);
+    else if (qual)
+        full = Py_NewRef(qual);
+    Py_XDECREF(qual);
+    Py_XDECREF(mod);
+    if (!full) {
+        PyErr_Clear();
+        full = PyUnicode_FromString(t->tp_name);
+        if (!full) return 0;
+    }
+    uint32_t id = str_id(full);
+    Py_DECREF(full);
+    Py_INCREF(t);
+    if (ds_map_put(&R.types, t, (void *)(uintptr_t)id) < 0) return 0;
+    return id;
+}
+
+/* ---- code objects -------------------------------------------------------- */
+
+static CodeRec *
+new_code(PyCodeObject *co)
+{
+    CodeRec *cr = PyMem_RawCalloc(1, sizeof(CodeRec));
+    if (!cr) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    cr->code = Py_NewRef((PyObject *)co);
+    cr->start_off = cr->ret_off = -1;
+    int in_scope = 0;
+    if (R.scope_fn) {
+        PyObject *r = PyObject_CallOneArg(R.scope_fn, (PyObject *)co);
+        if (!r) {
+            PyErr_WriteUnraisable(R.scope_fn);
+        }
+        else {
+            in_scope = PyObject_IsTrue(r) == 1;
+            Py_DECREF(r);
+        }
+    }
+    cr->in_scope = in_scope;
+    if (ds_map_put(&R.codes, co, cr) < 0) return NULL;
+    if (!in_scope) return cr;
+
+    cr->optimized = (co->co_flags & CO_OPTIMIZED) != 0;
+    cr->nlocals = co->co_nlocalsplus;
+    cr->name_ids = PyMem_RawCalloc((size_t)cr->nlocals + 1, sizeof(uint32_t));
+    cr->kinds = PyMem_RawCalloc((size_t)cr->nlocals + 1, 1);
+    if (!cr->name_ids || !cr->kinds) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (int i = 0; i < cr->nlocals; i++) {
+        cr->name_ids[i] = str_id(PyTuple_GET_ITEM(co->co_localsplusnames, i));
+        cr->kinds[i] = (unsigned char)PyBytes_AS_STRING(co->co_localspluskinds)[i];
+    }
+    uint32_t fid = str_id(co->co_filename), qid = str_id(co->co_qualname),
+             nid = str_id(co->co_name);
+    if (buf_need(&R.defs, 40) < 0) return NULL;
+    put_u8(&R.defs, D_CODE);
+    put_var(&R.defs, fid);
+    put_var(&R.defs, qid);
+    put_var(&R.defs, nid);
+    put_var(&R.defs, (uint64_t)co->co_firstlineno);
+    put_var(&R.defs, (uint64_t)co->co_flags);
+    cr->id = ++R.next_code;
+    if (R.codes_list && PyList_Append(R.codes_list, (PyObject *)co) < 0) return NULL;
+#ifdef CURRENT_IFRAME
+    if (R.set_local_events) {
+        PyObject *r = PyObject_CallFunction(R.set_local_events, "iOl", R.tool_id, (PyObject *)co,
+                                            R.local_events);
+        if (!r) PyErr_WriteUnraisable(R.set_local_events);
+        Py_XDECREF(r);
+    }
+#endif
+    return cr;
+}
+
+static inline CodeRec *
+get_code(PyCodeObject *co)
+{
+    CodeRec *cr = ds_map_get(&R.codes, co);
+    return cr ? cr : new_code(co);
+}
+
+static void
+free_code(CodeRec *cr)
+{
+    Py_XDECREF(cr->code);
+    PyMem_RawFree(cr->name_ids);
+    PyMem_RawFree(cr->kinds);
+    PyMem_RawFree(cr);
+}
+
+/* ---- threads and frames -------------------------------------------------- */
+
+static void
+frame_clear(FrameRec *fr)
+{
+    if (fr->slots) {
+        for (int i = 0; i < fr->code->nlocals; i++) Py_XDECREF(fr->slots[i].ref);
+        PyMem_RawFree(fr->slots);
+        fr->slots = NULL;
+    }
+    for (int i = 0; i < fr->ndslots; i++) {
+        Py_XDECREF(fr->dslots[i].name);
+        Py_XDECREF(fr->dslots[i].s.ref);
+    }
+    PyMem_RawFree(fr->dslots);
+    fr->dslots = NULL;
+    fr->ndslots = fr->capdslots = 0;
+    ds_map_clear(&fr->dindex);
+}
+
+static ThreadRec *
+new_thread(PyThreadState *ts)
+{
+    ThreadRec *th = PyMem_RawCalloc(1, sizeof(ThreadRec));
+    if (!th) return (ThreadRec *)PyErr_NoMemory();
+    if (R.nthreads == R.capthreads) {
+        int cap = R.capthreads ? R.capthreads * 2 : 16;
+        ThreadRec **a = PyMem_RawRealloc(R.threads, sizeof(ThreadRec *) * (size_t)cap);
+        if (!a) {
+            PyMem_RawFree(th);
+            return (ThreadRec *)PyErr_NoMemory();
+        }
+        R.threads = a;
+        R.capthreads = cap;
+    }
+    R.threads[R.nthreads++] = th;
+    th->ts_id = ts->id;
+    th->tid = ++R.next_tid;
+    th->epoch = (uint64_t)-1;
+    unsigned long ident = PyThread_get_thread_ident();
+    uint32_t name_id = 0;
+    if (R.threading_active) {
+        PyObject *key = PyLong_FromUnsignedLong(ident);
+        PyObject *t = key ? PyDict_GetItemWithError(R.threading_active, key) : NULL;
+        Py_XDECREF(key);
+        PyObject *name = t ? PyObject_GetAttrString(t, "_name") : NULL;
+        if (name && PyUnicode_Check(name)) name_id = str_id(name);
+        Py_XDECREF(name);
+        PyErr_Clear();
+    }
+    if (buf_need(&R.defs, 32) < 0) return NULL;
+    put_u8(&R.defs, D_THREAD);
+    put_var(&R.defs, ident);
+    put_var(&R.defs, PyThread_get_thread_native_id());
+    put_var(&R.defs, name_id);
+    return th;
+}
+
+static inline ThreadRec *
+get_thread(PyThreadState *ts)
+{
+    if (ts == R.last_ts && R.last_thread->ts_id == ts->id) return R.last_thread;
+    ThreadRec *th = NULL;
+    for (int i = 0; i < R.nthreads; i++) {
+        if (R.threads[i]->ts_id == ts->id) {
+            th = R.threads[i];
+            break;
+        }
+    }
+    if (!th && !(th = new_thread(ts))) return NULL;
+    R.last_ts = ts;
+    R.last_thread = th;
+    return th;
+}
+
+static FrameRec *
+push_frame(ThreadRec *th, _PyInterpreterFrame *f, CodeRec *cr)
+{
+    if (th->depth == th->cap) {
+        int cap = th->cap ? th->cap * 2 : 32;
+        FrameRec *s = PyMem_RawRealloc(th->stack, sizeof(FrameRec) * (size_t)cap);
+        if (!s) return (FrameRec *)PyErr_NoMemory();
+        th->stack = s;
+        th->cap = cap;
+    }
+    FrameRec *fr = &th->stack[th->depth++];
+    memset(fr, 0, sizeof *fr);
+    fr->iframe = f;
+    fr->code = cr;
+    fr->frame_id = ++R.next_frame;
+    if (cr->optimized && cr->nlocals) {
+        fr->slots = PyMem_RawCalloc((size_t)cr->nlocals, sizeof(Slot));
+        if (!fr->slots) return (FrameRec *)PyErr_NoMemory();
+    }
+    return fr;
+}
+
+static void
+pop_frames(ThreadRec *th, int n)
+{
+    while (n-- > 0 && th->depth > 0) frame_clear(&th->stack[--th->depth]);
+}
+
+/* ---- locals -------------------------------------------------------------- */
+
+static inline PyObject *
+slot_value(_PyInterpreterFrame *f, CodeRec *cr, int i)
+{
+    PyObject *v = f->localsplus[i];
+    if (v && (cr->kinds[i] & (CO_FAST_CELL | CO_FAST_FREE)) && PyCell_Check(v))
+        v = PyCell_GET(v);
+    return v;
+}
+
+static int
+emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
+{
+    if (!v) {
+        if (!s->present) return 0;
+        if (buf_need(b, 12) < 0) return -1;
+        put_u8(b, E_DEL);
+        put_var(b, name_id);
+        s->present = 0;
+        Py_CLEAR(s->ref);
+        return 0;
+    }
+    uint64_t h = ds_fingerprint(v, 0);
+    if (PyErr_Occurred()) PyErr_Clear();
+    if (s->present && s->fp == h) return 0;
+    if (buf_need(b, 12) < 0) return -1;
+    put_u8(b, E_SET);
+    put_var(b, name_id);
+    s->present = 1;
+    s->fp = h;
+    Py_XSETREF(s->ref, ds_is_structural(v) ? NULL : Py_NewRef(v));
+    return ds_encode(b, v, 0);
+}
+
+static DSlot *
+dict_slot(FrameRec *fr, PyObject *name)
+{
+    void *v = ds_map_get(&fr->dindex, name);
+    if (v) return &fr->dslots[(uintptr_t)v - 1];
+    if (fr->ndslots == fr->capdslots) {
+        int cap = fr->capdslots ? fr->capdslots * 2 : 16;
+        DSlot *a = PyMem_RawRealloc(fr->dslots, sizeof(DSlot) * (size_t)cap);
+        if (!a) return (DSlot *)PyErr_NoMemory();
+        fr->dslots = a;
+        fr->capdslots = cap;
+    }
+    uint32_t id = str_id(name);
+    if (!id) return NULL;
+    DSlot *d = &fr->dslots[fr->ndslots++];
+    memset(d, 0, sizeof *d);
+    d->name = Py_NewRef(name);
+    d->name_id = id;
+    if (ds_map_put(&fr->dindex, name, (void *)(uintptr_t)fr->ndslots) < 0) return NULL;
+    return d;
+}
+
+static int
+diff_locals(Buf *b, FrameRec *fr, _PyInterpreterFrame *f)
+{
+    CodeRec *cr = fr->code;
+    if (cr->optimized) {
+        for (int i = 0; i < cr->nlocals; i++)
+            if (emit_slot(b, &fr->slots[i], cr->name_ids[i], slot_value(f, cr, i)) < 0) return -1;
+        return 0;
+    }
+    PyObject *locals = f->f_locals;
+    if (!locals || !PyDict_Check(locals)) return 0;
+    uint32_t gen = ++fr->gen;
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    Py_INCREF(locals);
+    int rc = 0;
+    while (PyDict_Next(locals, &pos, &k, &v)) {
+        if (!PyUnicode_Check(k)) continue;
+        DSlot *d = dict_slot(fr, k);
+        if (!d) {
+            rc = -1;
+            break;
+        }
+        d->s.gen = gen;
+        Py_INCREF(v);
+        rc = emit_slot(b, &d->s, d->name_id, v);
+        Py_DECREF(v);
+        if (rc < 0) break;
+    }
+    Py_DECREF(locals);
+    for (int i = 0; rc == 0 && i < fr->ndslots; i++)
+        if (fr->dslots[i].s.present && fr->dslots[i].s.gen != gen)
+            rc = emit_slot(b, &fr->dslots[i].s, fr->dslots[i].name_id, NULL);
+    return rc;
+}
+
+static void
+reset_shadow(FrameRec *fr)
+{
+    if (fr->slots)
+        for (int i = 0; i < fr->code->nlocals; i++) {
+            Py_CLEAR(fr->slots[i].ref);
+            fr->slots[i].present = 0;
+        }
+    for (int i = 0; i < fr->ndslots; i++) {
+        Py_CLEAR(fr->dslots[i].s.ref);
+        fr->dslots[i].s.present = 0;
+    }
+}
+
+static int
+put_frame_head(Buf *b, int op, FrameRec *fr)
+{
+    if (buf_need(b, 24) < 0) return -1;
+    put_u8(b, op);
+    put_var(b, fr->frame_id);
+    put_var(b, fr->code->id);
+    put_var(b, (uint64_t)(fr->line > 0 ? fr->line : 0));
+    return 0;
+}
+
+/* First event of a thread in a new chunk: its whole stack, so that the
+ * chunk decodes on its own.  Frames we lost track of are dropped. */
+static int
+keyframe(ThreadRec *th, _PyInterpreterFrame *current)
+{
+    PtrMap live = {0};
+    for (_PyInterpreterFrame *f = current; f; f = f->previous)
+        if (ds_map_put(&live, f, f) < 0) return -1;
+    int keep = 0;
+    for (int i = 0; i < th->depth; i++) {
+        if (ds_map_get(&live, th->stack[i].iframe)) {
+            if (keep != i) th->stack[keep] = th->stack[i];
+            keep++;
+        }
+        else {
+            frame_clear(&th->stack[i]);
+        }
+    }
+    th->depth = keep;
+    ds_map_clear(&live);
+    Buf *b = &th->stage;
+    if (buf_need(b, 24) < 0) return -1;
+    put_u8(b, E_KEYFRAME);
+    put_var(b, th->step);
+    put_var(b, (uint64_t)th->depth);
+    for (int i = 0; i < th->depth; i++) {
+        FrameRec *fr = &th->stack[i];
+        reset_shadow(fr);
+        if (put_frame_head(b, E_KFRAME, fr) < 0 || diff_locals(b, fr, fr->iframe) < 0) return -1;
+    }
+    th->epoch = R.epoch;
+    th->chunk_first_step = th->step;
+    return 0;
+}
+
+static FrameRec *
+frame_for(ThreadRec *th, _PyInterpreterFrame *f, CodeRec *cr, int line)
+{
+    if (th->depth && th->stack[th->depth - 1].iframe == f) return &th->stack[th->depth - 1];
+    Buf *b = &th->stage;
+    for (int i = th->depth - 2; i >= 0; i--) {
+        if (th->stack[i].iframe == f) {
+            int n = th->depth - 1 - i;
+            if (buf_need(b, 12) < 0) return NULL;
+            put_u8(b, E_POP);
+            put_var(b, (uint64_t)n);
+            pop_frames(th, n);
+            return &th->stack[th->depth - 1];
+        }
+    }
+    /* a frame that was running before we saw it start */
+    FrameRec *fr = push_frame(th, f, cr);
+    if (!fr) return NULL;
+    fr->line = line;
+    if (put_frame_head(b, E_ENTER, fr) < 0 || diff_locals(b, fr, f) < 0) return NULL;
+    return fr;
+}
+
+static int64_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void
+maybe_flush(void)
+{
+    if (R.ev.n < R.flush_bytes || R.busy || R.flushing || !R.flush_cb) return;
+    R.flushing = 1;
+    PyObject *r = PyObject_CallNoArgs(R.flush_cb);
+    if (!r) PyErr_WriteUnraisable(R.flush_cb);
+    Py_XDECREF(r);
+    R.flushing = 0;
+}
+
+static int
+append_stage(ThreadRec *th)
+{
+    Buf *b = &R.ev, *s = &th->stage;
+    if (buf_need(b, s->n + 12) < 0) return -1;
+    if (R.cur_tid != th->tid) {
+        put_u8(b, E_THREAD);
+        put_var(b, th->tid);
+        R.cur_tid = th->tid;
+    }
+    put_bytes(b, s->p, s->n);
+    s->n = 0;
+    return 0;
+}
+
+/* one event of an in-scope frame; `arg` is the return value or exception */
+static int
+record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int line,
+       PyObject *arg)
+{
+    int sample = (R.nevents & 1023) == 0;
+    int64_t t0 = sample ? now_ns() : 0;
+    ThreadRec *th = get_thread(ts);
+    if (!th) return -1;
+    R.busy++;
+    int rc = 0;
+    Buf *b = &th->stage;
+    FrameRec *fr;
+    if (th->epoch != R.epoch && keyframe(th, f) < 0) goto fail;
+    if (what == EV_CALL) {
+        if (!(fr = push_frame(th, f, cr))) goto fail;
+        fr->line = line;
+        if (put_frame_head(b, E_CALL, fr) < 0) goto fail;
+    }
+    else {
+        if (!(fr = frame_for(th, f, cr, line))) goto fail;
+        fr->line = line;
+        if (buf_need(b, 24) < 0) goto fail;
+        if (what == EV_LINE) {
+            put_u8(b, E_LINE);
+            put_var(b, (uint64_t)line);
+        }
+        else if (what == EV_RETURN) {
+            put_u8(b, E_RETURN);
+            put_var(b, (uint64_t)line);
+            if (ds_encode(b, arg ? arg : Py_None, 0) < 0) goto fail;
+        }
+        else {
+            PyObject *exc = arg;
+            PyTypeObject *et;
+            if (arg && PyTuple_Check(arg) && PyTuple_GET_SIZE(arg) >= 2) {
+                et = (PyTypeObject *)PyTuple_GET_ITEM(arg, 0);
+                exc = PyTuple_GET_ITEM(arg, 1);
+                if (!PyType_Check(et)) et = Py_TYPE(exc);
+            }
+            else {
+                et = Py_TYPE(exc ? exc : Py_None);
+            }
+            uint32_t tid_ = type_name_id(et);
+            if (buf_need(b, 12) < 0) goto fail;
+            put_u8(b, E_EXCEPTION);
+            put_var(b, (uint64_t)line);
+            put_var(b, tid_);
+            if (ds_encode(b, exc ? exc : Py_None, 0) < 0) goto fail;
+        }
+    }
+    if (diff_locals(b, fr, f) < 0) goto fail;
+    if (what == EV_RETURN) pop_frames(th, 1);
+    th->step++;
+    R.nevents++;
+    if (append_stage(th) < 0) goto fail;
+    goto done;
+fail:
+    rc = -1;
+    th->stage.n = 0;
+done:
+    R.busy--;
+    if (sample) {
+        R.sampled_ns += (uint64_t)(now_ns() - t0);
+        R.nsampled++;
+    }
+    if (rc == 0) maybe_flush();
+    return rc;
+}
+
+/* Errors inside the recorder must not reach the program: report, stop. */
+static void
+recorder_failed(void)
+{
+    PyErr_WriteUnraisable(NULL);
+    R.active = 0;
+}
+
+/* ---- 3.11: the tee (PyEval_SetTrace) -------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *inner; /* the Python-level tracer behind us, or NULL */
+} TeeObject;
+
+static void
+tee_dealloc(TeeObject *self)
+{
+    Py_XDECREF(self->inner);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject TeeType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "devsandbox._tracer.Tee",
+    .tp_basicsize = sizeof(TeeObject),
+    .tp_dealloc = (destructor)tee_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+};
+
+static PyObject *whatstrings[8];
+
+static int
+tee_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    TeeObject *self = (TeeObject *)obj;
+    if (R.active && what <= PyTrace_RETURN) {
+        _PyInterpreterFrame *f = frame->f_frame;
+        CodeRec *cr = get_code(IF_CODE(f));
+        if (!cr) {
+            recorder_failed();
+        }
+        else if (cr->in_scope) {
+            int line = frame->f_lineno ? frame->f_lineno : PyFrame_GetLineNumber(frame);
+            if (record(PyThreadState_GET(), f, cr, what, line, arg) < 0) recorder_failed();
+        }
+    }
+    PyObject *cb = what == PyTrace_CALL ? self->inner : frame->f_trace;
+    if (!cb) return 0;
+    /* CPython's trace_trampoline/call_trampoline, for the tracer behind us */
+    Py_INCREF(self);
+    Py_INCREF(cb);
+    int rc = 0;
+#if PY_VERSION_HEX < 0x030D0000
+    if (PyFrame_FastToLocalsWithError(frame) < 0) {
+        rc = -1;
+    }
+    else
+#endif
+    {
+        PyObject *stack[3] = {(PyObject *)frame, whatstrings[what], arg ? arg : Py_None};
+        PyObject *res = PyObject_Vectorcall(cb, stack, 3, NULL);
+#if PY_VERSION_HEX < 0x030D0000
+        PyFrame_LocalsToFast(frame, 1);
+#endif
+        if (!res) {
+            Py_CLEAR(self->inner);
+            Py_CLEAR(frame->f_trace);
+            rc = -1;
+        }
+        else if (res != Py_None) {
+            Py_XSETREF(frame->f_trace, res);
+        }
+        else {
+            Py_DECREF(res);
+        }
+    }
+    Py_DECREF(cb);
+    Py_DECREF(self);
+    return rc;
+}
+
+static TeeObject *
+thread_tee(PyThreadState *ts)
+{
+    return ts->c_tracefunc == tee_trace ? (TeeObject *)ts->c_traceobj : NULL;
+}
+
+/* Put a tee in the thread's trace slot, keeping the tracer already there
+ * (pydevd, coverage, the user's) behind it. */
+static int
+install_tee(PyThreadState *ts)
+{
+    if (thread_tee(ts)) return 0;
+    TeeObject *tee = PyObject_New(TeeObject, &TeeType);
+    if (!tee) return -1;
+    tee->inner = ts->c_tracefunc ? Py_XNewRef(ts->c_traceobj) : NULL;
+#if PY_VERSION_HEX < 0x030C0000
+    int rc = _PyEval_SetTrace(ts, tee_trace, (PyObject *)tee);
+#else
+    int rc = 0;
+    if (ts == PyThreadState_GET())
+        PyEval_SetTrace(tee_trace, (PyObject *)tee);
+#endif
+    Py_DECREF(tee);
+    return rc;
+}
+
+static PyObject *
+py_install_tee_all(PyObject *m, PyObject *unused)
+{
+    PyInterpreterState *interp = PyThreadState_GET()->interp;
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
+        if (install_tee(ts) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+py_install_tee(PyObject *m, PyObject *unused)
+{
+    if (install_tee(PyThreadState_GET()) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* remove the tee where nothing is behind it; elsewhere it stays, a pass-through */
+static PyObject *
+py_remove_tee_all(PyObject *m, PyObject *unused)
+{
+#if PY_VERSION_HEX < 0x030C0000
+    PyInterpreterState *interp = PyThreadState_GET()->interp;
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts)) {
+        TeeObject *tee = thread_tee(ts);
+        if (tee && !tee->inner && _PyEval_SetTrace(ts, NULL, NULL) < 0) return NULL;
+    }
+#endif
+    Py_RETURN_NONE;
+}
+
+/* sys.settrace while the tee is in place: the function goes behind it */
+static PyObject *
+py_settrace(PyObject *m, PyObject *func)
+{
+    PyThreadState *ts = PyThreadState_GET();
+    TeeObject *tee = thread_tee(ts);
+    if (func == Py_None) func = NULL;
+    if (tee) {
+        Py_XSETREF(tee->inner, Py_XNewRef(func));
+        if (!func && !R.active) PyEval_SetTrace(NULL, NULL);
+        Py_RETURN_NONE;
+    }
+    if (install_tee(ts) < 0) return NULL;
+    tee = thread_tee(ts);
+    if (tee) Py_XSETREF(tee->inner, Py_XNewRef(func));
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+py_gettrace(PyObject *m, PyObject *unused)
+{
+    PyThreadState *ts = PyThreadState_GET();
+    TeeObject *tee = thread_tee(ts);
+    PyObject *f = tee ? tee->inner : ts->c_traceobj;
+    return Py_NewRef(f ? f : Py_None);
+}
+
+/* ---- 3.12+: sys.monitoring callbacks ------------------------------------- */
+
+#ifdef CURRENT_IFRAME
+static inline PyObject *
+mon_result(int disable)
+{
+    return Py_NewRef(disable ? R.disable : Py_None);
+}
+
+static int
+line_at(CodeRec *cr, PyObject *off_obj, int *cache_off, int *cache_line)
+{
+    int off = (int)PyLong_AsLong(off_obj);
+    if (off == *cache_off) return *cache_line;
+    int line = PyCode_Addr2Line((PyCodeObject *)cr->code, off);
+    *cache_off = off;
+    *cache_line = line;
+    return line;
+}
+
+/* PY_START, PY_RESUME, PY_THROW: settrace's "call" */
+static PyObject *
+mon_start(PyObject *m, PyObject *const *args, Py_ssize_t n)
+{
+    if (!R.active || n < 2) return mon_result(0);
+    CodeRec *cr = get_code((PyCodeObject *)args[0]);
+    if (!cr) {
+        recorder_failed();
+        return mon_result(0);
+    }
+    if (!cr->in_scope) return mon_result(1);
+    PyThreadState *ts = PyThreadState_GET();
+    int line = line_at(cr, args[1], &cr->start_off, &cr->start_line);
+    if (record(ts, CURRENT_IFRAME(ts), cr, EV_CALL, line, NULL) < 0) recorder_failed();
+    return mon_result(0);
+}
+
+static PyObject *
+mon_event(int what, PyObject *const *args, Py_ssize_t n, int *disable)
+{
+    if (!R.active || n < 2) return mon_result(0);
+    CodeRec *cr = ds_map_get(&R.codes, args[0]);
+    if (!cr || !cr->in_scope) return mon_result(0);
+    PyThreadState *ts = PyThreadState_GET();
+    int line;
+    if (what == EV_LINE)
+        line = (int)PyLong_AsLong(args[1]);
+    else if (what == EV_RETURN)
+        line = line_at(cr, args[1], &cr->ret_off, &cr->ret_line);
+    else
+        line = PyCode_Addr2Line((PyCodeObject *)cr->code, (int)PyLong_AsLong(args[1]));
+    if (record(ts, CURRENT_IFRAME(ts), cr, what, line, n > 2 ? args[2] : NULL) < 0)
+        recorder_failed();
+    return mon_result(0);
+}
+
+static PyObject *
+mon_line(PyObject *m, PyObject *const *args, Py_ssize_t n)
+{
+    return mon_event(EV_LINE, args, n, NULL);
+}
+
+/* PY_RETURN, PY_YIELD: "return" with the value */
+static PyObject *
+mon_return(PyObject *m, PyObject *const *args, Py_ssize_t n)
+{
+    return mon_event(EV_RETURN, args, n, NULL);
+}
+
+/* PY_UNWIND: "return" with None */
+static PyObject *
+mon_unwind(PyObject *m, PyObject *const *args, Py_ssize_t n)
+{
+    return mon_event(EV_RETURN, args, 2, NULL);
+}
+
+/* RAISE, STOP_ITERATION: "exception" */
+static PyObject *
+mon_raise(PyObject *m, PyObject *const *args, Py_ssize_t n)
+{
+    return mon_event(EV_EXCEPTION, args, n, NULL);
+}
+
+/* JUMP: settrace reports a backward jump within one line as a line event */
+static PyObject *
+mon_jump(PyObject *m, PyObject *const *args, Py_ssize_t n)
+{
+    if (!R.active || n < 3) return mon_result(0);
+    CodeRec *cr = ds_map_get(&R.codes, args[0]);
+    if (!cr || !cr->in_scope) return mon_result(0);
+    int from = (int)PyLong_AsLong(args[1]), to = (int)PyLong_AsLong(args[2]);
+    if (to > from) return mon_result(1);
+    int to_line = PyCode_Addr2Line((PyCodeObject *)cr->code, to);
+    if (to_line != PyCode_Addr2Line((PyCodeObject *)cr->code, from)) return mon_result(1);
+    PyThreadState *ts = PyThreadState_GET();
+    if (to_line >= 0 && record(ts, CURRENT_IFRAME(ts), cr, EV_LINE, to_line, NULL) < 0)
+        recorder_failed();
+    return mon_result(0);
+}
+#endif
+
+/* ---- control ------------------------------------------------------------- */
+
+static PyObject *
+py_configure(PyObject *m, PyObject *args, PyObject *kw)
+{
+    static char *names[] = {"scope", "flush", "threading_active", "max_depth", "max_items",
+                            "max_str", "max_repr", "repr_budget_ns", "flush_bytes",
+                            "set_local_events", "disable", "tool_id", "local_events", NULL};
+    PyObject *scope = NULL, *flush = NULL, *active = NULL, *sle = NULL, *disable = NULL;
+    int max_depth = ds_limits.max_depth, tool_id = -1;
+    Py_ssize_t max_items = ds_limits.max_items, max_str = ds_limits.max_str,
+               max_repr = ds_limits.max_repr, flush_bytes = 1 << 20;
+    long long budget = ds_limits.repr_budget_ns;
+    long local_events = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|innnLnOOil", names, &scope, &flush, &active,
+                                     &max_depth, &max_items, &max_str, &max_repr, &budget,
+                                     &flush_bytes, &sle, &disable, &tool_id, &local_events))
+        return NULL;
+    Py_XSETREF(R.scope_fn, Py_NewRef(scope));
+    Py_XSETREF(R.flush_cb, Py_NewRef(flush));
+    Py_XSETREF(R.threading_active, active == Py_None ? NULL : Py_NewRef(active));
+    Py_XSETREF(R.set_local_events, sle && sle != Py_None ? Py_NewRef(sle) : NULL);
+    Py_XSETREF(R.disable, Py_NewRef(disable ? disable : Py_None));
+    R.tool_id = tool_id;
+    R.local_events = local_events;
+    ds_limits.max_depth = max_depth < 1 ? 1 : max_depth;
+    ds_limits.max_items = max_items < 1 ? 1 : max_items;
+    ds_limits.max_str = max_str < 1 ? 1 : max_str;
+    ds_limits.max_repr = max_repr < 8 ? 8 : max_repr;
+    ds_limits.repr_budget_ns = budget;
+    R.flush_bytes = (size_t)(flush_bytes < 4096 ? 4096 : flush_bytes);
+    if (!R.codes_list && !(R.codes_list = PyList_New(0))) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+py_start(PyObject *m, PyObject *unused)
+{
+    R.epoch++;
+    R.active = 1;
+    Py_RETURN_NONE;
+}
+
+static void
+clear_threads(void)
+{
+    for (int i = 0; i < R.nthreads; i++) {
+        ThreadRec *th = R.threads[i];
+        pop_frames(th, th->depth);
+        PyMem_RawFree(th->stack);
+        PyMem_RawFree(th->stage.p);
+        PyMem_RawFree(th);
+    }
+    PyMem_RawFree(R.threads);
+    R.threads = NULL;
+    R.nthreads = R.capthreads = 0;
+    R.last_ts = NULL;
+    R.last_thread = NULL;
+}
+
+static PyObject *
+py_stop(PyObject *m, PyObject *unused)
+{
+    R.active = 0;
+    Py_RETURN_NONE;
+}
+
+/* Hand the buffers to the writer: (defs, events, [(tid, first_step, steps)],
+ * total events).  None while an event is half written (the GIL was released
+ * by a repr()): try again shortly. */
+static PyObject *
+py_take(PyObject *m, PyObject *unused)
+{
+    if (R.busy) Py_RETURN_NONE;
+    PyObject *defs = PyBytes_FromStringAndSize((char *)R.defs.p, (Py_ssize_t)R.defs.n);
+    PyObject *ev = PyBytes_FromStringAndSize((char *)R.ev.p, (Py_ssize_t)R.ev.n);
+    PyObject *info = PyList_New(0);
+    if (!defs || !ev || !info) goto fail;
+    for (int i = 0; i < R.nthreads; i++) {
+        ThreadRec *th = R.threads[i];
+        if (th->epoch != R.epoch) continue;
+        PyObject *t = Py_BuildValue("(IKK)", th->tid, (unsigned long long)th->chunk_first_step,
+                                    (unsigned long long)(th->step - th->chunk_first_step));
+        if (!t || PyList_Append(info, t) < 0) {
+            Py_XDECREF(t);
+            goto fail;
+        }
+        Py_DECREF(t);
+    }
+    R.defs.n = 0;
+    R.ev.n = 0;
+    R.cur_tid = 0;
+    R.epoch++;
+    return Py_BuildValue("(NNNK)", defs, ev, info, (unsigned long long)R.nevents);
+fail:
+    Py_XDECREF(defs);
+    Py_XDECREF(ev);
+    Py_XDECREF(info);
+    return NULL;
+}
+
+/* Forget everything (after the last take()). */
+static PyObject *
+py_reset(PyObject *m, PyObject *unused)
+{
+    R.active = 0;
+    clear_threads();
+    for (size_t i = 0; i < R.codes.cap; i++)
+        if (R.codes.keys[i]) free_code(R.codes.vals[i]);
+    ds_map_clear(&R.codes);
+    for (size_t i = 0; i < R.strs.cap; i++)
+        if (R.strs.keys[i]) Py_DECREF((PyObject *)R.strs.keys[i]);
+    ds_map_clear(&R.strs);
+    for (size_t i = 0; i < R.types.cap; i++)
+        if (R.types.keys[i]) Py_DECREF((PyObject *)R.types.keys[i]);
+    ds_map_clear(&R.types);
+    ds_values_reset();
+    R.defs.n = R.ev.n = 0;
+    R.next_str = R.next_code = R.next_frame = R.next_tid = 0;
+    R.cur_tid = 0;
+    R.nevents = R.sampled_ns = R.nsampled = 0;
+    Py_CLEAR(R.scope_fn);
+    Py_CLEAR(R.flush_cb);
+    Py_CLEAR(R.threading_active);
+    Py_CLEAR(R.set_local_events);
+    Py_CLEAR(R.codes_list);
+    Py_RETURN_NONE;
+}
+
+/* Register a code object now (a frame that was running when recording
+ * started); True if it is in scope. */
+static PyObject *
+py_prime(PyObject *m, PyObject *code)
+{
+    if (!PyCode_Check(code)) {
+        PyErr_SetString(PyExc_TypeError, "a code object is required");
+        return NULL;
+    }
+    CodeRec *cr = get_code((PyCodeObject *)code);
+    if (!cr) return NULL;
+    return PyBool_FromLong(cr->in_scope);
+}
+
+static PyObject *
+py_codes(PyObject *m, PyObject *unused)
+{
+    return R.codes_list ? PyList_GetSlice(R.codes_list, 0, PY_SSIZE_T_MAX) : PyList_New(0);
+}
+
+static PyObject *
+py_stats(PyObject *m, PyObject *unused)
+{
+    double est = R.nsampled ? (double)R.sampled_ns / (double)R.nsampled * (double)R.nevents : 0.0;
+    return Py_BuildValue("{sKsKsdsisn}", "events", (unsigned long long)R.nevents, "sampled",
+                         (unsigned long long)R.nsampled, "recorder_seconds_estimate", est / 1e9,
+                         "threads", R.nthreads, "codes", (Py_ssize_t)R.codes.n);
+}
+
+/* Append an explicit event (setVariable, goto, a note) to the current
+ * thread's stream: kind and a UTF-8 text payload (JSON by convention). */
+static PyObject *
+py_mark(PyObject *m, PyObject *args)
+{
+    PyObject *kind, *payload;
+    if (!PyArg_ParseTuple(args, "UU", &kind, &payload)) return NULL;
+    if (!R.active) Py_RETURN_FALSE;
+    ThreadRec *th = get_thread(PyThreadState_GET());
+    if (!th) return NULL;
+    uint32_t kid = str_id(kind);
+    Buf *b = &th->stage;
+    if (!kid || buf_need(b, 12) < 0) return NULL;
+    put_u8(b, E_MARK);
+    put_var(b, kid);
+    if (put_str_obj(b, payload) < 0 || append_stage(th) < 0) return NULL;
+    Py_RETURN_TRUE;
+}
+
+/* ---- helpers kept from the first version of this module ------------------ */
+
 static PyObject *
 thread_frames(PyObject *self, PyObject *unused)
 {
@@ -21,9 +1104,6 @@ thread_frames(PyObject *self, PyObject *unused)
     return res;
 }
 
-/* object_size(obj): a shallow size estimate that never runs Python code
- * (tp_basicsize + items * tp_itemsize), unlike sys.getsizeof which may call
- * a user-defined __sizeof__. */
 static PyObject *
 object_size(PyObject *self, PyObject *obj)
 {
@@ -37,21 +1117,79 @@ object_size(PyObject *self, PyObject *obj)
     return PyLong_FromSsize_t(size);
 }
 
+/* encode(value) -> bytes: the value encoding alone (tests, the fallback) */
+static PyObject *
+py_encode(PyObject *m, PyObject *obj)
+{
+    Buf b = {0};
+    if (ds_encode(&b, obj, 0) < 0) {
+        PyMem_RawFree(b.p);
+        return NULL;
+    }
+    PyObject *r = PyBytes_FromStringAndSize((char *)b.p, (Py_ssize_t)b.n);
+    PyMem_RawFree(b.p);
+    return r;
+}
+
+static PyObject *
+py_fingerprint(PyObject *m, PyObject *obj)
+{
+    return PyLong_FromUnsignedLongLong(ds_fingerprint(obj, 0));
+}
+
 static PyMethodDef methods[] = {
     {"thread_frames", thread_frames, METH_NOARGS, "Current frame of every thread."},
     {"object_size", object_size, METH_O, "Shallow size of an object without calling user code."},
+    {"configure", (PyCFunction)(void (*)(void))py_configure, METH_VARARGS | METH_KEYWORDS,
+     "Set the scope function, flush callback and value limits."},
+    {"start", py_start, METH_NOARGS, "Start recording (hooks are installed by the caller)."},
+    {"stop", py_stop, METH_NOARGS, "Stop recording."},
+    {"take", py_take, METH_NOARGS, "Take the encoded buffers (the writer calls this)."},
+    {"reset", py_reset, METH_NOARGS, "Forget all recorder state."},
+    {"prime", py_prime, METH_O, "Register a code object; True if in scope."},
+    {"codes", py_codes, METH_NOARGS, "Code objects in scope."},
+    {"stats", py_stats, METH_NOARGS, "Counters."},
+    {"mark", py_mark, METH_VARARGS, "Append an explicit event to this thread's stream."},
+    {"encode", py_encode, METH_O, "Encode one value."},
+    {"fingerprint", py_fingerprint, METH_O, "Fingerprint of one value."},
+    {"install_tee", py_install_tee, METH_NOARGS, "Tee this thread's trace slot."},
+    {"install_tee_all", py_install_tee_all, METH_NOARGS, "Tee every thread's trace slot."},
+    {"remove_tee_all", py_remove_tee_all, METH_NOARGS, "Remove idle tees."},
+    {"settrace", py_settrace, METH_O, "sys.settrace that keeps the tee."},
+    {"gettrace", py_gettrace, METH_NOARGS, "sys.gettrace that sees behind the tee."},
+#ifdef CURRENT_IFRAME
+    {"mon_start", (PyCFunction)(void (*)(void))mon_start, METH_FASTCALL, NULL},
+    {"mon_line", (PyCFunction)(void (*)(void))mon_line, METH_FASTCALL, NULL},
+    {"mon_return", (PyCFunction)(void (*)(void))mon_return, METH_FASTCALL, NULL},
+    {"mon_unwind", (PyCFunction)(void (*)(void))mon_unwind, METH_FASTCALL, NULL},
+    {"mon_raise", (PyCFunction)(void (*)(void))mon_raise, METH_FASTCALL, NULL},
+    {"mon_jump", (PyCFunction)(void (*)(void))mon_jump, METH_FASTCALL, NULL},
+#endif
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "devsandbox._tracer", "DevSandbox native agent core.", -1, methods,
+    PyModuleDef_HEAD_INIT, "devsandbox._tracer", "DevSandbox native recorder.", -1, methods,
 };
 
 PyMODINIT_FUNC
 PyInit__tracer(void)
 {
+    if (PyType_Ready(&TeeType) < 0) return NULL;
+    static const char *whats[] = {"call", "exception", "line", "return",
+                                  "c_call", "c_exception", "c_return", "opcode"};
+    for (int i = 0; i < 8; i++)
+        if (!whatstrings[i] && !(whatstrings[i] = PyUnicode_InternFromString(whats[i])))
+            return NULL;
     PyObject *m = PyModule_Create(&module);
-    if (m && PyModule_AddIntConstant(m, "ABI", DEVSANDBOX_NATIVE_ABI) < 0) {
+    if (!m) return NULL;
+#ifdef CURRENT_IFRAME
+    const char *mode = "monitoring";
+#else
+    const char *mode = "tee";
+#endif
+    if (PyModule_AddIntConstant(m, "ABI", DEVSANDBOX_NATIVE_ABI) < 0 ||
+        PyModule_AddStringConstant(m, "MODE", mode) < 0) {
         Py_DECREF(m);
         return NULL;
     }

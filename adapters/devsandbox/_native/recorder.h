@@ -1,0 +1,110 @@
+/* Shared declarations of DevSandbox's native recorder (devsandbox._tracer).
+ *
+ * The byte layout written here is specified, on the Python side, by
+ * adapters/devsandbox/recorder/format.py: keep the two in step.
+ */
+#ifndef DEVSANDBOX_RECORDER_H
+#define DEVSANDBOX_RECORDER_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---- growable byte buffer ------------------------------------------------ */
+
+typedef struct {
+    unsigned char *p;
+    size_t n, cap;
+} Buf;
+
+int ds_buf_grow(Buf *b, size_t extra);
+
+/* Make room for `extra` more bytes; the put_* helpers below assume it. */
+static inline int
+buf_need(Buf *b, size_t extra)
+{
+    return (b->n + extra <= b->cap) ? 0 : ds_buf_grow(b, extra);
+}
+
+static inline void
+put_u8(Buf *b, unsigned v)
+{
+    b->p[b->n++] = (unsigned char)v;
+}
+
+static inline void
+put_var(Buf *b, uint64_t v)
+{
+    while (v >= 0x80) {
+        b->p[b->n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    b->p[b->n++] = (unsigned char)v;
+}
+
+static inline uint64_t
+zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline void
+put_bytes(Buf *b, const void *src, size_t n)
+{
+    memcpy(b->p + b->n, src, n);
+    b->n += n;
+}
+
+/* ---- value tags (format.py: class V) -------------------------------------- */
+
+enum {
+    V_NONE = 0x01, V_TRUE = 0x02, V_FALSE = 0x03, V_INT = 0x04, V_BIGINT = 0x05,
+    V_FLOAT = 0x06, V_STR = 0x07, V_STR_TRUNC = 0x08, V_BYTES = 0x09,
+    V_BYTES_TRUNC = 0x0A, V_COMPLEX = 0x0B,
+    V_LIST = 0x10, V_TUPLE = 0x11, V_SET = 0x12, V_FROZENSET = 0x13, V_DICT = 0x14,
+    V_DEEP = 0x18, V_RECUR = 0x19,
+    V_REPR = 0x20, V_REPR_TRUNC = 0x21, V_REPR_ERROR = 0x22, V_REPR_SLOW = 0x23,
+};
+
+/* ---- limits on captured values ------------------------------------------- */
+
+typedef struct {
+    int max_depth;          /* containers nested deeper are shown as "[…N items]" */
+    Py_ssize_t max_items;   /* items shown per container */
+    Py_ssize_t max_str;     /* characters (str) or bytes (bytes) shown */
+    Py_ssize_t max_repr;    /* characters of a user-defined repr shown */
+    int64_t repr_budget_ns; /* a type whose repr took longer is not repr()'d again */
+} Limits;
+
+extern Limits ds_limits;
+
+/* Fingerprint of what the value's repr would show (same depth and item
+ * limits as the encoder): equal fingerprints mean "unchanged" for the
+ * incremental capture.  Never runs user code. */
+uint64_t ds_fingerprint(PyObject *o, int depth);
+
+/* True if the repr of `o` is computed from its content (no user code), so
+ * that the shadow does not need to keep it alive to trust its address. */
+int ds_is_structural(PyObject *o);
+
+/* Append the encoding of `o` (format.py: decode_value).  May run user code
+ * (repr of user objects).  Returns -1 only on memory errors. */
+int ds_encode(Buf *b, PyObject *o, int depth);
+
+/* Clear the per-type "repr is too slow" memory. */
+void ds_values_reset(void);
+
+/* ---- small pointer-keyed hash map ---------------------------------------- */
+
+typedef struct {
+    void **keys;
+    void **vals;
+    size_t cap, n; /* cap is a power of two */
+} PtrMap;
+
+void *ds_map_get(PtrMap *m, void *key);
+int ds_map_put(PtrMap *m, void *key, void *val);
+void ds_map_clear(PtrMap *m);
+
+#endif

@@ -1,0 +1,541 @@
+/* Value capture for the recorder: fingerprints (cheap change detection) and
+ * the compact encoding of values (format.py: decode_value).
+ *
+ * Builtin scalars and the exact builtin containers are encoded by content,
+ * so the reader rebuilds their repr exactly and no Python code runs here.
+ * Every other object is encoded as its repr() string, taken at capture time,
+ * under a per-type time budget.
+ */
+#include "recorder.h"
+#include <time.h>
+
+#if PY_VERSION_HEX >= 0x030D0000
+#define Py_BUILD_CORE 1
+#include "internal/pycore_setobject.h" /* _PySet_NextEntry */
+#undef Py_BUILD_CORE
+#endif
+
+Limits ds_limits = {3, 64, 1000, 2000, 20 * 1000 * 1000};
+
+/* ---- buffer and map helpers ---------------------------------------------- */
+
+int
+ds_buf_grow(Buf *b, size_t extra)
+{
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->n + extra) cap *= 2;
+    unsigned char *p = PyMem_RawRealloc(b->p, cap);
+    if (!p) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static inline size_t
+ptr_hash(void *k)
+{
+    uint64_t x = (uint64_t)(uintptr_t)k;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+void *
+ds_map_get(PtrMap *m, void *key)
+{
+    if (!m->cap) return NULL;
+    size_t mask = m->cap - 1, i = ptr_hash(key) & mask;
+    while (m->keys[i]) {
+        if (m->keys[i] == key) return m->vals[i];
+        i = (i + 1) & mask;
+    }
+    return NULL;
+}
+
+static int
+map_resize(PtrMap *m, size_t cap)
+{
+    void **keys = PyMem_RawCalloc(cap, sizeof(void *));
+    void **vals = PyMem_RawCalloc(cap, sizeof(void *));
+    if (!keys || !vals) {
+        PyMem_RawFree(keys);
+        PyMem_RawFree(vals);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t j = 0; j < m->cap; j++) {
+        if (!m->keys[j]) continue;
+        size_t i = ptr_hash(m->keys[j]) & (cap - 1);
+        while (keys[i]) i = (i + 1) & (cap - 1);
+        keys[i] = m->keys[j];
+        vals[i] = m->vals[j];
+    }
+    PyMem_RawFree(m->keys);
+    PyMem_RawFree(m->vals);
+    m->keys = keys;
+    m->vals = vals;
+    m->cap = cap;
+    return 0;
+}
+
+int
+ds_map_put(PtrMap *m, void *key, void *val)
+{
+    if ((m->n + 1) * 2 > m->cap && map_resize(m, m->cap ? m->cap * 2 : 64) < 0) return -1;
+    size_t mask = m->cap - 1, i = ptr_hash(key) & mask;
+    while (m->keys[i] && m->keys[i] != key) i = (i + 1) & mask;
+    if (!m->keys[i]) m->n++;
+    m->keys[i] = key;
+    m->vals[i] = val;
+    return 0;
+}
+
+void
+ds_map_clear(PtrMap *m)
+{
+    PyMem_RawFree(m->keys);
+    PyMem_RawFree(m->vals);
+    m->keys = m->vals = NULL;
+    m->cap = m->n = 0;
+}
+
+/* ---- fingerprints -------------------------------------------------------- */
+
+static inline uint64_t
+fmix(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ULL;
+    k ^= k >> 33;
+    return k;
+}
+
+static inline uint64_t
+mix(uint64_t h, uint64_t v)
+{
+    return (h * 0x9E3779B97F4A7C15ULL) ^ fmix(v);
+}
+
+static inline uint64_t
+ptrbits(const void *p)
+{
+    return (uint64_t)(uintptr_t)p;
+}
+
+static uint64_t
+double_bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+/* types whose repr() we found too slow: no longer called */
+static PtrMap slow_types;
+
+void
+ds_values_reset(void)
+{
+    ds_map_clear(&slow_types);
+}
+
+int
+ds_is_structural(PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    return o == Py_None || t == &PyBool_Type || t == &PyLong_Type || t == &PyFloat_Type ||
+           t == &PyUnicode_Type || t == &PyBytes_Type || t == &PyComplex_Type ||
+           t == &PyTuple_Type || t == &PyList_Type || t == &PyDict_Type || t == &PySet_Type ||
+           t == &PyFrozenSet_Type;
+}
+
+/* the part of an arbitrary object's state that its repr plausibly shows */
+static uint64_t
+fp_other(PyObject *o, int depth)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    uint64_t h = mix(ptrbits(t), ptrbits(o));
+    if (t->tp_repr == PyBaseObject_Type.tp_repr) return h; /* "<T object at 0x…>" */
+    if (depth >= ds_limits.max_depth) return h;
+    if (PyList_Check(o) || PyTuple_Check(o)) {
+        Py_ssize_t n = Py_SIZE(o);
+        h = mix(h, (uint64_t)n);
+        PyObject **items = PyList_Check(o) ? ((PyListObject *)o)->ob_item
+                                           : ((PyTupleObject *)o)->ob_item;
+        for (Py_ssize_t i = 0; i < n && i < ds_limits.max_items; i++)
+            h = mix(h, ds_fingerprint(items[i], depth + 1));
+    }
+    if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+        /* builtin type with its own repr (datetime, Decimal, range…): its
+         * hash is C code and reflects its value when it is hashable */
+        if (t->tp_hash && t->tp_hash != PyObject_HashNotImplemented) {
+            Py_hash_t hv = t->tp_hash(o);
+            if (hv == -1) PyErr_Clear();
+            h = mix(h, (uint64_t)hv);
+        }
+        return h;
+    }
+    /* user class with its own __repr__: follow its instance attributes */
+    if (t->tp_dictoffset || (t->tp_flags & Py_TPFLAGS_MANAGED_DICT)) {
+        PyObject *d = PyObject_GenericGetDict(o, NULL);
+        if (d) {
+            h = mix(h, ds_fingerprint(d, depth));
+            Py_DECREF(d);
+        }
+        else {
+            PyErr_Clear();
+        }
+    }
+    return h;
+}
+
+uint64_t
+ds_fingerprint(PyObject *o, int depth)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (t == &PyLong_Type) {
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+        if (overflow) {
+            Py_hash_t hv = PyObject_Hash(o);
+            return mix(0x11 + (uint64_t)Py_SIZE(o), (uint64_t)hv);
+        }
+        return fmix((uint64_t)v ^ 0x1234567ULL);
+    }
+    if (t == &PyUnicode_Type) {
+        Py_hash_t hv = PyObject_Hash(o);
+        return mix(0x22 + (uint64_t)PyUnicode_GET_LENGTH(o), (uint64_t)hv);
+    }
+    if (t == &PyFloat_Type) return mix(0x33, double_bits(PyFloat_AS_DOUBLE(o)));
+    if (o == Py_None || t == &PyBool_Type) return fmix(ptrbits(o));
+    if (depth >= ds_limits.max_depth &&
+        (t == &PyList_Type || t == &PyTuple_Type || t == &PyDict_Type || t == &PySet_Type ||
+         t == &PyFrozenSet_Type))
+        return mix(ptrbits(t), (uint64_t)PyObject_Length(o));
+    if (t == &PyList_Type || t == &PyTuple_Type) {
+        Py_ssize_t n = Py_SIZE(o);
+        uint64_t h = mix(ptrbits(t), (uint64_t)n);
+        PyObject **items = t == &PyList_Type ? ((PyListObject *)o)->ob_item
+                                             : ((PyTupleObject *)o)->ob_item;
+        for (Py_ssize_t i = 0; i < n && i < ds_limits.max_items; i++)
+            h = mix(h, ds_fingerprint(items[i], depth + 1));
+        return h;
+    }
+    if (PyDict_Check(o)) {
+        Py_ssize_t pos = 0, i = 0;
+        PyObject *k, *v;
+        uint64_t h = mix(ptrbits(t), (uint64_t)PyDict_GET_SIZE(o));
+        if (t != &PyDict_Type) h = mix(h, ptrbits(o));
+        while (i++ < ds_limits.max_items && PyDict_Next(o, &pos, &k, &v)) {
+            h = mix(h, ds_fingerprint(k, depth + 1));
+            h = mix(h, ds_fingerprint(v, depth + 1));
+        }
+        return h;
+    }
+    if (t == &PySet_Type || t == &PyFrozenSet_Type) {
+        Py_ssize_t pos = 0, i = 0;
+        PyObject *k;
+        Py_hash_t hv;
+        uint64_t h = mix(ptrbits(t), (uint64_t)PySet_GET_SIZE(o));
+        while (i++ < ds_limits.max_items && _PySet_NextEntry(o, &pos, &k, &hv))
+            h = mix(h, ds_fingerprint(k, depth + 1));
+        return h;
+    }
+    if (t == &PyBytes_Type) {
+        Py_hash_t hv = PyObject_Hash(o);
+        return mix(0x44 + (uint64_t)PyBytes_GET_SIZE(o), (uint64_t)hv);
+    }
+    if (t == &PyComplex_Type) {
+        Py_complex c = PyComplex_AsCComplex(o);
+        return mix(mix(0x55, double_bits(c.real)), double_bits(c.imag));
+    }
+    return fp_other(o, depth);
+}
+
+/* ---- encoding ------------------------------------------------------------ */
+
+static int
+put_text(Buf *b, int tag, const char *s, Py_ssize_t n)
+{
+    if (buf_need(b, (size_t)n + 12) < 0) return -1;
+    put_u8(b, tag);
+    put_var(b, (uint64_t)n);
+    put_bytes(b, s, (size_t)n);
+    return 0;
+}
+
+/* a str object's UTF-8 (lone surrogates kept with surrogatepass) */
+static int
+put_str_payload(Buf *b, PyObject *s)
+{
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    if (u) {
+        if (buf_need(b, (size_t)n + 10) < 0) return -1;
+        put_var(b, (uint64_t)n);
+        put_bytes(b, u, (size_t)n);
+        return 0;
+    }
+    PyErr_Clear();
+    PyObject *enc = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
+    if (!enc) {
+        PyErr_Clear();
+        if (buf_need(b, 10) < 0) return -1;
+        put_var(b, 0);
+        return 0;
+    }
+    n = PyBytes_GET_SIZE(enc);
+    int rc = buf_need(b, (size_t)n + 10);
+    if (rc == 0) {
+        put_var(b, (uint64_t)n);
+        put_bytes(b, PyBytes_AS_STRING(enc), (size_t)n);
+    }
+    Py_DECREF(enc);
+    return rc;
+}
+
+static int
+enc_str(Buf *b, PyObject *o)
+{
+    Py_ssize_t len = PyUnicode_GET_LENGTH(o);
+    if (len <= ds_limits.max_str) {
+        if (buf_need(b, 1) < 0) return -1;
+        put_u8(b, V_STR);
+        return put_str_payload(b, o);
+    }
+    PyObject *head = PyUnicode_Substring(o, 0, ds_limits.max_str);
+    if (!head) return -1;
+    int rc = buf_need(b, 12);
+    if (rc == 0) {
+        put_u8(b, V_STR_TRUNC);
+        put_var(b, (uint64_t)len);
+        rc = put_str_payload(b, head);
+    }
+    Py_DECREF(head);
+    return rc;
+}
+
+static int
+enc_bytes(Buf *b, PyObject *o)
+{
+    Py_ssize_t len = PyBytes_GET_SIZE(o);
+    Py_ssize_t shown = len <= ds_limits.max_str ? len : ds_limits.max_str;
+    if (buf_need(b, (size_t)shown + 24) < 0) return -1;
+    if (shown == len) {
+        put_u8(b, V_BYTES);
+    }
+    else {
+        put_u8(b, V_BYTES_TRUNC);
+        put_var(b, (uint64_t)len);
+    }
+    put_var(b, (uint64_t)shown);
+    put_bytes(b, PyBytes_AS_STRING(o), (size_t)shown);
+    return 0;
+}
+
+static int
+enc_int(Buf *b, PyObject *o)
+{
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (!overflow) {
+        if (buf_need(b, 11) < 0) return -1;
+        put_u8(b, V_INT);
+        put_var(b, zigzag(v));
+        return 0;
+    }
+    PyObject *s = PyObject_Str(o); /* may fail past sys.get_int_max_str_digits() */
+    if (!s) {
+        PyErr_Clear();
+        return put_text(b, V_REPR_ERROR, "<int too large to show>", 23);
+    }
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    int rc = u ? put_text(b, V_BIGINT, u, n) : -1;
+    Py_DECREF(s);
+    return rc;
+}
+
+static int64_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* "<module.Type object at 0x…>" without calling anything user-defined */
+static int
+put_placeholder(Buf *b, int tag, PyObject *o, const char *why)
+{
+    char text[300];
+    int n = snprintf(text, sizeof text, "<%.200s object at %p (%s)>", Py_TYPE(o)->tp_name,
+                     (void *)o, why);
+    if (n < 0) n = 0;
+    if (n >= (int)sizeof text) n = (int)sizeof text - 1;
+    return put_text(b, tag, text, n);
+}
+
+static int
+enc_repr(Buf *b, PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (ds_map_get(&slow_types, t)) return put_placeholder(b, V_REPR_SLOW, o, "repr skipped: slow");
+    int64_t t0 = now_ns();
+    PyObject *r = PyObject_Repr(o);
+    int64_t dt = now_ns() - t0;
+    if (dt > ds_limits.repr_budget_ns) {
+        Py_INCREF(t); /* keep the type (and its address) alive */
+        if (ds_map_put(&slow_types, t, t) < 0) return -1;
+    }
+    if (!r) {
+        PyObject *et, *ev, *etb;
+        PyErr_Fetch(&et, &ev, &etb);
+        char text[300];
+        int n = snprintf(text, sizeof text, "<repr failed: %.200s>",
+                         et ? ((PyTypeObject *)et)->tp_name : "?");
+        Py_XDECREF(et);
+        Py_XDECREF(ev);
+        Py_XDECREF(etb);
+        if (n >= (int)sizeof text) n = (int)sizeof text - 1;
+        return put_text(b, V_REPR_ERROR, text, n);
+    }
+    int rc;
+    if (!PyUnicode_Check(r)) {
+        rc = put_placeholder(b, V_REPR_ERROR, o, "repr returned a non-string");
+    }
+    else {
+        Py_ssize_t len = PyUnicode_GET_LENGTH(r);
+        if (len <= ds_limits.max_repr) {
+            rc = buf_need(b, 1);
+            if (rc == 0) {
+                put_u8(b, V_REPR);
+                rc = put_str_payload(b, r);
+            }
+        }
+        else {
+            PyObject *head = PyUnicode_Substring(r, 0, ds_limits.max_repr);
+            rc = head ? buf_need(b, 12) : -1;
+            if (rc == 0) {
+                put_u8(b, V_REPR_TRUNC);
+                put_var(b, (uint64_t)len);
+                rc = put_str_payload(b, head);
+            }
+            Py_XDECREF(head);
+        }
+    }
+    Py_DECREF(r);
+    return rc;
+}
+
+/* list, tuple, set, frozenset or dict with exact builtin type */
+static int
+enc_container(Buf *b, PyObject *o, int tag, int depth)
+{
+    Py_ssize_t total = PyObject_Length(o);
+    if (total < 0) {
+        PyErr_Clear();
+        total = 0;
+    }
+    if (total > 0 && depth >= ds_limits.max_depth) {
+        if (buf_need(b, 12) < 0) return -1;
+        put_u8(b, V_DEEP);
+        put_u8(b, tag);
+        put_var(b, (uint64_t)total);
+        return 0;
+    }
+    int entered = Py_ReprEnter(o); /* same recursion marks as repr() itself */
+    if (entered != 0) {
+        if (entered < 0) PyErr_Clear();
+        if (buf_need(b, 2) < 0) return -1;
+        put_u8(b, V_RECUR);
+        put_u8(b, tag);
+        return 0;
+    }
+    Py_ssize_t shown = total < ds_limits.max_items ? total : ds_limits.max_items;
+    int pair = tag == V_DICT;
+    /* take references first: repr() of an item may mutate the container */
+    PyObject **items = PyMem_Malloc(sizeof(PyObject *) * (size_t)(shown * (pair ? 2 : 1) + 1));
+    if (!items) {
+        Py_ReprLeave(o);
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t got = 0;
+    if (tag == V_LIST || tag == V_TUPLE) {
+        for (; got < shown && got < Py_SIZE(o); got++) {
+            PyObject *it = tag == V_LIST ? PyList_GET_ITEM(o, got) : PyTuple_GET_ITEM(o, got);
+            items[got] = Py_NewRef(it);
+        }
+    }
+    else if (pair) {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (got < shown && PyDict_Next(o, &pos, &k, &v)) {
+            items[2 * got] = Py_NewRef(k);
+            items[2 * got + 1] = Py_NewRef(v);
+            got++;
+        }
+    }
+    else {
+        Py_ssize_t pos = 0;
+        PyObject *k;
+        Py_hash_t hv;
+        while (got < shown && _PySet_NextEntry(o, &pos, &k, &hv)) items[got++] = Py_NewRef(k);
+    }
+    int rc = buf_need(b, 24);
+    if (rc == 0) {
+        put_u8(b, tag);
+        put_var(b, (uint64_t)(got < shown ? got : total));
+        put_var(b, (uint64_t)got);
+    }
+    Py_ssize_t nrefs = got * (pair ? 2 : 1);
+    for (Py_ssize_t i = 0; i < nrefs; i++) {
+        if (rc == 0) rc = ds_encode(b, items[i], depth + 1);
+        Py_DECREF(items[i]);
+    }
+    PyMem_Free(items);
+    Py_ReprLeave(o);
+    return rc;
+}
+
+int
+ds_encode(Buf *b, PyObject *o, int depth)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (t == &PyLong_Type) return enc_int(b, o);
+    if (t == &PyUnicode_Type) return enc_str(b, o);
+    if (t == &PyFloat_Type) {
+        if (buf_need(b, 9) < 0) return -1;
+        put_u8(b, V_FLOAT);
+        double d = PyFloat_AS_DOUBLE(o);
+        put_bytes(b, &d, 8);
+        return 0;
+    }
+    if (o == Py_None || t == &PyBool_Type) {
+        if (buf_need(b, 1) < 0) return -1;
+        put_u8(b, o == Py_None ? V_NONE : (o == Py_True ? V_TRUE : V_FALSE));
+        return 0;
+    }
+    if (t == &PyList_Type) return enc_container(b, o, V_LIST, depth);
+    if (t == &PyTuple_Type) return enc_container(b, o, V_TUPLE, depth);
+    if (t == &PyDict_Type) return enc_container(b, o, V_DICT, depth);
+    if (t == &PySet_Type) return enc_container(b, o, V_SET, depth);
+    if (t == &PyFrozenSet_Type) return enc_container(b, o, V_FROZENSET, depth);
+    if (t == &PyBytes_Type) return enc_bytes(b, o);
+    if (t == &PyComplex_Type) {
+        if (buf_need(b, 17) < 0) return -1;
+        put_u8(b, V_COMPLEX);
+        Py_complex c = PyComplex_AsCComplex(o);
+        put_bytes(b, &c.real, 8);
+        put_bytes(b, &c.imag, 8);
+        return 0;
+    }
+    return enc_repr(b, o);
+}

@@ -1,0 +1,195 @@
+"""The time-travel recorder, in the debuggee: control API.
+
+    rec = devsandbox.recorder.start({"out": "run.dsrec"})   # or the agent, from DEVSANDBOX_OPTIONS
+    ...
+    devsandbox.recorder.stop()
+
+    with devsandbox.recording():       # a recording window from code
+        work()
+
+Options (all optional): ``out`` (file; default ``.devsandbox/recordings/…``),
+``include`` / ``exclude`` (path globs), ``functions`` (qualname globs),
+``max_depth``, ``max_items``, ``max_str``, ``max_repr`` (value limits),
+``repr_budget_ms``, ``flight_recorder_mb`` (keep only the last N MB in memory;
+written by dump() and on an uncaught exception), ``backend`` ("auto",
+"native" or "python").
+
+The native recorder (the C extension) is used wherever it loads; the
+pure-Python recorder is a fallback, with a warning, because it is ~50x slower.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+import warnings
+from typing import Any, Iterator
+
+from .scope import Scope
+from .writer import Writer
+
+__all__ = ["Recorder", "start", "stop", "current", "recording"]
+
+DEFAULT_DIR = os.path.join(".devsandbox", "recordings")
+SUFFIX = ".dsrec"
+
+_LIMIT_KEYS = ("max_depth", "max_items", "max_str", "max_repr")
+
+_current: Recorder | None = None
+_lock = threading.Lock()
+
+
+def _default_path(program: str | None) -> str:
+    stem = os.path.splitext(os.path.basename(program or "python"))[0] or "python"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return os.path.join(DEFAULT_DIR, f"{stem}-{stamp}-{os.getpid()}{SUFFIX}")
+
+
+def _make_backend(kind: str, scope: Scope, limits: dict[str, int]) -> Any:
+    if kind in ("auto", "native"):
+        try:
+            from .native import NativeBackend
+
+            return NativeBackend(scope, limits)
+        except ImportError as exc:
+            if kind == "native":
+                raise
+            warnings.warn(
+                f"devsandbox: the native recorder is not available ({exc}); using the "
+                "pure-Python recorder, which is much slower",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+    from .pyrecorder import PythonBackend
+
+    return PythonBackend(scope, limits)
+
+
+class Recorder:
+    """One recording: the hooks, the writer and the file."""
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        opts = dict(options or {})
+        self.options = opts
+        program = opts.get("program") or (sys.argv[0] if sys.argv and sys.argv[0] else None)
+        self.flight_bytes = int(float(opts.get("flight_recorder_mb") or 0) * (1 << 20))
+        self.path: str | None = None if self.flight_bytes else os.path.abspath(
+            opts.get("out") or _default_path(program))
+        self.scope = Scope(opts.get("include") or (), opts.get("exclude") or (),
+                           opts.get("functions") or ())
+        limits: dict[str, int] = {k: int(opts[k]) for k in _LIMIT_KEYS if opts.get(k) is not None}
+        if opts.get("repr_budget_ms") is not None:
+            limits["repr_budget_ns"] = int(float(opts["repr_budget_ms"]) * 1e6)
+        self.backend = _make_backend(str(opts.get("backend") or "auto"), self.scope, limits)
+        self.started = time.time()
+        self._t0 = time.perf_counter()
+        self.meta = {
+            "program": program,
+            "argv": list(opts.get("argv") or sys.argv),
+            "python": sys.version,
+            "python_version": list(sys.version_info[:3]),
+            "implementation": sys.implementation.name,
+            "executable": sys.executable,
+            "pid": os.getpid(),
+            "ppid": os.getppid(),
+            "parent_recording": os.environ.get("DEVSANDBOX_PARENT_RECORDING"),
+            "cwd": os.getcwd(),
+            "start_time": self.started,
+            "scope": self.scope.describe(),
+            "backend": self.backend.name,
+            "mode": getattr(self.backend, "mode", None) or _native_mode(self.backend),
+            "limits": limits,
+        }
+        self.writer = Writer(self.path, self.meta, self.backend.take, self.flight_bytes)
+        self.stopped = False
+        self._saved_excepthook: Any = None
+
+    def start(self) -> Recorder:
+        self.backend.start(self.writer.request_flush)
+        if self.flight_bytes:
+            self._saved_excepthook = sys.excepthook
+
+            def excepthook(etype: Any, value: Any, tb: Any) -> None:
+                self.dump(reason="uncaught exception")
+                self._saved_excepthook(etype, value, tb)
+
+            sys.excepthook = excepthook
+        return self
+
+    def mark(self, kind: str, payload: str = "") -> bool:
+        """Record an explicit event (setVariable, goto, a note) in this thread."""
+        return self.backend.mark(kind, payload)
+
+    def stats(self) -> dict[str, Any]:
+        s = self.backend.stats()
+        s["wall_seconds"] = time.perf_counter() - self._t0
+        s["raw_bytes"] = self.writer.bytes_raw
+        return s
+
+    def dump(self, path: str | None = None, reason: str = "dump") -> str:
+        """Flight-recorder mode: write the last N MB now; returns the file."""
+        path = os.path.abspath(path or _default_path(self.meta["program"]))
+        return self.writer.dump(path, {"reason": reason, "time": time.time(), **self.stats()})
+
+    def stop(self, reason: str = "stopped", exit_code: int | None = None) -> None:
+        global _current
+        if self.stopped:
+            return
+        self.stopped = True
+        self.backend.stop()
+        if self._saved_excepthook is not None:
+            sys.excepthook = self._saved_excepthook
+        end = {"reason": reason, "exit_code": exit_code, "time": time.time(), **self.stats()}
+        self.writer.close(end)
+        self.backend.reset()
+        with _lock:
+            if _current is self:
+                _current = None
+
+
+def _native_mode(backend: Any) -> str | None:
+    try:
+        from .native import MODE
+
+        return MODE if backend.name == "native" else "settrace"
+    except ImportError:
+        return "settrace"
+
+
+def start(options: dict[str, Any] | None = None) -> Recorder:
+    """Start recording this process (one recording at a time)."""
+    global _current
+    with _lock:
+        if _current is not None:
+            raise RuntimeError(f"already recording to {_current.path}")
+        rec = _current = Recorder(options)
+    try:
+        return rec.start()
+    except BaseException:
+        with _lock:
+            _current = None
+        raise
+
+
+def stop(reason: str = "stopped", exit_code: int | None = None) -> None:
+    """Stop the current recording, if any, and finish its file."""
+    rec = _current
+    if rec is not None:
+        rec.stop(reason, exit_code)
+
+
+def current() -> Recorder | None:
+    return _current
+
+
+@contextlib.contextmanager
+def recording(**options: Any) -> Iterator[Recorder]:
+    """Record the code run inside the ``with`` block."""
+    rec = start(options)
+    try:
+        yield rec
+    finally:
+        rec.stop("window closed")

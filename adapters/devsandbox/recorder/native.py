@@ -1,0 +1,154 @@
+"""Installs the native recorder's hooks (devsandbox._tracer).
+
+3.11: the tee owns every thread's trace slot.  ``sys.settrace`` and
+``sys.gettrace`` are replaced so that a tracer set later (pydevd, coverage,
+the program) goes *behind* the tee instead of replacing it; new
+``threading`` threads get a tee through ``threading.settrace`` and raw
+``_thread.start_new_thread`` threads through a wrapper.
+
+3.12+: sys.monitoring under our own tool id.  PY_START and PY_RESUME are
+global (to discover code objects), and so are PY_THROW, PY_UNWIND and RAISE
+(they cannot be set per code object); code in scope gets its other events through
+``set_local_events`` (pydevd's ``restart_events`` re-enables locations that
+returned DISABLE, so DISABLE is only used for code out of scope).
+"""
+
+from __future__ import annotations
+
+import _thread
+import sys
+import threading
+from typing import Any, Callable
+
+from .. import _tracer  # type: ignore[attr-defined]
+
+MODE: str = _tracer.MODE
+TOOL_IDS = (3, 4, 5, 1)
+TOOL_NAME = "devsandbox-recorder"
+_EVENTS_USED: set[int] = set()
+
+
+def _thread_hook(frame: Any, event: str, arg: Any) -> None:  # pragma: no cover - marker only
+    return None
+
+
+class NativeBackend:
+    name = "native"
+
+    def __init__(self, scope: Callable[[Any], bool], limits: dict[str, int]) -> None:
+        self.scope = scope
+        self.limits = limits
+        self.tool_id = -1
+        self._saved: dict[str, Any] = {}
+
+    def take(self) -> Any:
+        return _tracer.take()
+
+    def stats(self) -> dict[str, Any]:
+        return dict(_tracer.stats())
+
+    def mark(self, kind: str, payload: str) -> bool:
+        return bool(_tracer.mark(kind, payload))
+
+    def start(self, flush: Callable[[], None]) -> None:
+        kwargs: dict[str, Any] = dict(self.limits)
+        if MODE == "monitoring":
+            mon = sys.monitoring
+            for tool in TOOL_IDS:
+                if mon.get_tool(tool) is None:
+                    mon.use_tool_id(tool, TOOL_NAME)
+                    self.tool_id = tool
+                    break
+            else:
+                raise RuntimeError("no free sys.monitoring tool id for the recorder")
+            ev = mon.events
+            kwargs.update(
+                set_local_events=mon.set_local_events, disable=mon.DISABLE, tool_id=self.tool_id,
+                local_events=(ev.PY_START | ev.PY_RESUME | ev.PY_RETURN | ev.PY_YIELD
+                              | ev.STOP_ITERATION | ev.LINE | ev.JUMP),
+            )
+        _tracer.configure(self.scope, flush, threading._active, **kwargs)  # type: ignore[attr-defined]
+        _tracer.start()
+        if MODE == "monitoring":
+            self._start_monitoring()
+        else:
+            self._start_tee()
+
+    def _start_monitoring(self) -> None:
+        mon = sys.monitoring
+        ev = mon.events
+        tool = self.tool_id
+        for events, cb in (
+            ((ev.PY_START, ev.PY_RESUME, ev.PY_THROW), _tracer.mon_start),
+            ((ev.LINE,), _tracer.mon_line),
+            ((ev.PY_RETURN, ev.PY_YIELD), _tracer.mon_return),
+            ((ev.PY_UNWIND,), _tracer.mon_unwind),
+            ((ev.RAISE, ev.STOP_ITERATION), _tracer.mon_raise),
+            ((ev.JUMP,), _tracer.mon_jump),
+        ):
+            for e in events:
+                mon.register_callback(tool, e, cb)
+                _EVENTS_USED.add(e)
+        # frames already running: their code needs its local events now
+        for top in sys._current_frames().values():
+            f = top
+            while f is not None:
+                _tracer.prime(f.f_code)
+                f = f.f_back
+        # PY_THROW, PY_UNWIND and RAISE cannot be set per code object
+        mon.set_events(tool, ev.PY_START | ev.PY_RESUME | ev.PY_THROW | ev.PY_UNWIND | ev.RAISE)
+
+    def _start_tee(self) -> None:
+        self._saved = {
+            "settrace": sys.settrace,
+            "gettrace": sys.gettrace,
+            "start_new_thread": _thread.start_new_thread,
+            "thread_hook": threading._trace_hook,  # type: ignore[attr-defined]
+        }
+        original_settrace = sys.settrace
+
+        def settrace(func: Any) -> None:
+            if func is _thread_hook:
+                func = None
+            if func is None and getattr(threading.current_thread(), "_devsandbox_internal", False):
+                return original_settrace(None)
+            _tracer.settrace(func)
+
+        def start_new_thread(function: Any, args: Any, kwargs: Any = None) -> int:
+            def bootstrap(*a: Any, **k: Any) -> Any:
+                _tracer.install_tee()
+                return function(*a, **k)
+
+            return self._saved["start_new_thread"](bootstrap, args, kwargs or {})
+
+        sys.settrace = settrace
+        sys.gettrace = _tracer.gettrace
+        if threading._trace_hook is None:  # type: ignore[attr-defined]
+            threading.settrace(_thread_hook)
+        _thread.start_new_thread = start_new_thread
+        _tracer.install_tee_all()
+
+    def stop(self) -> None:
+        _tracer.stop()
+        if MODE == "monitoring":
+            mon = sys.monitoring
+            if self.tool_id >= 0 and mon.get_tool(self.tool_id) == TOOL_NAME:
+                mon.set_events(self.tool_id, 0)
+                for code in _tracer.codes():
+                    mon.set_local_events(self.tool_id, code, 0)
+                for e in _EVENTS_USED:
+                    mon.register_callback(self.tool_id, e, None)
+                mon.free_tool_id(self.tool_id)
+            self.tool_id = -1
+            return
+        if self._saved:
+            _tracer.remove_tee_all()
+            sys.settrace = self._saved["settrace"]
+            sys.gettrace = self._saved["gettrace"]
+            _thread.start_new_thread = self._saved["start_new_thread"]
+            if threading._trace_hook is _thread_hook:  # type: ignore[attr-defined]
+                threading.settrace(self._saved["thread_hook"])  # type: ignore[arg-type]
+            self._saved = {}
+
+    def reset(self) -> None:
+        _tracer.reset()

@@ -1,0 +1,154 @@
+"""The writer: takes the recorder's buffers, compresses and appends them.
+
+A daemon thread takes the buffers every 100 ms; the recorder also hands them
+over as soon as 1 MB of events is waiting.  Frames go to the file (flushed to
+the OS after each, so a killed process loses at most the last 100 ms or 1 MB)
+or, in flight-recorder mode, to a ring in memory that keeps only the last N
+bytes of events and is written out by dump().
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import threading
+from typing import Any, Callable
+
+from . import format as fmt
+
+Take = Callable[[], "tuple[bytes, bytes, list[tuple[int, int, int]], int] | None"]
+
+FLUSH_INTERVAL = 0.1
+
+
+def _compress(data: bytes) -> tuple[int, bytes]:
+    try:
+        import lz4.block
+    except ImportError:  # still a valid recording, just larger
+        return fmt.Codec.RAW, data
+    return fmt.Codec.LZ4, lz4.block.compress(data, store_size=False)
+
+
+class Writer:
+    def __init__(self, path: str | None, meta: dict[str, Any], take: Take,
+                 ring_bytes: int = 0) -> None:
+        self.path = path
+        self.meta = meta
+        self._take = take
+        self._ring_bytes = ring_bytes
+        self._ring: collections.deque[bytes] = collections.deque()
+        self._ring_size = 0
+        self._defs: list[bytes] = []  # ring mode: every DEFS frame (needed by any chunk)
+        self._lock = threading.Lock()  # keeps take() and the order of frames together
+        self._pending: list[tuple[bytes, bytes, list[tuple[int, int, int]], int]] = []
+        self._events_written = 0
+        self._index: list[tuple[int, int]] = []  # (offset, kind)
+        self._wake = threading.Event()
+        self._closed = False
+        self.bytes_raw = 0
+        self.file = None
+        if path and not ring_bytes:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            self.file = open(path, "wb")  # noqa: SIM115 - closed in close()
+            self.file.write(fmt.file_header(meta))
+            self.file.flush()
+        self._thread = threading.Thread(target=self._run, name="devsandbox-recorder-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    # called by the recorder (any thread) when its buffer is full
+    def request_flush(self) -> None:
+        self._collect()
+        self._wake.set()
+
+    def _collect(self) -> bool:
+        with self._lock:
+            chunk = self._take()
+            if chunk is None:
+                return False
+            if chunk[0] or chunk[1]:
+                self._pending.append(chunk)
+            return True
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(FLUSH_INTERVAL)
+            self._wake.clear()
+            if self._closed:
+                break
+            self._collect()
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for defs, events, threads, total in pending:
+            if defs:
+                self._emit(fmt.K.DEFS, defs)
+            if events:
+                nevents = sum(n for _, _, n in threads)
+                info = fmt.chunk_info(total - nevents, nevents, threads)
+                self._emit(fmt.K.EVENTS, events, info)
+
+    def _emit(self, kind: int, raw: bytes, info: bytes = b"") -> None:
+        codec, stored = _compress(raw)
+        data = fmt.frame(kind, codec, stored, len(raw), info)
+        self.bytes_raw += len(raw)
+        if self.file is not None:
+            self._index.append((self.file.tell(), kind))
+            self.file.write(data)
+            self.file.flush()
+        elif kind == fmt.K.DEFS:
+            self._defs.append(data)
+        else:
+            self._ring.append(data)
+            self._ring_size += len(data)
+            while self._ring_size > self._ring_bytes and len(self._ring) > 1:
+                self._ring_size -= len(self._ring.popleft())
+
+    def flush(self) -> None:
+        """Take and write everything recorded so far (from any thread)."""
+        for _ in range(200):
+            if self._collect():
+                break
+            threading.Event().wait(0.005)
+        self._write_pending()
+
+    def close(self, end: dict[str, Any]) -> None:
+        """Write what is left, the END frame and the index; stop the thread."""
+        self.flush()
+        self._closed = True
+        self._wake.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(5)
+        self._write_pending()
+        if self.file is None:
+            return
+        self._write_end(self.file, end)
+        self.file.close()
+
+    def _write_end(self, f: Any, end: dict[str, Any]) -> None:
+        body = json.dumps(end, sort_keys=True).encode()
+        self._index.append((f.tell(), fmt.K.END))
+        f.write(fmt.frame(fmt.K.END, fmt.Codec.RAW, body, len(body)))
+        index_at = f.tell()
+        raw = b"".join(fmt.varint(off) + fmt.varint(kind) for off, kind in self._index)
+        f.write(fmt.frame(fmt.K.INDEX, fmt.Codec.RAW, raw, len(raw)))
+        f.write(fmt.TRAILER.pack(fmt.TRAILER_MAGIC, index_at))
+        f.flush()
+
+    def dump(self, path: str, end: dict[str, Any]) -> str:
+        """Flight-recorder mode: write the ring (and all definitions) to `path`."""
+        self.flush()
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        saved_index, self._index = self._index, []
+        with open(path, "wb") as f:
+            f.write(fmt.file_header({**self.meta, "flight_recorder": True}))
+            for data in [*self._defs, *list(self._ring)]:
+                kind = fmt.FRAME_HEADER.unpack_from(data)[1]
+                self._index.append((f.tell(), kind))
+                f.write(data)
+            self._write_end(f, end)
+        self._index = saved_index
+        return path

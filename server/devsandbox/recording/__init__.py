@@ -1,0 +1,1 @@
+"""Recordings on the server side: reading, exporting and summarising ``.dsrec`` files."""

@@ -1,0 +1,34 @@
+"""Export a recording as JSON lines: one object per event (the ground truth
+for fidelity tests and for other tools)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import IO, Any, Iterator
+
+from .reader import Recording
+
+
+def export_events(rec: Recording, marks: bool = False) -> Iterator[dict[str, Any]]:
+    names = rec.thread_names()
+    cwd = rec.meta.get("cwd") or os.getcwd()
+    absolute: dict[str, str] = {}
+    for ev in rec.events(marks=marks):
+        obj = ev.to_json(names)
+        f = obj.get("file")
+        if f is not None:
+            if f not in absolute:
+                absolute[f] = f if f.startswith("<") or os.path.isabs(f) else os.path.normpath(
+                    os.path.join(cwd, f))
+            obj["file"] = absolute[f]
+        yield obj
+
+
+def write_jsonl(rec: Recording, out: IO[str], marks: bool = False) -> int:
+    n = 0
+    for obj in export_events(rec, marks):
+        out.write(json.dumps(obj, ensure_ascii=False))
+        out.write("\n")
+        n += 1
+    return n
