@@ -13,6 +13,9 @@ from . import log
 # Each module defines NAME, HELP, add_arguments(parser) and run(args) -> int.
 COMMAND_MODULES = [
     "dap",
+    "record",
+    "export",
+    "info",
     "debug",
     "discover",
     "demo",
