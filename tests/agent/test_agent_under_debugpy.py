@@ -52,3 +52,34 @@ async def test_agent_answers_while_stopped_at_a_breakpoint(hub: AgentHub, tmp_pa
     finally:
         await asyncio.to_thread(dap.request, "disconnect", {"terminateDebuggee": True}, 10, False)
         await asyncio.to_thread(dap.close)
+
+
+async def test_debugpy_helpers_that_inherit_the_environment_start_no_agent(
+    hub: AgentHub, tmp_path: Path
+) -> None:
+    """With the variables in the adapter's own environment, its launcher inherits them too:
+    only the program itself must connect an agent."""
+    env = clean_env()
+    env.update(hub.launch_env(env=env))
+    config = {
+        "program": str(APP),
+        "cwd": str(tmp_path),
+        "console": "internalConsole",
+        "justMyCode": True,
+        "subProcess": False,
+    }
+    dap = DapClient([sys.executable, "-m", "debugpy.adapter"], env=env)
+    try:
+        await asyncio.to_thread(
+            dap.start, "launch", config, {str(APP): [{"line": marker_line(APP, "bp")}]}
+        )
+        await asyncio.to_thread(dap.stopped, 30)
+        process = await asyncio.to_thread(dap.event, "process", 10)
+        program_pid = process["body"]["systemProcessId"]
+        conn = await hub.wait_for_agent(timeout=15)
+        await asyncio.sleep(0.3)  # would a helper's agent come late?
+        assert conn.pid == program_pid
+        assert list(hub.agents) == [program_pid]
+    finally:
+        await asyncio.to_thread(dap.request, "disconnect", {"terminateDebuggee": True}, 10, False)
+        await asyncio.to_thread(dap.close)

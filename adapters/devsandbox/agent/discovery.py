@@ -410,6 +410,9 @@ def memory(top_types: int = 20, budget: float = 0.5) -> dict[str, Any]:
         "gc_thresholds": list(gc.get_threshold()),
         "gc_enabled": gc.isenabled(),
     }
+    if top_types == 0:  # the caller does not want the object census (it copies gc's list)
+        report.update(gc_tracked_objects=None, objects_counted=0, complete=False, types=[])
+        return report
     deadline = time.perf_counter() + max(budget, 0.01)
     objects = gc.get_objects()
     total = len(objects)

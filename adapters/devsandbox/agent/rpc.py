@@ -190,6 +190,10 @@ class Connection:
         if isinstance(error, dict):
             raise RpcError(int(error.get("code", ERR_SERVER)), str(error.get("message", "refused")))
         result = answer.get("result")
+        protocol = result.get("protocol") if isinstance(result, dict) else None
+        if protocol != wire.PROTOCOL_VERSION:
+            text = f"the server speaks protocol {protocol!r}, the agent {wire.PROTOCOL_VERSION}"
+            raise RpcError(wire.ERR_PROTOCOL, text)
         self.sock.settimeout(None)
         self.authenticated = True
         return result if isinstance(result, dict) else {}

@@ -20,15 +20,27 @@ import sys
 _DEVSANDBOX_BOOTSTRAP = True  # discovery files this module under the tools, not the program
 
 
+def _is_debugpy_helper() -> bool:
+    """debugpy's adapter and launcher inherit the environment too, but they are not the program."""
+    helpers = ("adapter", "launcher")
+    args = list(getattr(sys, "orig_argv", sys.argv))
+    for index, arg in enumerate(args[:-1]):
+        if arg == "-m" and args[index + 1] in [f"debugpy.{h}" for h in helpers]:
+            return True
+    parts = os.path.normpath(sys.argv[0] if sys.argv else "").split(os.sep)
+    if parts[-1] == "__main__.py":
+        parts = parts[:-1]
+    return len(parts) >= 2 and parts[-2] == "debugpy" and parts[-1] in helpers
+
+
 def _start_agent() -> None:
-    script = os.path.basename(os.path.dirname(sys.argv[0])) if sys.argv and sys.argv[0] else ""
-    if script in ("launcher", "adapter") and "debugpy" in sys.argv[0]:
-        return  # debugpy's own helper processes are not the program
+    if _is_debugpy_helper():
+        return
     try:
         import devsandbox.agent
 
         devsandbox.agent.start_from_env()
-    except BaseException as exc:  # noqa: BLE001  (never stop the user's program)
+    except Exception as exc:  # noqa: BLE001  (never stop the user's program)
         address = os.environ.get("DEVSANDBOX_AGENT", "?")
         sys.stderr.write(
             f"devsandbox: warning: the agent did not start in process {os.getpid()} "
@@ -65,5 +77,5 @@ def _chain() -> None:
 _here = os.path.realpath(os.path.dirname(os.path.abspath(__file__)))
 _start_agent()
 _leave_sys_path(_here)
-del _start_agent, _leave_sys_path
+del _is_debugpy_helper, _start_agent, _leave_sys_path
 _chain()
