@@ -38,9 +38,10 @@ ADAPTER_LAZY_ONLY = {"debugpy": {"embedded.py"}}  # module -> files where a lazy
 # package), so they cannot import relatively: they may import devsandbox.<adapters module>.
 ADAPTER_BOOTSTRAP_DIRS = {"_site"}
 
-# Server modules that are interactive clients (they own the terminal) may print.
-# The commands that serve a protocol over stdio may print only to an explicit file.
-PRINT_ALLOWED_DIRS = {"commands", "term"}
+# Server modules that are interactive clients (they own the terminal) may print, and so may the
+# demo (its sample program is the debuggee, whose output is the point).  The commands that serve
+# a protocol over stdio may print only to an explicit file.
+PRINT_ALLOWED_DIRS = {"commands", "term", "demo"}
 PRINT_ALLOWED_FILES = {"cli.py", "__main__.py", "demo.py"}
 STDIO_SERVER_COMMANDS = {"commands/dap.py", "commands/lsp.py"}
 
@@ -151,7 +152,7 @@ def adapter_import_violations() -> list[Found]:
                     if not target.startswith("devsandbox") or not exists_under(ADAPTERS, target):
                         # a relative import that reaches a server module (or nothing)
                         bad.append(Found(path, node.lineno, f"relative import of {target}, "
-                                         "which is not under adapters/"))
+                                         "which does not exist under adapters/"))
                         continue
                     for alias in node.names:
                         full = f"{target}.{alias.name}"
