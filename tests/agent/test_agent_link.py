@@ -207,12 +207,28 @@ async def test_embedded_agent_refuses_a_wrong_token_and_serves_servers_one_after
     recorder: Recorder, programs: Programs
 ) -> None:
     token = secrets.token_urlsafe(16)
-    proc, port = await _start_embedded(programs, token)
-    bad = AgentHub(on_state=recorder.on_state)
+    proc = programs.start(
+        "embedded_app.py", "0", env=clean_env(TEST_AGENT_TOKEN=token, DEVSANDBOX_AGENT_DEBUG="1")
+    )
+    port = int((await read_line(proc, "LISTENING")).split()[1])
+    watcher = AgentHub(on_notification=recorder.on_notification)
+    await watcher.connect("127.0.0.1", port, token, retry=False)
+    states = Recorder()
+    bad = AgentHub(on_state=states.on_state)
     with pytest.raises(InvalidRequest, match="refused the connection: wrong token"):
         await bad.connect("127.0.0.1", port, "wrong")
-    assert recorder.state_names() == ["connecting", "error"]
+    assert states.state_names() == ["connecting", "error"]
     await bad.close()
+    # the connected server hears about the refusal
+    for _ in range(100):
+        if recorder.notifications:
+            break
+        await asyncio.sleep(0.05)
+    ((pid, method, params),) = recorder.notifications
+    assert (pid, method, params["level"]) == (proc.pid, wire.AGENT_LOG, "warning")
+    assert "refused a connection" in params["message"] and "wrong token" in params["message"]
+    await watcher.close()
+
     for _ in range(2):  # several servers over time, and two at once
         one, two = AgentHub(), AgentHub()
         try:
@@ -224,6 +240,11 @@ async def test_embedded_agent_refuses_a_wrong_token_and_serves_servers_one_after
             await one.close()
             await two.close()
     assert proc.poll() is None
+    proc.kill()
+    proc.wait(10)
+    # the refusal went to the agent's log (on stderr with DEVSANDBOX_AGENT_DEBUG)
+    stderr = proc.stderr.read()
+    assert "WARNING: refused a connection from 127.0.0.1:" in stderr and "wrong token" in stderr
 
 
 async def test_connect_to_nothing_fails_clearly(recorder: Recorder) -> None:

@@ -293,7 +293,8 @@ def future_info(aio: types.ModuleType, fut: Any) -> dict[str, Any]:
     if _is(fut, aio.Task):
         item["name"] = aio.Task.get_name(fut)
         item["coroutine"] = _qualname(aio.Task.get_coro(fut))
-    children = getattr(fut, "_children", None)  # gather()
+    gathering = getattr(getattr(aio, "tasks", None), "_GatheringFuture", None)
+    children = fut._children if gathering is not None and type(fut) is gathering else None
     if type(children) is list:
         item["children"] = [
             aio.Task.get_name(c) if _is(c, aio.Task) else f"<{type(c).__qualname__}>"

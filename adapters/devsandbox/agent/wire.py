@@ -27,6 +27,11 @@ ENV_TOKEN = "DEVSANDBOX_TOKEN"  # the per-session token
 ENV_OPTIONS = "DEVSANDBOX_OPTIONS"  # JSON object of agent options (launch config "devsandbox" section)
 ENV_PARENT = "DEVSANDBOX_PARENT_PID"  # set for child processes, links their agent to the parent's
 
+# An agent's hello (its params when it connects, its result when a server connects to it) also
+# carries: "ppid", "parent" (pid of the nearest ancestor process with an agent, or null),
+# "python", "implementation", "executable", "argv", "cwd" and "methods" (the methods it answers).
+# A server's hello result is {"protocol", "role": "server", "pid"}.
+
 # methods the agent answers
 HELLO = "hello"
 PING = "ping"
