@@ -198,6 +198,30 @@ def test_hub_connects_to_embedded_agent_and_reconnects(runtime_dir, programs):
     asyncio.run(scenario())
 
 
+def test_hub_reconnects_to_a_restarted_program(runtime_dir, programs, monkeypatch):
+    """The program restarts on the same ports with the same token: the hub follows it."""
+    monkeypatch.setenv(wire.ENV_TOKEN, "token-kept-across-restarts")
+    port = free_port_pair()
+    first = start_embedded(programs, port)
+
+    async def scenario() -> None:
+        hub = AgentHub()
+        try:
+            await hub.connect("127.0.0.1", port + 1, "token-kept-across-restarts", retry=True)
+            assert (await hub.discover())["pid"] == first.pid
+            first.kill()
+            first.wait()
+            await asyncio.sleep(0.5)  # the hub notices and starts backing off
+            second = await asyncio.to_thread(start_embedded, programs, port)
+            conn = await hub.wait_for_agent(second.pid, timeout=20)
+            assert conn.pid == second.pid
+            assert (await hub.discover())["pid"] == second.pid
+        finally:
+            await hub.close()
+
+    asyncio.run(scenario())
+
+
 def test_hub_with_wrong_token_is_refused(runtime_dir, programs):
     port = free_port_pair()
     start_embedded(programs, port)
