@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 pexpect = pytest.importorskip("pexpect")
 
-from dsb_helpers import SAMPLES, TIMEOUT, Dsb  # noqa: E402
+from dsb_helpers import SAMPLES, TIMEOUT, Dsb
 
 
 @pytest.fixture

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 from pathlib import Path
+
 import pexpect
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -25,7 +24,7 @@ def line_of(sample: str, marker: str) -> int:
 class Dsb:
     """One `devsandbox debug` run in a pty."""
 
-    def __init__(self, child: "pexpect.spawn", home: Path) -> None:
+    def __init__(self, child: pexpect.spawn, home: Path) -> None:
         self.child = child
         self.home = home
         self.transcript: list[str] = []

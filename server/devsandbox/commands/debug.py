@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import tempfile
+from typing import IO
 
 from ..errors import DevsandboxError
 from ..term import render
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             session.close()
 
 
-def _show_server_log(log: tempfile._TemporaryFileWrapper[bytes], terminal: Terminal) -> None:
+def _show_server_log(log: IO[bytes], terminal: Terminal) -> None:
     """After a failure, the tail of what the DAP server wrote to stderr helps."""
     try:
         log.seek(0)

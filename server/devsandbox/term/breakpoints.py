@@ -9,8 +9,9 @@ DAP's ``setBreakpoints`` replaces every breakpoint of one source file, and
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import InvalidRequest
 

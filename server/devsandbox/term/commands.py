@@ -17,8 +17,9 @@ empty line run the command again (without its argument), as pdb does for steppin
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 
 from ..errors import InvalidRequest
 from . import render

@@ -6,8 +6,9 @@ Every function here returns a string; nothing writes to a stream.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import IO, Iterable, Sequence
+from typing import IO
 
 _CODES = {
     "bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33",

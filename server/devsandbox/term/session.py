@@ -13,8 +13,9 @@ import os
 import queue
 import sys
 import tokenize
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Union
+from typing import IO, Any
 
 from ..dapclient import DapClient, DapError, DapTimeout, Message
 from ..errors import CannotHandle, InvalidRequest, PeerGone
@@ -75,7 +76,7 @@ class Ended:
     server_gone: bool = False
 
 
-Outcome = Union[Stop, Ended]
+Outcome = Stop | Ended
 
 
 @dataclass(frozen=True)
