@@ -259,7 +259,8 @@ def _other_python():
             continue
         try:
             version = subprocess.run([exe, "-c", "import sys; print(sys.version_info[:2])"],
-                                     capture_output=True, text=True, timeout=30).stdout.strip()
+                                     check=False, capture_output=True, text=True,
+                                     timeout=30).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             continue
         if version and version != str(sys.version_info[:2]):
