@@ -92,6 +92,9 @@ int ds_is_structural(PyObject *o);
  * (repr of user objects).  Returns -1 only on memory errors. */
 int ds_encode(Buf *b, PyObject *o, int depth);
 
+/* Module initialisation of the value capture. */
+int ds_values_init(void);
+
 /* Clear the per-type "repr is too slow" memory. */
 void ds_values_reset(void);
 

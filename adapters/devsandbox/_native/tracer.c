@@ -603,6 +603,7 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
         if (!(fr = frame_for(th, f, cr, line))) goto fail;
         fr->line = line;
         if (buf_need(b, 24) < 0) goto fail;
+        if (line < 0) line = 0;
         if (what == EV_LINE) {
             put_u8(b, E_LINE);
             put_var(b, (uint64_t)line);
@@ -823,12 +824,13 @@ mon_result(int disable)
     return Py_NewRef(disable ? R.disable : Py_None);
 }
 
+/* the frame's line, as frame.f_lineno shows it (cached per instruction) */
 static int
-line_at(CodeRec *cr, PyObject *off_obj, int *cache_off, int *cache_line)
+frame_line(CodeRec *cr, _PyInterpreterFrame *f, int *cache_off, int *cache_line)
 {
-    int off = (int)PyLong_AsLong(off_obj);
+    int off = PyUnstable_InterpreterFrame_GetLasti(f);
     if (off == *cache_off) return *cache_line;
-    int line = PyCode_Addr2Line((PyCodeObject *)cr->code, off);
+    int line = PyUnstable_InterpreterFrame_GetLine(f);
     *cache_off = off;
     *cache_line = line;
     return line;
@@ -846,8 +848,9 @@ mon_start(PyObject *m, PyObject *const *args, Py_ssize_t n)
     }
     if (!cr->in_scope) return mon_result(1);
     PyThreadState *ts = PyThreadState_GET();
-    int line = line_at(cr, args[1], &cr->start_off, &cr->start_line);
-    if (record(ts, CURRENT_IFRAME(ts), cr, EV_CALL, line, NULL) < 0) recorder_failed();
+    _PyInterpreterFrame *f = CURRENT_IFRAME(ts);
+    int line = frame_line(cr, f, &cr->start_off, &cr->start_line);
+    if (record(ts, f, cr, EV_CALL, line, NULL) < 0) recorder_failed();
     return mon_result(0);
 }
 
@@ -858,14 +861,15 @@ mon_event(int what, PyObject *const *args, Py_ssize_t n, int *disable)
     CodeRec *cr = ds_map_get(&R.codes, args[0]);
     if (!cr || !cr->in_scope) return mon_result(0);
     PyThreadState *ts = PyThreadState_GET();
+    _PyInterpreterFrame *f = CURRENT_IFRAME(ts);
     int line;
     if (what == EV_LINE)
         line = (int)PyLong_AsLong(args[1]);
     else if (what == EV_RETURN)
-        line = line_at(cr, args[1], &cr->ret_off, &cr->ret_line);
+        line = frame_line(cr, f, &cr->ret_off, &cr->ret_line);
     else
-        line = PyCode_Addr2Line((PyCodeObject *)cr->code, (int)PyLong_AsLong(args[1]));
-    if (record(ts, CURRENT_IFRAME(ts), cr, what, line, n > 2 ? args[2] : NULL) < 0)
+        line = PyUnstable_InterpreterFrame_GetLine(f);
+    if (record(ts, f, cr, what, line, n > 2 ? args[2] : NULL) < 0)
         recorder_failed();
     return mon_result(0);
 }
@@ -1175,7 +1179,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__tracer(void)
 {
-    if (PyType_Ready(&TeeType) < 0) return NULL;
+    if (PyType_Ready(&TeeType) < 0 || ds_values_init() < 0) return NULL;
     static const char *whats[] = {"call", "exception", "line", "return",
                                   "c_call", "c_exception", "c_return", "opcode"};
     for (int i = 0; i < 8; i++)

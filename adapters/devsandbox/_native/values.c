@@ -139,6 +139,22 @@ double_bits(double d)
 /* types whose repr() we found too slow: no longer called */
 static PtrMap slow_types;
 
+/* tp_repr of classes that define __repr__ in Python (CPython's slot_tp_repr) */
+static reprfunc python_repr_slot;
+
+int
+ds_values_init(void)
+{
+    PyObject *ns = Py_BuildValue("{sO}", "__repr__", (PyObject *)&PyBaseObject_Type);
+    if (!ns) return -1;
+    PyObject *probe = PyObject_CallFunction((PyObject *)&PyType_Type, "s()O", "_repr_probe", ns);
+    Py_DECREF(ns);
+    if (!probe) return -1;
+    python_repr_slot = ((PyTypeObject *)probe)->tp_repr;
+    Py_DECREF(probe);
+    return 0;
+}
+
 void
 ds_values_reset(void)
 {
@@ -153,6 +169,19 @@ ds_is_structural(PyObject *o)
            t == &PyUnicode_Type || t == &PyBytes_Type || t == &PyComplex_Type ||
            t == &PyTuple_Type || t == &PyList_Type || t == &PyDict_Type || t == &PySet_Type ||
            t == &PyFrozenSet_Type;
+}
+
+/* builtin objects whose repr depends only on their identity and name */
+static int
+stable_repr(PyObject *o, PyTypeObject *t)
+{
+    return t == &PyFunction_Type || t == &PyCFunction_Type || t == &PyMethod_Type ||
+           t == &PyModule_Type || t == &PyCode_Type || t == &PyGen_Type || t == &PyCoro_Type ||
+           t == &PyAsyncGen_Type || t == &PyProperty_Type || t == &PyStaticMethod_Type ||
+           t == &PyClassMethod_Type || t == &PyWrapperDescr_Type || t == &PyMethodDescr_Type ||
+           t == &PyGetSetDescr_Type || t == &PyMemberDescr_Type || t == &PyRange_Type ||
+           t == &PySlice_Type || PyType_Check(o) || PyExceptionInstance_Check(o) ||
+           o == Py_Ellipsis || o == Py_NotImplemented;
 }
 
 /* the part of an arbitrary object's state that its repr plausibly shows */
@@ -171,15 +200,45 @@ fp_other(PyObject *o, int depth)
         for (Py_ssize_t i = 0; i < n && i < ds_limits.max_items; i++)
             h = mix(h, ds_fingerprint(items[i], depth + 1));
     }
-    if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
-        /* builtin type with its own repr (datetime, Decimal, range…): its
-         * hash is C code and reflects its value when it is hashable */
-        if (t->tp_hash && t->tp_hash != PyObject_HashNotImplemented) {
-            Py_hash_t hv = t->tp_hash(o);
-            if (hv == -1) PyErr_Clear();
-            h = mix(h, (uint64_t)hv);
+    if (PyByteArray_Check(o)) {
+        Py_ssize_t n = PyByteArray_GET_SIZE(o);
+        h = mix(h, (uint64_t)n);
+        const unsigned char *p = (const unsigned char *)PyByteArray_AS_STRING(o);
+        uint64_t acc = 0;
+        for (Py_ssize_t i = 0; i < n && i < ds_limits.max_str; i++) {
+            acc = (acc << 8) | p[i];
+            if ((i & 7) == 7) {
+                h = mix(h, acc);
+                acc = 0;
+            }
         }
+        return mix(h, acc);
+    }
+    if (strcmp(t->tp_name, "collections.deque") == 0) {
+        /* the deque's own iterator is C code; it sees items in order */
+        h = mix(h, (uint64_t)PyObject_Length(o));
+        PyObject *it = PyObject_GetIter(o), *item;
+        Py_ssize_t i = 0;
+        while (it && i++ < ds_limits.max_items && (item = PyIter_Next(it))) {
+            h = mix(h, ds_fingerprint(item, depth + 1));
+            Py_DECREF(item);
+        }
+        Py_XDECREF(it);
+        PyErr_Clear();
         return h;
+    }
+    if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE) || t->tp_repr != python_repr_slot) {
+        if (stable_repr(o, t)) return h;
+        /* a builtin whose repr may show hidden state (a lock's "locked", a
+         * file's "closed", datetime values…): its repr is C code; follow it */
+        PyObject *r = PyObject_Repr(o);
+        if (!r) {
+            PyErr_Clear();
+            return h;
+        }
+        Py_hash_t hv = PyObject_Hash(r);
+        Py_DECREF(r);
+        return mix(h, (uint64_t)hv);
     }
     /* user class with its own __repr__: follow its instance attributes */
     if (t->tp_dictoffset || (t->tp_flags & Py_TPFLAGS_MANAGED_DICT)) {
