@@ -370,14 +370,15 @@ class AgentHub:
     ) -> dict[str, str]:
         """Variables to add to a launched program's environment so that its agent connects here.
 
-        ``env`` is the environment the program would otherwise get (default:
-        ours); its PYTHONPATH is kept after the bootstrap directory.
+        ``env``: the environment the program would otherwise get; its PYTHONPATH
+        follows the bootstrap directory.  Without it PYTHONPATH is the bootstrap
+        directory alone, for a caller that prepends it to the program's own
+        PYTHONPATH itself (as ``dap.launch.with_env`` does).
         """
         if self.address is None:
             raise CannotHandle("the agent listener is not running (call listen() first)")
-        base = os.environ if env is None else env
         bootstrap = self._bootstrap_dir()
-        existing = base.get("PYTHONPATH", "")
+        existing = (env or {}).get("PYTHONPATH", "")
         return {
             "PYTHONPATH": bootstrap + (os.pathsep + existing if existing else ""),
             wire.ENV_AGENT: f"{self.address[0]}:{self.address[1]}",
