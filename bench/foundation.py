@@ -104,8 +104,20 @@ def summarize(samples: dict[str, dict[str, dict[str, list[float]]]]) -> dict[str
         "threshold": THRESHOLD,
         "holds": overhead <= THRESHOLD,
     }
+    result["noise"] = noise(samples)
     result["samples"] = samples
     return result
+
+
+def noise(samples: dict[str, dict[str, dict[str, list[float]]]]) -> dict[str, float]:
+    """Largest run-to-run spread ((max - min) / median) per kind, over workloads and modes."""
+    out = {}
+    for kind in KINDS:
+        spreads = [(max(v) - min(v)) / statistics.median(v)
+                   for modes in samples.values() for m in MODES
+                   for v in [modes[m][kind]] if len(v) > 1 and statistics.median(v) > 0]
+        out[kind] = max(spreads, default=0.0)
+    return out
 
 
 def table(result: dict[str, Any], kind: str, title: str) -> str:
@@ -159,4 +171,9 @@ def run(args: argparse.Namespace) -> int:
           f"{'HOLDS' if claim['holds'] else 'DOES NOT HOLD'}; in CPU time {claim['cpu_value']:.3f} "
           f"({(claim['cpu_value'] - 1) * 100:+.1f}%)"
           + ("  (quick run: not meaningful)" if args.quick else ""))
+    spread = result["noise"]
+    if spread["program"] > 0.10:
+        print(f"Warning: in-program times varied by up to {spread['program'] * 100:.0f}% between runs "
+              f"(CPU times by {spread['cpu'] * 100:.0f}%): the machine is busy, so the wall-time "
+              "verdict is unreliable; the CPU-time ratio is the steadier figure.")
     return 0
