@@ -5,10 +5,13 @@ a usage line and help text (the handler's docstring).  Register one with the
 ``TABLE.command`` decorator, from this module or any other module listed in
 ``console.COMMAND_MODULES``::
 
-    @TABLE.command("back", "bk", usage="back", repeat=True)
+    @TABLE.command("back", usage="back", repeat=True, requires="supportsStepBack")
     def back(dbg: Debugger, arg: str) -> None:
         \"\"\"Step backwards one line (time travel).\"\"\"
         dbg.resume("stepBack")
+
+``requires="supportsStepBack"`` makes the console refuse the command, with a clear message,
+when the DAP server does not announce that capability.
 
 Handlers raise ``DevsandboxError`` subclasses (``InvalidRequest`` ...) for errors the user
 should see; the console prints them and shows the prompt again.  ``repeat=True`` makes an
@@ -39,6 +42,7 @@ class Command:
     usage: str
     help: str
     repeat: bool = False
+    requires: str | None = None  # a DAP capability the server must announce, e.g. supportsStepBack
 
     @property
     def summary(self) -> str:
@@ -60,11 +64,11 @@ class CommandTable:
         self._commands.append(command)
         return command
 
-    def command(self, name: str, *aliases: str, usage: str = "",
-                repeat: bool = False) -> Callable[[Handler], Handler]:
+    def command(self, name: str, *aliases: str, usage: str = "", repeat: bool = False,
+                requires: str | None = None) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.add(Command(name, aliases, handler, usage or name,
-                             _dedent(handler.__doc__ or ""), repeat))
+                             _dedent(handler.__doc__ or ""), repeat, requires))
             return handler
         return register
 

@@ -6,6 +6,7 @@ import ast
 import importlib
 import logging
 import os
+import shutil
 import threading
 from typing import IO, Any
 
@@ -203,6 +204,9 @@ class Debugger:
                        "`! STATEMENT` runs Python")
             return
         self._repeat = cmd.name if cmd.repeat else None
+        if cmd.requires and not self.session.capabilities.get(cmd.requires):
+            self.error(f"{cmd.name}: this DAP server does not support it ({cmd.requires})")
+            return
         try:
             cmd.handler(self, arg.strip())
         except DevsandboxError as exc:
@@ -289,7 +293,7 @@ class Debugger:
 
     def pretty(self, expression: str) -> str:
         """pprint of an expression's value, in full; falls back to the plain value."""
-        width = 80
+        width = max(40, min(shutil.get_terminal_size().columns, 160))
         try:
             result, _ = self.session.evaluate(
                 f"__import__('pprint').pformat((\n{expression}\n), width={width})", "watch")

@@ -183,9 +183,12 @@ class DebugSession:
                 if interrupts == 1:
                     self._notice("pausing the program (Ctrl-C again to terminate it)")
                     self._request_quietly("pause", {"threadId": self.thread_id or 1})
-                else:
+                elif interrupts == 2:
                     self._notice("terminating the program")
                     self._request_quietly("terminate", {})
+                else:  # the server does not answer: give up on it
+                    self._notice("giving up on the DAP server")
+                    self.ended = Ended(self.exit_code, server_gone=True)
 
     def _request_quietly(self, command: str, arguments: dict[str, Any]) -> None:
         try:
