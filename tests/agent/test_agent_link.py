@@ -275,3 +275,26 @@ async def test_forked_child_connects_its_own_agent(
     assert (proc.pid, wire.AGENT_CHILD, {"pid": child_pid, "parent": proc.pid}) in (
         recorder.notifications
     )
+
+
+async def test_registered_methods_and_notifications(recorder: Recorder, programs: Programs) -> None:
+    token = secrets.token_urlsafe(16)
+    proc, port = await _start_embedded(programs, token)
+    hub = AgentHub(on_notification=recorder.on_notification)
+    try:
+        conn = await hub.connect("127.0.0.1", port, token, retry=False)
+        assert {"test/echo", "test/fail", "test/notify", wire.DISCOVER} <= set(conn.info["methods"])
+        assert await hub.call("test/echo", {"a": [1, 2]}) == {"echo": {"a": [1, 2]}}
+        assert await hub.call("test/echo") == {"echo": {}}
+        with pytest.raises(InvalidRequest, match="kind must be sensible"):
+            await hub.call("test/fail", {"kind": "invalid"})
+        with pytest.raises(CannotHandle, match="ValueError: this method always fails"):
+            await hub.call("test/fail", {})
+        assert await hub.call("test/notify", {"n": 1}) == 1  # one server got it
+        for _ in range(100):
+            if recorder.notifications:
+                break
+            await asyncio.sleep(0.02)
+        assert recorder.notifications == [(proc.pid, "test/event", {"n": 1})]
+    finally:
+        await hub.close()
