@@ -340,6 +340,9 @@ class AgentHub:
                 pass
             writer.close()
             return
+        if self._closing:
+            writer.close()
+            return
         info = dict(message["params"])
         info.pop("token", None)
         _write(writer, {"jsonrpc": "2.0", "id": msg_id, "result": _server_hello()})
