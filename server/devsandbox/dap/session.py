@@ -312,6 +312,7 @@ class Session:
             hub = await self._new_hub()
             host, port = await hub.listen()
             await inject_agent(pid, host, port, hub.token)
+            await hub.wait_for_agent(pid, timeout=10)
         self.debuggee_pid = pid
 
     async def _connect_embedded_agent(self, host: str, port: int, opts: launch.Options) -> None:
@@ -327,7 +328,15 @@ class Session:
                         " in the attach configuration); live features are off.\n", "important")
             return
         hub = await self._new_hub()
-        self._spawn(hub.connect(opts.agent_host or host, agent_port, token, retry=True))
+        self._spawn(self._keep_agent_connected(hub, opts.agent_host or host, agent_port, token))
+
+    async def _keep_agent_connected(self, hub: Any, host: str, port: int, token: str) -> None:
+        try:
+            await hub.connect(host, port, token, retry=True)
+        except DevsandboxError as exc:
+            log.warning("agent at %s:%s: %s", host, port, exc)
+            self.output(f"DevSandbox: cannot reach the agent at {host}:{port}: {exc}\n",
+                        "important")
 
     async def disconnect(self, request: Message) -> Any:
         if self.backend is not None and not self.backend.channel.closed:
