@@ -84,6 +84,14 @@ extern Limits ds_limits;
  * incremental capture.  Never runs user code. */
 uint64_t ds_fingerprint(PyObject *o, int depth);
 
+/* Set by ds_fingerprint when a container holds non-scalar items. */
+extern int ds_fp_deep;
+
+/* A cheap signature of a list's item addresses or a dict's version: when it
+ * and the container's address are unchanged and the container holds only
+ * scalars, its content is unchanged.  Returns 0 for other types. */
+int ds_shallow(PyObject *o, uint64_t *sig);
+
 /* True if the repr of `o` is computed from its content (no user code), so
  * that the shadow does not need to keep it alive to trust its address. */
 int ds_is_structural(PyObject *o);

@@ -76,6 +76,8 @@ typedef struct {
 typedef struct {
     PyObject *ref; /* kept for values shown through repr(): their address stays theirs */
     uint64_t fp;
+    void *shallow_of; /* list or dict whose ds_shallow signature is `shallow` */
+    uint64_t shallow;
     uint32_t gen;
     uint8_t present;
 } Slot;
@@ -390,11 +392,18 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
         put_u8(b, E_DEL);
         put_var(b, name_id);
         s->present = 0;
+        s->shallow_of = NULL;
         Py_CLEAR(s->ref);
         return 0;
     }
+    uint64_t sig = 0;
+    int has_sig = ds_shallow(v, &sig);
+    if (has_sig && s->present && s->shallow_of == (void *)v && s->shallow == sig) return 0;
+    ds_fp_deep = 0;
     uint64_t h = ds_fingerprint(v, 0);
-    if (PyErr_Occurred()) PyErr_Clear();
+    /* only scalar items: the signature alone tells whether it changed */
+    s->shallow_of = (has_sig && !ds_fp_deep) ? (void *)v : NULL;
+    s->shallow = sig;
     if (s->present && s->fp == h) return 0;
     if (buf_need(b, 12) < 0) return -1;
     put_u8(b, E_SET);
@@ -470,10 +479,12 @@ reset_shadow(FrameRec *fr)
         for (int i = 0; i < fr->code->nlocals; i++) {
             Py_CLEAR(fr->slots[i].ref);
             fr->slots[i].present = 0;
+            fr->slots[i].shallow_of = NULL;
         }
     for (int i = 0; i < fr->ndslots; i++) {
         Py_CLEAR(fr->dslots[i].s.ref);
         fr->dslots[i].s.present = 0;
+        fr->dslots[i].s.shallow_of = NULL;
     }
 }
 

@@ -136,6 +136,53 @@ double_bits(double d)
     return u;
 }
 
+/* elements of containers: scalars by address (the container keeps them alive),
+ * anything else by content */
+int ds_fp_deep;
+
+static inline uint64_t
+elem_fp(PyObject *e, int depth)
+{
+    PyTypeObject *t = Py_TYPE(e);
+    if (t == &PyLong_Type || t == &PyFloat_Type || t == &PyUnicode_Type || e == Py_None ||
+        t == &PyBool_Type || t == &PyBytes_Type)
+        return ptrbits(e);
+    ds_fp_deep = 1;
+    return ds_fingerprint(e, depth);
+}
+
+int
+ds_shallow(PyObject *o, uint64_t *sig)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (t == &PyList_Type) {
+        PyObject **items = ((PyListObject *)o)->ob_item;
+        Py_ssize_t n = Py_SIZE(o);
+        uint64_t acc = (uint64_t)n;
+        for (Py_ssize_t i = 0; i < n && i < ds_limits.max_items; i++)
+            acc = ((acc << 7) | (acc >> 57)) ^ ptrbits(items[i]);
+        *sig = acc;
+        return 1;
+    }
+    if (t == &PyDict_Type) {
+_Py_COMP_DIAG_PUSH
+_Py_COMP_DIAG_IGNORE_DEPR_DECLS
+        *sig = ((PyDictObject *)o)->ma_version_tag;
+_Py_COMP_DIAG_POP
+        return 1;
+    }
+    return 0;
+}
+
+static inline uint64_t
+seq_fp(uint64_t h, PyObject **items, Py_ssize_t n, int depth)
+{
+    uint64_t acc = 0;
+    for (Py_ssize_t i = 0; i < n && i < ds_limits.max_items; i++)
+        acc = acc * 0x100000001b3ULL + elem_fp(items[i], depth);
+    return mix(h, acc);
+}
+
 /* types whose repr() we found too slow: no longer called */
 static PtrMap slow_types;
 
@@ -192,14 +239,12 @@ fp_other(PyObject *o, int depth)
     uint64_t h = mix(ptrbits(t), ptrbits(o));
     if (t->tp_repr == PyBaseObject_Type.tp_repr) return h; /* "<T object at 0x…>" */
     if (depth >= ds_limits.max_depth) return h;
-    if (PyList_Check(o) || PyTuple_Check(o)) {
-        Py_ssize_t n = Py_SIZE(o);
-        h = mix(h, (uint64_t)n);
-        PyObject **items = PyList_Check(o) ? ((PyListObject *)o)->ob_item
-                                           : ((PyTupleObject *)o)->ob_item;
-        for (Py_ssize_t i = 0; i < n && i < ds_limits.max_items; i++)
-            h = mix(h, ds_fingerprint(items[i], depth + 1));
-    }
+    if (PyList_Check(o))
+        h = seq_fp(mix(h, (uint64_t)Py_SIZE(o)), ((PyListObject *)o)->ob_item, Py_SIZE(o),
+                   depth + 1);
+    else if (PyTuple_Check(o))
+        h = seq_fp(mix(h, (uint64_t)Py_SIZE(o)), ((PyTupleObject *)o)->ob_item, Py_SIZE(o),
+                   depth + 1);
     if (PyByteArray_Check(o)) {
         Py_ssize_t n = PyByteArray_GET_SIZE(o);
         h = mix(h, (uint64_t)n);
@@ -259,6 +304,14 @@ ds_fingerprint(PyObject *o, int depth)
 {
     PyTypeObject *t = Py_TYPE(o);
     if (t == &PyLong_Type) {
+#if PY_VERSION_HEX >= 0x030C0000
+        if (PyUnstable_Long_IsCompact((PyLongObject *)o))
+            return fmix((uint64_t)PyUnstable_Long_CompactValue((PyLongObject *)o) ^ 0x1234567ULL);
+#else
+        Py_ssize_t size = Py_SIZE(o);
+        if (size >= -1 && size <= 1)
+            return fmix((uint64_t)(size * (int64_t)((PyLongObject *)o)->ob_digit[0]) ^ 0x1234567ULL);
+#endif
         int overflow = 0;
         long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
         if (overflow) {
@@ -277,34 +330,31 @@ ds_fingerprint(PyObject *o, int depth)
         (t == &PyList_Type || t == &PyTuple_Type || t == &PyDict_Type || t == &PySet_Type ||
          t == &PyFrozenSet_Type))
         return mix(ptrbits(t), (uint64_t)PyObject_Length(o));
-    if (t == &PyList_Type || t == &PyTuple_Type) {
-        Py_ssize_t n = Py_SIZE(o);
-        uint64_t h = mix(ptrbits(t), (uint64_t)n);
-        PyObject **items = t == &PyList_Type ? ((PyListObject *)o)->ob_item
-                                             : ((PyTupleObject *)o)->ob_item;
-        for (Py_ssize_t i = 0; i < n && i < ds_limits.max_items; i++)
-            h = mix(h, ds_fingerprint(items[i], depth + 1));
-        return h;
-    }
+    if (t == &PyList_Type)
+        return seq_fp(mix(ptrbits(t), (uint64_t)Py_SIZE(o)), ((PyListObject *)o)->ob_item,
+                      Py_SIZE(o), depth + 1);
+    if (t == &PyTuple_Type)
+        return seq_fp(mix(ptrbits(t), (uint64_t)Py_SIZE(o)), ((PyTupleObject *)o)->ob_item,
+                      Py_SIZE(o), depth + 1);
     if (PyDict_Check(o)) {
         Py_ssize_t pos = 0, i = 0;
         PyObject *k, *v;
-        uint64_t h = mix(ptrbits(t), (uint64_t)PyDict_GET_SIZE(o));
+        uint64_t h = mix(ptrbits(t), (uint64_t)PyDict_GET_SIZE(o)), acc = 0;
         if (t != &PyDict_Type) h = mix(h, ptrbits(o));
         while (i++ < ds_limits.max_items && PyDict_Next(o, &pos, &k, &v)) {
-            h = mix(h, ds_fingerprint(k, depth + 1));
-            h = mix(h, ds_fingerprint(v, depth + 1));
+            acc = acc * 0x100000001b3ULL + elem_fp(k, depth + 1);
+            acc = acc * 0x100000001b3ULL + elem_fp(v, depth + 1);
         }
-        return h;
+        return mix(h, acc);
     }
     if (t == &PySet_Type || t == &PyFrozenSet_Type) {
         Py_ssize_t pos = 0, i = 0;
         PyObject *k;
         Py_hash_t hv;
-        uint64_t h = mix(ptrbits(t), (uint64_t)PySet_GET_SIZE(o));
+        uint64_t h = mix(ptrbits(t), (uint64_t)PySet_GET_SIZE(o)), acc = 0;
         while (i++ < ds_limits.max_items && _PySet_NextEntry(o, &pos, &k, &hv))
-            h = mix(h, ds_fingerprint(k, depth + 1));
-        return h;
+            acc = acc * 0x100000001b3ULL + elem_fp(k, depth + 1);
+        return mix(h, acc);
     }
     if (t == &PyBytes_Type) {
         Py_hash_t hv = PyObject_Hash(o);

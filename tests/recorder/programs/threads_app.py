@@ -34,12 +34,12 @@ class Group:
         return f"Group({len(self.workers)})"
 
 
-def raw(lock, box):
+def raw(done, box):
     total = 0
     for i in range(5):
         total += i
     box.append(total)
-    lock.release()
+    done()
 
 
 def main():
@@ -50,7 +50,7 @@ def main():
     lock = _thread.allocate_lock()
     lock.acquire()
     box = []
-    _thread.start_new_thread(raw, (lock, box))
+    _thread.start_new_thread(raw, (lock.release, box))
     lock.acquire()
     return results, box
 
