@@ -155,6 +155,7 @@ def test_errors_keep_the_prompt(debug):
     assert "*** bad breakpoint 'nowhere:x'" in run.cmd("b nowhere:x")
     assert "*** no such file: nowhere.py" in run.cmd("b nowhere.py:3")
     assert "*** basic.py has only" in run.cmd("b 999")
+    assert "*** line 3 of basic.py is blank or a comment" in run.cmd("b 3")
     assert "*** NameError: name 'missing' is not defined" in run.cmd("p missing")
     assert "*** ZeroDivisionError: division by zero" in run.cmd("!1/0")
     assert "*** no breakpoint number 7" in run.cmd("cl 7")

@@ -77,7 +77,9 @@ class Terminal:
         if category == "telemetry" or not text:
             return
         if category in ("console", "important"):
-            text = self.style(text, "yellow" if category == "important" else "dim")
+            body = text.rstrip("\n")
+            text = self.style(body, "yellow" if category == "important" else "dim") \
+                + text[len(body):]
         with self._lock:
             if self._at_prompt:
                 self.out.write("\r\x1b[K" if self.interactive else "\n")

@@ -242,10 +242,13 @@ class DebugSession:
                                            {"names": ["Exception"]}], "breakMode": "unhandled"}],
         })
         self.request("configurationDone")
-        try:
+        try:  # the program runs from here on: Ctrl-C pauses it (wait_outcome does the same)
             self.client.response(seq, REQUEST_TIMEOUT)
         except DapError as exc:
             raise InvalidRequest(_last_line(str(exc))) from None
+        except KeyboardInterrupt:
+            self._notice("pausing the program")
+            self._request_quietly("pause", {"threadId": 1})
         return self._settle(self.wait_outcome())
 
     def resume(self, command: str, arguments: dict[str, Any] | None = None) -> Outcome:
@@ -375,6 +378,9 @@ class DebugSession:
         assert spec.line is not None
         if lines is not None and spec.line > len(lines):
             raise InvalidRequest(f"{os.path.basename(path)} has only {len(lines)} lines")
+        if lines is not None and lines[spec.line - 1].strip()[:1] in ("", "#"):
+            raise InvalidRequest(f"line {spec.line} of {os.path.basename(path)} "
+                                 "is blank or a comment")
         bp = self.breakpoints.add(path, spec.line, condition=spec.condition)
         if self.capabilities:
             self._send_file_breakpoints(path)
