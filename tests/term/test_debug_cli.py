@@ -277,3 +277,12 @@ def test_python_option_picks_the_debuggee_interpreter(debug):
     run.cmd("!import sys")
     assert run.cmd("p sys.version_info[:2]").splitlines()[-1] == version
     run.finish("q")
+
+
+def test_child_processes_run_undebugged(debug):
+    run = debug("--no-stop-on-entry", "spawn.py", wait=False)
+    run.child.expect_exact("child says hi")
+    run.child.expect_exact("parent done 0")
+    run.child.expect(pexpect.EOF)
+    run.child.close()
+    assert run.child.exitstatus == 0

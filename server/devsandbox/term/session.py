@@ -49,6 +49,8 @@ class Target:
             "console": "internalConsole", "cwd": os.path.abspath(self.cwd), "args": self.args,
             "stopOnEntry": self.stop_on_entry, "justMyCode": self.just_my_code,
             "showReturnValue": True, "env": {"PYTHONUNBUFFERED": "1"},
+            # child processes would need sessions of their own (startDebugging): not debugged
+            "subProcess": False,
         }
         if self.module:
             config["module"] = self.module
