@@ -34,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="step into and stop in library code too (justMyCode off)")
     parser.add_argument("--no-agent", action="store_true",
                         help="plain debugpy: do not start the DevSandbox agent in the program")
+    parser.add_argument("--record", action="store_true",
+                        help="record the run for time travel (devsandbox.record)")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help="colour output (auto: on a terminal, unless NO_COLOR is set)")
     parser.add_argument("target", nargs=argparse.REMAINDER, metavar="PROGRAM [ARGS]",
@@ -57,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         target.program = name
     if args.no_agent:
-        target.devsandbox = {"agent": False}
+        target.devsandbox["agent"] = False
+    if args.record:
+        target.devsandbox["record"] = True
     if not os.path.isdir(args.cwd):
         sys.stderr.write(f"devsandbox debug: no such directory: {args.cwd}\n")
         return 2
