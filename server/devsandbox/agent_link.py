@@ -24,6 +24,7 @@ import secrets
 import shutil
 import tempfile
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -45,6 +46,7 @@ AGENT_DISCONNECTED = (
     "agent/disconnected"  # hub event (not on the wire): an agent's connection ended
 )
 HANDSHAKE_TIMEOUT = 10.0
+BOOTSTRAP_PREFIX = "devsandbox-agent-"  # + server pid + "-": the launch bootstrap directories
 BACKOFF_MIN, BACKOFF_MAX = 0.25, 5.0
 
 ERR_METHOD_NOT_FOUND = -32601
@@ -239,6 +241,7 @@ class AgentHub:
         self._changed: asyncio.Event | None = None  # set (and replaced) whenever agents change
         self._tasks: set[asyncio.Task[Any]] = set()
         self._bootstrap: str | None = None
+        self._bootstrap_finalizer: Callable[[], Any] = lambda: None
         self._reconnect: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -392,9 +395,10 @@ class AgentHub:
 
     def _bootstrap_dir(self) -> str:
         if self._bootstrap is None:
+            _sweep_stale_bootstraps()
             agent_dir = os.path.dirname(os.path.abspath(wire.__file__))
             package_dir = os.path.dirname(agent_dir)
-            path = tempfile.mkdtemp(prefix="devsandbox-agent-")
+            path = tempfile.mkdtemp(prefix=f"{BOOTSTRAP_PREFIX}{os.getpid()}-")
             shutil.copy2(os.path.join(agent_dir, "_site", "sitecustomize.py"), path)
             target = os.path.join(path, "devsandbox")
             try:
@@ -402,6 +406,8 @@ class AgentHub:
             except OSError:  # no symlinks (Windows without the privilege): copy the package
                 shutil.copytree(package_dir, target, ignore=shutil.ignore_patterns("__pycache__"))
             self._bootstrap = path
+            # removed by close(), or when this process exits without closing the hub
+            self._bootstrap_finalizer = weakref.finalize(self, shutil.rmtree, path, True)
         return self._bootstrap
 
     # -- we connect to an agent (embedded mode) ---------------------------------------------
@@ -552,9 +558,42 @@ class AgentHub:
             self._server.close()
             self._server = None
         if self._bootstrap is not None:
-            shutil.rmtree(self._bootstrap, ignore_errors=True)
+            self._bootstrap_finalizer()  # removes the directory, once
             self._bootstrap = None
         self._set_state(DISCONNECTED, "closed")
+
+
+def _sweep_stale_bootstraps() -> None:
+    """Remove bootstrap directories left behind by servers that died without cleaning up."""
+    if os.name != "posix":
+        return  # os.kill(pid, 0) is not a liveness probe there
+    base = tempfile.gettempdir()
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(BOOTSTRAP_PREFIX):
+            continue
+        owner = name[len(BOOTSTRAP_PREFIX) :].partition("-")[0]
+        path = os.path.join(base, name)
+        try:
+            if not owner.isdigit() or os.stat(path).st_uid != os.getuid() or _alive(int(owner)):
+                continue
+        except OSError:
+            continue
+        log.debug("removing %s (its server %s is gone)", path, owner)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, but not ours to signal
+    return True
 
 
 def _server_hello() -> dict[str, Any]:

@@ -7,13 +7,17 @@ import json
 import logging
 import os
 import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 from agent_support import Programs, Recorder, clean_env, read_line
 
 from devsandbox.agent import wire
-from devsandbox.agent_link import AgentHub
+from devsandbox.agent_link import BOOTSTRAP_PREFIX, AgentHub
 from devsandbox.errors import CannotHandle, InvalidRequest, PeerGone
 from devsandbox.wire.framing import FrameParser, encode
 
@@ -298,3 +302,53 @@ async def test_registered_methods_and_notifications(recorder: Recorder, programs
         assert recorder.notifications == [(proc.pid, "test/event", {"n": 1})]
     finally:
         await hub.close()
+
+
+async def test_bootstrap_directories_of_dead_servers_are_swept(tmp_path: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    base = Path(tempfile.gettempdir())
+    stale = base / f"{BOOTSTRAP_PREFIX}{int(dead.stdout)}-test"
+    stale.mkdir()
+    (stale / "sitecustomize.py").write_text("")
+    live = base / f"{BOOTSTRAP_PREFIX}{os.getpid()}-test"  # a server that is still running
+    live.mkdir()
+    hub = AgentHub()
+    try:
+        await hub.listen()
+        hub.launch_env()
+        assert not stale.exists()
+        assert live.exists()
+    finally:
+        await hub.close()
+        shutil.rmtree(stale, ignore_errors=True)
+        shutil.rmtree(live, ignore_errors=True)
+
+
+def test_bootstrap_directory_is_removed_when_the_server_exits_without_closing() -> None:
+    code = (
+        "import asyncio\n"
+        "from devsandbox.agent_link import AgentHub\n"
+        "async def main():\n"
+        "    hub = AgentHub()\n"
+        "    await hub.listen()\n"
+        "    print(hub.launch_env()['PYTHONPATH'])\n"
+        "    return hub\n"
+        "keep = asyncio.run(main())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=clean_env(),
+    )
+    path = Path(out.stdout.strip())
+    assert path.name.startswith(BOOTSTRAP_PREFIX)
+    assert not path.exists()
