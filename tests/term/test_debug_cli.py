@@ -286,3 +286,21 @@ def test_child_processes_run_undebugged(debug):
     run.child.expect(pexpect.EOF)
     run.child.close()
     assert run.child.exitstatus == 0
+
+
+def test_list_ranges_other_files_and_globals(debug):
+    run = debug("basic.py")
+    out = run.cmd(f"l {SQUARE - 1}, {SQUARE + 1}")
+    numbers = [int(n) for n in re.findall(r"^\S*\s+(\d+)  ", out, re.MULTILINE)]
+    assert numbers == [SQUARE - 1, SQUARE, SQUARE + 1], out
+    out = run.cmd("l boom.py:5")
+    assert "return int(text)  # @raise" in out
+    out = run.cmd("l .")
+    assert re.search(r"^ ->\s+1  ", out, re.MULTILINE), out
+    run.cmd(f"b {CALL}")
+    run.cmd("c")
+    out = run.cmd("globals")
+    assert re.search(r"^square = <function square", out, re.MULTILINE), out
+    assert "__name__" not in out
+    out = run.cmd("pp {'k': list(range(3))}")
+    assert "{'k': [0, 1, 2]}" in out

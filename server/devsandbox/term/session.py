@@ -25,6 +25,8 @@ from .render import Location
 logger = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 60.0
+# debugpy's pseudo-variables that group a scope's members
+_GROUPS = {"special variables", "function variables", "class variables", "protected variables"}
 # events that never change what the terminal shows
 _QUIET_EVENTS = {"initialized", "process", "thread", "module", "loadedSource", "continued",
                  "capabilities", "debugpySockets", "debugpyWaitingForServer", "invalidated"}
@@ -341,10 +343,22 @@ class DebugSession:
         scopes = self.request("scopes", {"frameId": self.frame.id}).get("scopes") or []
         for sc in scopes:
             if sc.get("name", "").lower() == scope.lower() or sc.get("presentationHint") == scope:
-                body = self.request("variables", {"variablesReference": sc["variablesReference"]})
-                return [(v["name"], v.get("value", ""), v.get("type") or "")
-                        for v in body.get("variables") or []]
+                return sorted(self._variables(sc["variablesReference"]),
+                              key=lambda row: row[0].lower())
         raise CannotHandle(f"this frame has no {scope} scope")
+
+    def _variables(self, reference: int, depth: int = 0) -> list[tuple[str, str, str]]:
+        rows = []
+        body = self.request("variables", {"variablesReference": reference})
+        for var in body.get("variables") or []:
+            name = var["name"]
+            if name in _GROUPS and not var.get("value") and var.get("variablesReference"):
+                # debugpy's "function variables" etc.: list the members, skip the dunders
+                if name != "special variables" and depth == 0:
+                    rows += self._variables(var["variablesReference"], depth + 1)
+                continue
+            rows.append((name, var.get("value", ""), var.get("type") or ""))
+        return rows
 
     # -- breakpoints -------------------------------------------------------------------------
 
