@@ -27,6 +27,14 @@ def listen(port: int = 5678, host: str = "127.0.0.1", **options: object) -> tupl
     return _listen(port, host=host, **options)
 
 
+def recording(**options: object):  # type: ignore[no-untyped-def]
+    """Record the code run in a ``with devsandbox.recording(): ...`` block
+    (options: see devsandbox.recorder)."""
+    from .recorder import recording as _recording
+
+    return _recording(**options)
+
+
 def wait_for_client() -> None:
     """Block until a debugger client is attached (like debugpy.wait_for_client)."""
     from .embedded import wait_for_client as _wait

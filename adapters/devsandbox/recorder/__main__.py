@@ -96,7 +96,8 @@ def main(argv: list[str]) -> int:
     except BaseException as exc:  # noqa: BLE001 - reported as python would
         code = 130 if isinstance(exc, KeyboardInterrupt) else 1
         reason = "uncaught exception"
-        sys.excepthook(type(exc), exc, _user_traceback(exc))
+        tb = _user_traceback(exc)
+        sys.excepthook(type(exc), exc.with_traceback(tb), tb)
     # like the interpreter: wait for non-daemon threads, then finish
     shutdown = getattr(threading, "_shutdown", None)
     if shutdown is not None:
