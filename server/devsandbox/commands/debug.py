@@ -12,7 +12,8 @@ from ..errors import DevsandboxError
 from ..term import render
 from ..term.breakpoints import parse_cli
 from ..term.console import Debugger, Terminal
-from ..term.session import DebugSession, Target
+from ..term.session import DebugSession
+from ..term.target import Target
 
 NAME = "debug"
 HELP = "debug a program in the terminal (pdb-like commands, through the DAP server)"

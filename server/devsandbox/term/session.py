@@ -12,15 +12,15 @@ import logging
 import os
 import queue
 import sys
-import tokenize
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any
 
 from ..dapclient import DapClient, DapError, DapTimeout, Message
 from ..errors import CannotHandle, InvalidRequest, PeerGone
 from .breakpoints import Breakpoint, BreakpointTable, Spec
 from .render import Location
+from .target import SourceFiles, Target
 
 logger = logging.getLogger(__name__)
 
@@ -30,39 +30,6 @@ _GROUPS = {"special variables", "function variables", "class variables", "protec
 # events that never change what the terminal shows
 _QUIET_EVENTS = {"initialized", "process", "thread", "module", "loadedSource", "continued",
                  "capabilities", "debugpySockets", "debugpyWaitingForServer", "invalidated"}
-
-
-@dataclass
-class Target:
-    """What to debug, from the command line."""
-
-    program: str | None = None
-    module: str | None = None
-    args: list[str] = field(default_factory=list)
-    cwd: str = "."
-    python: str | None = None
-    stop_on_entry: bool = True
-    just_my_code: bool = True
-    devsandbox: dict[str, Any] = field(default_factory=dict)
-
-    def launch_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {
-            "name": "devsandbox debug", "type": "devsandbox", "request": "launch",
-            "console": "internalConsole", "cwd": os.path.abspath(self.cwd), "args": self.args,
-            "stopOnEntry": self.stop_on_entry, "justMyCode": self.just_my_code,
-            "showReturnValue": True, "env": {"PYTHONUNBUFFERED": "1"},
-            # child processes would need sessions of their own (startDebugging): not debugged
-            "subProcess": False,
-        }
-        if self.module:
-            config["module"] = self.module
-        else:
-            config["program"] = os.path.abspath(self.program or "")
-        if self.python:
-            config["python"] = [self.python]
-        if self.devsandbox:
-            config["devsandbox"] = dict(self.devsandbox)
-        return config
 
 
 @dataclass(frozen=True)
@@ -120,7 +87,7 @@ class DebugSession:
         self.thread_id: int | None = None
         self.frames: list[Frame] = []
         self.frame_index = 0
-        self._sources: dict[str, tuple[float, list[str]]] = {}
+        self._files = SourceFiles()
         self.client = DapClient(argv or server_argv(), stderr=server_stderr, start_new_session=True,
                                 listener=self._on_message, keep=_not_output)
 
@@ -425,16 +392,7 @@ class DebugSession:
     def source_lines(self, path: str | None, source: dict[str, Any] | None = None) -> list[str] | None:
         """The text of a source file by lines, from disk or (for generated code) the server."""
         if path and os.path.isfile(path):
-            mtime = os.path.getmtime(path)
-            cached = self._sources.get(path)
-            if cached is None or cached[0] != mtime:
-                try:
-                    with tokenize.open(path) as f:
-                        cached = (mtime, f.read().splitlines())
-                except (OSError, SyntaxError, UnicodeDecodeError):
-                    return None
-                self._sources[path] = cached
-            return cached[1]
+            return self._files.lines(path)
         ref = (source or {}).get("sourceReference")
         if ref:
             try:
