@@ -213,3 +213,12 @@ def test_subprocess_appears_as_child_session(dap):
     sub.request("continue", {"threadId": stop["threadId"]})
     dap.event("exited", timeout=20)
     assert "child said hello from-parent exit 0" in dap.output()
+
+
+def test_subprocess_the_client_declines_still_runs(dap):
+    # No startDebugging handler: the client refuses the child session, and the
+    # child must not wait for a debugger for ever.
+    dap.start("launch", launch_config(sample("parent.py"), subProcess=True))
+    dap.event("exited", timeout=30)
+    assert "child said hello from-parent exit 0" in dap.output()
+    assert "runs without the debugger" in dap.output()

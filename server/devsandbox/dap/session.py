@@ -48,6 +48,7 @@ class Session:
         self.stopped: dict[str, Any] | None = None
         """Body of the last stopped event while the program is paused, else None."""
         self.control: ControlServer | None = None
+        self._agent_state = "disconnected"
         self.ended = False
         self.done = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -193,6 +194,33 @@ class Session:
             return
         if not backend.channel.closed:
             backend.channel.relay_response(request, response)
+        if request["command"] == "startDebugging" and not response.get("success"):
+            # The subprocess waits for a debugger; without one it would hang for ever.
+            self._spawn(self._release_child(request.get("arguments") or {}))
+
+    async def _release_child(self, arguments: dict[str, Any]) -> None:
+        """Attach to a subprocess the client would not debug, and let it run."""
+        config = dict(arguments.get("configuration") or {})
+        connect = config.get("connect") or {}
+        done = asyncio.Event()
+
+        def on_message(message: Message) -> None:
+            if message.get("type") == "event" and message.get("event") in ("terminated", "exited"):
+                done.set()
+
+        try:
+            child = await Backend.connect(connect.get("host") or "127.0.0.1", int(connect["port"]),
+                                          on_message, done.set)
+            await child.channel.request("initialize", {"adapterID": "devsandbox"})
+            attached = child.channel.request("attach", config)
+            await child.channel.request("configurationDone")
+            await attached
+            self.output(f"DevSandbox: the client did not debug subprocess "
+                        f"{config.get('subProcessId')}; it runs without the debugger.\n")
+            await done.wait()
+            await child.close()
+        except (DevsandboxError, KeyError, ValueError, OSError) as exc:
+            log.warning("could not release subprocess %s: %s", config.get("subProcessId"), exc)
 
     def _on_backend_closed(self) -> None:
         if self.backend is not None and not self.backend.channel.closed:
@@ -246,7 +274,12 @@ class Session:
     def _on_agent_state(self, state: str, message: str) -> None:
         if self.client.closed:
             return
-        self.output(f"DevSandbox agent: {message}\n")
+        # Every change is an event; only trouble (and recovery from it) is shown as output.
+        if state == "error" or self._agent_state == "error" or (
+                self._agent_state == "connected" and state != "connected"):
+            self.output(f"DevSandbox agent: {message}\n", "important" if state == "error"
+                        else "console")
+        self._agent_state = state
         self.client.event("devsandbox/connectionState", {"state": state, "message": message})
 
     async def launch(self, request: Message) -> Any:
