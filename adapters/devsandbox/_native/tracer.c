@@ -930,6 +930,27 @@ mon_jump(PyObject *m, PyObject *const *args, Py_ssize_t n)
 }
 #endif
 
+/* ---- no-op hooks: the floor of any line recorder (bench/recorder.py) ----- */
+
+static int
+noop_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    return 0;
+}
+
+static PyObject *
+py_install_noop_trace(PyObject *m, PyObject *unused)
+{
+    PyEval_SetTrace(noop_trace, NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+mon_noop(PyObject *m, PyObject *const *args, Py_ssize_t n)
+{
+    Py_RETURN_NONE;
+}
+
 /* ---- control ------------------------------------------------------------- */
 
 static PyObject *
@@ -1168,6 +1189,8 @@ static PyMethodDef methods[] = {
     {"encode", py_encode, METH_O, "Encode one value."},
     {"fingerprint", py_fingerprint, METH_O, "Fingerprint of one value."},
     {"install_tee", py_install_tee, METH_NOARGS, "Tee this thread's trace slot."},
+    {"install_noop_trace", py_install_noop_trace, METH_NOARGS, "A C trace function doing nothing."},
+    {"mon_noop", (PyCFunction)(void (*)(void))mon_noop, METH_FASTCALL, "A monitoring callback doing nothing."},
     {"install_tee_all", py_install_tee_all, METH_NOARGS, "Tee every thread's trace slot."},
     {"remove_tee_all", py_remove_tee_all, METH_NOARGS, "Remove idle tees."},
     {"settrace", py_settrace, METH_O, "sys.settrace that keeps the tee."},
