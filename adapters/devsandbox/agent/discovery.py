@@ -94,7 +94,10 @@ def stack_of(frame: types.FrameType | None) -> list[dict[str, Any]]:
 def threads() -> list[dict[str, Any]]:
     frames = sys._current_frames()
     hidden = own_thread_idents()
-    known = {t.ident: t for t in threading.enumerate()}
+    # pydevd hides its own threads from threading.enumerate(); _active has them all
+    active = getattr(threading, "_active", None)
+    known = dict(active) if isinstance(active, dict) else {
+        t.ident: t for t in threading.enumerate()}
     result = []
     for ident, frame in frames.items():
         if ident in hidden:

@@ -109,8 +109,8 @@ def _narrate(dap: DapClient, python: str) -> int:
         print(f"container {container.get('module')}.{container.get('name')}: "
               f"{container.get('type')} of {container.get('len')}{extra}")
     memory = report.get("memory", {})
-    if memory.get("rss"):
-        print(f"memory: RSS {memory['rss'] / 1e6:.1f} MB")
+    if memory.get("rss_bytes"):
+        print(f"memory: RSS {memory['rss_bytes'] / 1e6:.1f} MB")
 
     exited = dap.event("exited", timeout=30)["body"]
     _say("Program output", dap.output("stdout").rstrip())

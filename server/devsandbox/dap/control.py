@@ -9,7 +9,9 @@ random token and registers itself in the per-user runtime directory (see
 - ``evaluate`` {expression, file?, line?, frameId?}: the value in the paused frame
   that belongs to ``file`` (debugpy evaluates it, context "hover");
 - ``variables`` {frameId}: the locals of a paused frame;
-- ``discover``: the agent's discovery report.
+- ``discover``: the agent's discovery report;
+- ``globalValue`` {file, expression}: a module global (or attribute path) of the
+  running program, read by the agent without pausing it (see agent/values.py).
 Notifications to connected clients: ``stateChanged`` with the new state.
 """
 
@@ -42,6 +44,7 @@ class ControlServer:
     async def start(self, config: dict[str, Any]) -> None:
         handlers = {"state": self.state, "frames": self.frames, "evaluate": self.evaluate,
                     "variables": self.variables, "discover": self.discover}
+        handlers["globalValue"] = self.global_value  # for the language server's hover
         self.server = await jsonrpc.serve(self.token, handlers, on_connection=self._track)
         host, port = self.server.sockets[0].getsockname()[:2]
         roots = {os.path.abspath(config.get("cwd") or os.getcwd())}
@@ -130,7 +133,19 @@ class ControlServer:
         hub = self.session.hub
         if hub is None or not hub.agents:
             raise CannotHandle("no agent is connected to this session")
-        return await hub.call("discover", {}, timeout=30)
+        return await hub.discover(timeout=30)
+
+    async def global_value(self, params: Any) -> Any:
+        from devsandbox.agent import wire
+
+        params = params or {}
+        if not isinstance(params.get("file"), str) or not isinstance(params.get("expression"), str):
+            raise InvalidRequest("globalValue needs a file and an expression")
+        hub = self.session.hub
+        if hub is None or not hub.agents:
+            raise CannotHandle("no agent is connected to this session")
+        return await hub.call(wire.LOOKUP_VALUE, {"file": params["file"],
+                                                  "expression": params["expression"]}, timeout=5)
 
     async def close(self) -> None:
         for conn in list(self.clients):

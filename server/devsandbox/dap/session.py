@@ -268,7 +268,8 @@ class Session:
     async def _new_hub(self) -> Any:
         from ..agent_link import AgentHub
 
-        self.hub = AgentHub(on_state=self._on_agent_state)
+        self.hub = AgentHub(on_state=self._on_agent_state,
+                            on_notification=self._on_agent_notification)
         return self.hub
 
     def _on_agent_state(self, state: str, message: str) -> None:
@@ -281,6 +282,13 @@ class Session:
                         else "console")
         self._agent_state = state
         self.client.event("devsandbox/connectionState", {"state": state, "message": message})
+
+    def _on_agent_notification(self, pid: int, method: str, params: Any) -> None:
+        params = params if isinstance(params, dict) else {}
+        if method == "agent/log":
+            self.output(f"DevSandbox agent {pid}: {params.get('message', params)}\n", "important")
+        elif method == "agent/child":
+            self.output(f"DevSandbox: child process {params.get('pid')} of {pid} has an agent\n")
 
     async def launch(self, request: Message) -> Any:
         args, opts = self._start_options(request)
@@ -396,7 +404,10 @@ class Session:
         args = request.get("arguments") or {}
         pid = args.get("pid")
         hub = self._agent_hub()
-        return await hub.call("discover", args.get("options") or {}, pid=pid, timeout=30)
+        top = args.get("top", 20)
+        if not isinstance(top, int) or isinstance(top, bool) or top < 1:
+            raise InvalidRequest("'top' must be a positive integer.")
+        return await hub.discover(pid, top=top, timeout=30)
 
     async def connection_state(self, request: Message) -> Any:
         if self.hub is None:
