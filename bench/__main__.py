@@ -9,6 +9,7 @@ import sys
 # name -> module under bench/; each defines HELP, add_arguments(parser), run(args) -> int
 BENCHMARKS = {
     "foundation": "bench.foundation",
+    "recorder": "bench.recorder",
 }
 DEFAULT = "foundation"
 
