@@ -6,7 +6,8 @@ import asyncio
 import logging
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import CannotHandle, InvalidRequest
 from ..wire.channel import Channel, StreamPair
@@ -37,7 +38,7 @@ class Backend:
         self.process = process
 
     @classmethod
-    async def spawn(cls, on_message: Callable[[dict], Any], on_close: Callable[[], None]) -> "Backend":
+    async def spawn(cls, on_message: Callable[[dict], Any], on_close: Callable[[], None]) -> Backend:
         argv = [sys.executable, "-m", "debugpy.adapter"]
         log_dir = os.environ.get("DEVSANDBOX_DEBUGPY_LOG_DIR")
         if log_dir:
@@ -55,10 +56,10 @@ class Backend:
 
     @classmethod
     async def connect(cls, host: str, port: int, on_message: Callable[[dict], Any],
-                      on_close: Callable[[], None]) -> "Backend":
+                      on_close: Callable[[], None]) -> Backend:
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             raise InvalidRequest(f"Cannot connect to the debug adapter at {host}:{port}: {exc}")
         channel = Channel(f"debugpy@{host}:{port}", StreamPair(reader, writer), on_message,
                           on_close=on_close)
@@ -71,7 +72,7 @@ class Backend:
         if proc is not None and proc.returncode is None:
             try:
                 await asyncio.wait_for(proc.wait(), 3)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 proc.kill()
                 await proc.wait()
 

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 class ControlServer:
-    def __init__(self, session: "Session") -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
         self.token = secrets.token_urlsafe(24)
         self.server: Any = None

@@ -145,7 +145,7 @@ async def _check_module(python: list[str], module: Any, cwd: str, env: dict[str,
             *python, "-c", probe, top, cwd=cwd, env=full_env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         code = await asyncio.wait_for(proc.wait(), 30)
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         raise InvalidRequest(f"Cannot check module {module!r} with {python[0]}: {exc}")
     if code == 3:
         raise InvalidRequest(f"Cannot launch: no module named {top!r} (looked up with {python[0]}"

@@ -94,7 +94,7 @@ async def serve_stdio() -> int:
     return 0
 
 
-async def serve_tcp(host: str, port: int, token: str | None, ready: "asyncio.Future[tuple[str, int]] | None" = None) -> int:
+async def serve_tcp(host: str, port: int, token: str | None, ready: asyncio.Future[tuple[str, int]] | None = None) -> int:
     sessions: set[Session] = set()
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
