@@ -13,6 +13,7 @@ from . import log
 # Each module defines NAME, HELP, add_arguments(parser) and run(args) -> int.
 COMMAND_MODULES = [
     "dap",
+    "lsp",
     "record",
     "export",
     "info",

@@ -113,3 +113,12 @@ def close() -> None:
     global _from_env
     AGENT.close()
     _from_env = None
+
+
+def _lookup_value(params: Any) -> Any:
+    from . import values  # imported on first use: the agent stays light at start
+
+    return values.lookup(params)
+
+
+register(wire.LOOKUP_VALUE, _lookup_value)

@@ -37,6 +37,7 @@ HELLO = "hello"
 PING = "ping"
 DISCOVER = "discover"
 SHUTDOWN = "shutdown"
+LOOKUP_VALUE = "values/lookup"  # {file, expression} -> a module global's value (agent/values.py)
 
 # notifications the agent sends
 AGENT_LOG = "agent/log"
