@@ -28,7 +28,7 @@ def main(paths: list[str]) -> int:
     for name in paths:
         path = Path(name)
         if not path.exists():
-            print(f"{path.stem}: no results (the run did not finish)")
+            print(f"Python {path.stem}: no results (the run did not finish)")
             continue
         p, f, s = counts(path)
         print(f"Python {path.stem}: {p} passed, {f} failed, {s} skipped")

@@ -70,15 +70,17 @@ find_python313() {
 }
 
 # dev_venv PYTHON : create or reuse a venv with the repo installed editable with its test
-# extras, and print the venv's directory.  The venv is keyed by the interpreter and
-# pyproject.toml, so a rerun (or a fresh clone) reuses it; the editable install itself (quick:
-# no dependencies, no build isolation; it compiles the C extension in place) is redone when
-# the checkout's path or the build inputs change, or the compiled extension is missing.
+# extras, and print the venv's directory.  The venv is keyed by the interpreter, the checkout's
+# path (an editable install belongs to one checkout: two checkouts never share a venv, so they
+# can be tested at the same time) and pyproject.toml.  The editable install itself (quick: no
+# dependencies, no build isolation; it compiles the C extension in place) is redone when the
+# build inputs change or the compiled extension is missing.
 dev_venv() {
   local py="$1" ver key venv stamp ext_suffix
   ver="$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-  key="$(printf '%s\n%s\n' "$py" "$(hash_of "$REPO/pyproject.toml")" | sha256sum | cut -c1-12)"
+  key="$(printf '%s\n%s\n%s\n' "$py" "$REPO" "$(hash_of "$REPO/pyproject.toml")" | sha256sum | cut -c1-12)"
   venv="$CACHE/venv-$ver-$key"
+  prune_cache
   stamp="$REPO $(hash_of "$REPO/pyproject.toml" "$REPO/hatch_build.py" "$REPO"/adapters/devsandbox/_native/*)"
   if [[ ! -f "$venv/.complete" ]]; then
     log "creating the Python $ver venv $venv"
@@ -98,7 +100,21 @@ dev_venv() {
     pip_quiet "$venv/bin/python" --no-deps --no-build-isolation -e "$REPO" >&2
     echo "$stamp" >"$venv/.build-stamp"
   fi
+  touch "$venv/.last-used"
   echo "$venv"
+}
+
+# prune_cache: delete cached venvs and node folders unused for a week (CI clones, old keys).
+prune_cache() {
+  local dir
+  for dir in "$CACHE"/venv-* "$CACHE"/demo-venv-* "$CACHE"/node/*; do
+    [[ -d "$dir" ]] || continue
+    if [[ -z "$(find "$dir" -maxdepth 1 -name .last-used -mtime -7 2>/dev/null)" ]] \
+       && [[ -z "$(find "$dir" -maxdepth 0 -mtime -1 2>/dev/null)" ]]; then
+      log "pruning the unused cache entry $dir"
+      rm -rf "$dir"
+    fi
+  done
 }
 
 # node_modules_for DIR : install DIR's package.json/package-lock.json (npm ci) into a cached
@@ -119,6 +135,7 @@ node_modules_for() {
     (cd "$target" && npm ci --no-audit --no-fund --loglevel=error >&2)
     touch "$target/.complete"
   fi
+  touch "$target/.last-used"
   if [[ -L "$dir/node_modules" || ! -e "$dir/node_modules" ]]; then
     ln -sfn "$target/node_modules" "$dir/node_modules"
   fi
