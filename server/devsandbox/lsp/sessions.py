@@ -114,11 +114,12 @@ class SessionRegistry:
 
     async def refresh(self, max_age: float = 0.0) -> None:
         """Re-read the runtime directory (unless it was read less than ``max_age`` s ago)."""
+        if self._lock.locked():
+            async with self._lock:  # one is under way: its answer is fresh enough
+                return
         if max_age and time.monotonic() - self._last_refresh < max_age:
             return
         async with self._lock:
-            if max_age and time.monotonic() - self._last_refresh < max_age:
-                return
             self._last_refresh = time.monotonic()
             try:
                 entries = [e for e in runtime.sessions() if self.relevant(e)]
