@@ -119,3 +119,12 @@ def test_dap_session_through_the_installed_server(installed: Path, tmp_path: Pat
             raise AssertionError(f"{exc}\n--- devsandbox dap stderr ---\n{stderr.read()}") from exc
         finally:
             client.close()
+
+
+def test_demo_runs_from_the_installed_package(installed: Path, tmp_path: Path) -> None:
+    """`devsandbox demo` as a user runs it after `pip install`: the demo program is in site-packages."""
+    proc = subprocess.run([str(installed.parent / "devsandbox"), "demo"], cwd=str(tmp_path),
+                          env=clean_env(), capture_output=True, text=True, timeout=180,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert "Stopped" in proc.stdout

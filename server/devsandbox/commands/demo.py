@@ -59,6 +59,9 @@ def _narrate(dap: DapClient, python: str) -> int:
     caps = None
     dap.start("launch", {
         "program": str(SHOP), "console": "internalConsole", "python": python,
+        # After `pip install`, shop.py lives in site-packages, which justMyCode would skip
+        # (the breakpoint would never be hit); tests/test_packaging.py runs the installed demo.
+        "justMyCode": False,
         "env": {"SHOP_LINGER": "1.5"},
     }, breakpoints={str(SHOP): [{"line": discount_line, "condition": "discount > 0.2"}]})
     caps = dap.capabilities.get("devsandbox", {})
