@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import sys
 import time
@@ -51,12 +52,11 @@ class Workspace:
         raise LookupError(marker)
 
     def position(self, marker: str, word: str, nth: int = 0) -> T.Position:
-        """The position of the ``nth`` ``word`` on the line tagged ``marker``."""
+        """A position inside the ``nth`` whole ``word`` on the line tagged ``marker``."""
         line = self.line(marker)
         text = self.text().splitlines()[line]
-        col = -1
-        for _ in range(nth + 1):
-            col = text.index(word, col + 1)
+        pattern = re.escape(word) if not word[0].isalnum() else rf"\b{re.escape(word)}\b"
+        col = [m.start() for m in re.finditer(pattern, text)][nth]
         return T.Position(line=line, character=col + 1)
 
     # -- debug sessions ---------------------------------------------------------------------------

@@ -118,9 +118,21 @@ class Context:
         found = self._past_value(file, text, expr, function)
         if found is None:
             found = await self._live_value(file, text, expr)
+        if found is None and expr.is_name:
+            found = self._last_recorded(file, function, expr.text)
         if found is not None and expr.is_name:
             self._add_history(found, file, function, expr.text)
         return found
+
+    def _last_recorded(self, file: str, function: str, name: str) -> Value | None:
+        """With no live value: the last value the recording saw."""
+        index = self.recordings.current
+        history = index.history(file, function, name) if index is not None else None
+        if history is None or not history.recent:
+            return None
+        thread, step, line, value = history.recent[-1]
+        return Value(name, value, None, None,
+                     f"last value in the recording (step {step:,})")
 
     def _past_value(self, file: str, text: str, expr: source.Expression,
                     function: str) -> Value | None:

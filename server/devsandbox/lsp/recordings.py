@@ -348,6 +348,7 @@ class Recordings:
         self._set(index)
 
     def _set(self, index: RecordingIndex | None) -> None:
+        log.info("current recording: %s", index.path if index else None)
         if index is None or self.current is None or index.path != self.current.path:
             self.position = None
         self.current = index

@@ -4,12 +4,15 @@ away (the session that reported it ended, or the file was closed or removed)."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from lsprotocol import types as T
 from pygls.uris import from_fs_path
 
 from ..recordings import RaisedException
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ..server import DevsandboxLanguageServer
@@ -61,6 +64,7 @@ def register(server: "DevsandboxLanguageServer") -> None:
         for uri, items in wanted.items():
             server.text_document_publish_diagnostics(
                 T.PublishDiagnosticsParams(uri=uri, diagnostics=items))
+        log.debug("diagnostics: %d files, %d cleared", len(wanted), len(published - set(wanted)))
         published.clear()
         published.update(wanted)
 
