@@ -10,14 +10,30 @@ from ..agent_protocol import PROTOCOL_VERSION
 
 # Custom requests this server answers itself (named devsandbox/<verb>).
 CUSTOM_REQUESTS = ("devsandbox/discover", "devsandbox/connectionState")
+# Time travel (dap/timetravel.py): its custom requests and the standard capabilities it adds.
+TIME_TRAVEL_REQUESTS = (
+    "devsandbox/stepBackIn", "devsandbox/stepBackOut", "devsandbox/lastWrite",
+    "devsandbox/valueHistory", "devsandbox/timeline", "devsandbox/play", "devsandbox/position",
+    "devsandbox/startRecording", "devsandbox/stopRecording", "devsandbox/replayCall",
+)
+TIME_TRAVEL_CAPABILITIES = {
+    "supportsStepBack": True,
+    "supportsDataBreakpoints": True,
+    "supportsGotoTargetsRequest": True,
+    "supportsConditionalBreakpoints": True,
+    "supportsHitConditionalBreakpoints": True,
+    "supportsLogPoints": True,
+    "supportsFunctionBreakpoints": True,
+}
 
 
 def merge(debugpy_caps: dict[str, Any] | None) -> dict[str, Any]:
     """debugpy's capabilities plus ours; a pure function."""
     caps = dict(debugpy_caps or {})
+    caps.update(TIME_TRAVEL_CAPABILITIES)
     caps["devsandbox"] = {
         "version": devsandbox.__version__,
         "agentProtocol": PROTOCOL_VERSION,
-        "requests": list(CUSTOM_REQUESTS),
+        "requests": list(CUSTOM_REQUESTS + TIME_TRAVEL_REQUESTS),
     }
     return caps

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import DevsandboxError, InvalidRequest, PeerGone
 from ..wire.channel import ByteStream, Channel, Message
-from . import agents, capabilities, starting
+from . import agents, capabilities, starting, timetravel
 from .backend import REVERSE_ALLOWED, Backend
 from .control import ControlServer
 from .starting import NO_RESPONSE
@@ -57,6 +57,10 @@ class Session:
             "devsandbox/discover": lambda request: agents.discover(self, request),
             "devsandbox/connectionState": lambda request: agents.connection_state(self, request),
         }
+        self.ordered = set(ORDERED)
+        """Commands whose handlers are awaited before the next client message is read."""
+        # Time travel (stepBack, replay, ...) wraps some handlers: see timetravel.py.
+        self.timetravel = timetravel.install(self)
 
     def start(self) -> None:
         self.client.start()
@@ -78,7 +82,7 @@ class Session:
         command = message["command"]
         handler = self.handlers.get(command)
         if handler is not None:
-            if command in ORDERED:
+            if command in self.ordered:
                 await self._run(handler, message)
             else:
                 self.spawn(self._run(handler, message))

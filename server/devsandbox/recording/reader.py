@@ -142,13 +142,33 @@ class Recording:
         self.strings: list[str] = [""]
         self.codes: list[CodeInfo | None] = [None]
         self.threads: dict[int, ThreadInfo] = {}
-        self._scan(pos)
-        self._load_defs()
+        self._chunks: list[FrameInfo] = []
         # per thread: sorted first steps of its chunks, and the chunk indices
-        self._chunks = [f for f in self.frames if f.kind == fmt.K.EVENTS]
         self._by_thread: dict[int, tuple[list[int], list[int]]] = {}
-        for ci, ch in enumerate(self._chunks):
-            for tid, first, n in ch.threads:
+        self._next = pos  # where the next frame starts (refresh() reads on from here)
+        self._scan(pos)
+        self._index_new(0)
+
+    def refresh(self) -> int:
+        """Read the frames appended since the last read (a recording still being
+        written); returns how many new events chunks there are."""
+        if self.complete:
+            return 0
+        self.size = os.path.getsize(self.path)
+        nframes, nchunks = len(self.frames), len(self._chunks)
+        self.end = {}
+        self._scan(self._next)
+        self._index_new(nframes)
+        return len(self._chunks) - nchunks
+
+    def _index_new(self, first_frame: int) -> None:
+        self._load_defs(first_frame)
+        for fi in self.frames[first_frame:]:
+            if fi.kind != fmt.K.EVENTS:
+                continue
+            ci = len(self._chunks)
+            self._chunks.append(fi)
+            for tid, first, n in fi.threads:
                 if n:
                     steps, idx = self._by_thread.setdefault(tid, ([], []))
                     steps.append(first)
@@ -211,6 +231,7 @@ class Recording:
             if kind in (fmt.K.DEFS, fmt.K.EVENTS, fmt.K.END, fmt.K.INDEX):
                 self.frames.append(fi)
             pos = body_at + ninfo + stored
+            self._next = pos
 
     def _stop_at(self, pos: int, why: str) -> None:
         self.end = {"reason": why, "truncated": True, "offset": pos}
@@ -219,8 +240,8 @@ class Recording:
         self._f.seek(fi.offset + fmt.FRAME_HEADER.size + len(fi.info))
         return fmt.decompress(fi.codec, self._f.read(fi.stored), fi.raw)
 
-    def _load_defs(self) -> None:
-        for fi in self.frames:
+    def _load_defs(self, first_frame: int = 0) -> None:
+        for fi in self.frames[first_frame:]:
             if fi.kind != fmt.K.DEFS:
                 continue
             buf = self._payload(fi)

@@ -1,0 +1,326 @@
+"""Questions about the recording: goto targets, data breakpoints, last writer,
+value history and the call timeline (handlers of `timetravel.TimeTravel`).
+
+    devsandbox/lastWrite     {expression | name, frameId?, goto?}
+        -> {found, step, line, file, function, threadId, old, new, seenAt}
+    devsandbox/valueHistory  {expression, frameId?, scope: frame|function|recording, limit?}
+        -> {changes: [{step, line, file, function, threadId, value}], distinct:
+            [{value, count, firstStep, lastStep}], truncated}
+    devsandbox/timeline      {threadId?, start?, count?, maxDepth?}
+        -> {calls: [{id, function, file, line, depth, startStep, endStep,
+            exception?}], total}
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from devsandbox.recorder.format import E
+
+from ..errors import CannotHandle, InvalidRequest
+from ..recording import evaluate as ev
+from ..recording import history, navigate
+from ..recording.timeline import Timeline
+from ..wire.channel import Message
+from . import pastbreaks, replay
+
+if TYPE_CHECKING:
+    from .timetravel import TimeTravel
+
+GOTO_LIMIT = 1000
+HISTORY_LIMIT = 1000
+SUMMARY_CHARS = 60
+
+
+def _args(request: Message) -> dict[str, Any]:
+    args = request.get("arguments") or {}
+    if not isinstance(args, dict):
+        raise InvalidRequest("arguments must be an object")
+    return args
+
+
+def _frame(tt: TimeTravel, args: dict[str, Any]) -> tuple[int, int, Any, Any]:
+    """(thread, step, frame, frames) of args.frameId, or the top frame of the focus."""
+    pos = tt.require_past()
+    if args.get("frameId") is not None:
+        tid, step, _index, frame, frames = replay.frame_of(pos, args["frameId"])
+        return tid, step, frame, frames
+    tid = pos.rec_thread(args.get("threadId")) if args.get("threadId") is not None else pos.tid
+    step = pos.step_of(tid)
+    if step is None:
+        raise InvalidRequest("That thread has not started at this point of the recording.")
+    frames = pos.tl.stack(tid, step)
+    return tid, step, frames[0], frames
+
+
+def _summary(tl: Timeline, tid: int, step: int) -> str:
+    frame = tl.stack(tid, step)[0]
+    parts = []
+    for name, text in frame.locals().items():
+        if name.startswith("__"):
+            continue
+        parts.append(f"{name}={text if len(text) < 24 else text[:20] + '…'}")
+    out = ", ".join(parts)
+    return out if len(out) <= SUMMARY_CHARS else out[:SUMMARY_CHARS - 1] + "…"
+
+
+# ---- goto targets -------------------------------------------------------------------------
+
+async def goto_targets(tt: TimeTravel, request: Message) -> Any:
+    args = _args(request)
+    path = (args.get("source") or {}).get("path")
+    line = args.get("line")
+    if not isinstance(path, str) or not isinstance(line, int):
+        raise InvalidRequest("gotoTargets needs a source path and a line.")
+    live_targets: list[dict[str, Any]] = []
+    if tt.pos is None:
+        if tt.live is None:
+            tt.session.forward(request)
+            from .starting import NO_RESPONSE
+            return NO_RESPONSE
+        live_targets = await tt.live.goto_targets(request)
+        pos = await tt.live.peek()
+        if pos is None:
+            return {"targets": live_targets}
+    else:
+        pos = tt.pos
+    tl = pos.tl
+    keys = set(pastbreaks.line_keys(tl, [pastbreaks.LineBreakpoint(0, path, line)]))
+    targets = list(live_targets)
+    found = 0
+    finder = navigate.line_finder(tl, keys)
+    for ci in range(tl.nchunks):
+        for _order, tid, step, _what in sorted(finder(ci)):
+            found += 1
+            if found > GOTO_LIMIT:
+                continue
+            ref = pos.refs.add(("target", tid, step))
+            name = tl.thread_name(tid)
+            label = f"step {step:,}" + (f" ({name})" if len(tl.thread_ids()) > 1 else "")
+            summary = _summary(tl, tid, step)
+            targets.append({"id": ref, "label": f"{label}: {summary}" if summary else label,
+                            "line": line})
+    if found > GOTO_LIMIT:
+        targets.append({"id": pos.refs.add(("more",)), "line": line,
+                        "label": f"… {found - GOTO_LIMIT:,} more executions (narrow with a "
+                                 "conditional breakpoint and reverseContinue)"})
+    return {"targets": targets}
+
+
+# ---- data breakpoints ------------------------------------------------------------------------
+
+async def on_dataBreakpointInfo(tt: TimeTravel, request: Message) -> Any:
+    args = _args(request)
+    name = args.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidRequest("dataBreakpointInfo needs a name.")
+    pos = tt.pos
+    ref = args.get("variablesReference")
+    if pos is None:
+        return {"dataId": None, "description": "Data breakpoints work in the recording: step "
+                "back first (launch with devsandbox.record)."}
+    payload = pos.refs.table.get(ref) if isinstance(ref, int) else None
+    if payload is not None and payload[0] in ("locals", "globals"):
+        _kind, tid, step, index = payload
+        frames = pos.tl.stack(tid, step)
+        frame = frames[index] if payload[0] == "locals" else replay.module_frame(
+            frames, frames[index])
+        expression = name
+    elif payload is not None and payload[0] == "node" and payload[1].path and payload[1].ctx:
+        node = payload[1]
+        tid, step, index = node.ctx
+        frame = pos.tl.stack(tid, step)[index]
+        expression = f"{node.path}{_child_suffix(name)}"
+    elif ref in (None, 0) and args.get("frameId") is not None:
+        tid, step, _index, frame, _frames = replay.frame_of(pos, args["frameId"])
+        expression = name
+    else:
+        return {"dataId": None, "description": f"No data breakpoint for {name} here."}
+    if frame is None:
+        return {"dataId": None, "description": "No module frame in the recording."}
+    qual = frame.code.qualname
+    data_id = f"devsandbox:{tid}:{frame.fid}:{expression}"
+    return {"dataId": data_id, "description": f"{expression} in {qual} (frame {frame.fid})",
+            "accessTypes": ["write"], "canPersist": False}
+
+
+def _child_suffix(name: str) -> str:
+    if name.startswith("["):
+        return name
+    if name.startswith("<"):
+        raise InvalidRequest("Items of a set cannot be watched.")
+    return f"[{name}]" if not name.isidentifier() else f".{name}"
+
+
+async def on_setDataBreakpoints(tt: TimeTravel, request: Message) -> Any:
+    args = _args(request)
+    out, data = [], []
+    for bp in args.get("breakpoints") or []:
+        data_id = bp.get("dataId")
+        parts = data_id.split(":", 3) if isinstance(data_id, str) else []
+        if len(parts) != 4 or parts[0] != "devsandbox":
+            out.append({"verified": False, "message": f"Unknown dataId {data_id!r}."})
+            continue
+        tid, fid, expression = int(parts[1]), int(parts[2]), parts[3]
+        data.append(pastbreaks.DataBreakpoint(data_id, tid, fid, expression, expression,
+                                              bp.get("condition")))
+        out.append({"verified": True, "description": expression})
+    tt.breaks.data = data
+    return {"breakpoints": out}
+
+
+# ---- last write ------------------------------------------------------------------------------
+
+def _expression(args: dict[str, Any]) -> str:
+    expression = args.get("expression", args.get("name"))
+    if not isinstance(expression, str) or not expression.strip():
+        raise InvalidRequest("Give the 'expression' (or 'name') to look for.")
+    return expression.strip()
+
+
+async def on_lastWrite(tt: TimeTravel, request: Message) -> Any:
+    args = _args(request)
+    expression = _expression(args)
+    await tt.enter(request)
+    tid, step, frame, frames = _frame(tt, args)
+    tl = tt.require_past().tl
+    try:
+        current = ev.show(ev.evaluate(expression, replay.frame_lookup(frame, frames)))
+    except ev.EvalError as exc:
+        raise InvalidRequest(f"Cannot follow {expression} in the recording: {exc}") from None
+    watch = history.Watch(expression, tid, fids=frozenset({frame.fid}))
+    change = history.last_change(tl, watch, step)
+    if change is None:
+        return {"found": False, "expression": expression, "value": current,
+                "message": f"{expression} kept its value since the recording of "
+                           f"{frame.code.qualname} began."}
+    writer = history.writer_step(tl, tid, change.step, change.fid)
+    st = tl.step(tid, writer)
+    code = tl.code(st.code_id)
+    body = {"found": True, "expression": expression, "threadId": tt.require_past().dap_thread(tid),
+            "step": writer, "line": st.line, "file": code.file, "function": code.qualname,
+            "old": change.old, "new": change.new, "seenAt": change.step, "value": current}
+    if args.get("goto"):
+        tt._respond_then(lambda: tt.stop_at(
+            tid, writer, "step", f"Last write of {expression}: step {writer:,} of "
+            f"{tl.step_count(tid):,}"))
+    return body
+
+
+# ---- value history ---------------------------------------------------------------------------
+
+async def on_valueHistory(tt: TimeTravel, request: Message) -> Any:
+    args = _args(request)
+    expression = _expression(args)
+    await tt.enter(request)
+    tid, _step, frame, _frames = _frame(tt, args)
+    tl = tt.require_past().tl
+    scope = args.get("scope") or ("frame" if args.get("frameId") is not None else "function")
+    limit = int(args.get("limit") or HISTORY_LIMIT)
+    if scope == "frame":
+        watches = [history.Watch(expression, tid, fids=frozenset({frame.fid}))]
+    elif scope == "function":
+        watches = [history.Watch(expression, t, codes=frozenset({frame.code_id}))
+                   for t in tl.thread_ids()]
+    elif scope == "recording":
+        watches = [history.Watch(expression, t) for t in tl.thread_ids()]
+    else:
+        raise InvalidRequest("'scope' is one of frame, function, recording.")
+    changes: list[dict[str, Any]] = []
+    distinct: dict[str, dict[str, Any]] = {}
+    truncated = False
+    pos = tt.require_past()
+    for watch in watches:
+        for change in history.changes(tl, watch):
+            if change.new is None:
+                continue
+            entry = distinct.get(change.new)
+            if entry is None:
+                distinct[change.new] = {"value": change.new, "count": 1,
+                                        "firstStep": change.step, "lastStep": change.step,
+                                        "threadId": pos.dap_thread(change.tid)}
+            else:
+                entry["count"] += 1
+                entry["lastStep"] = change.step
+            if len(changes) >= limit:
+                truncated = True
+                continue
+            code = tl.code(change.code_id)
+            changes.append({"step": change.step, "line": tl.step(change.tid, change.step).line,
+                            "file": code.file, "function": code.qualname,
+                            "threadId": pos.dap_thread(change.tid), "value": change.new})
+    return {"expression": expression, "scope": scope, "changes": changes,
+            "distinct": list(distinct.values()), "truncated": truncated}
+
+
+# ---- timeline --------------------------------------------------------------------------------
+
+def calls_of(tl: Timeline, tid: int) -> list[dict[str, Any]]:
+    """Every recorded call of a thread, in order (pre-order of the call tree)."""
+    out: list[dict[str, Any]] = []
+    stack: list[dict[str, Any]] = []
+    for ci in tl.chunks_of(tid):
+        ts = tl.scan(ci).threads[tid]
+        marks = sorted(navigate.kind_hits(ts, E.CALL) + navigate.kind_hits(ts, E.RETURN)
+                       + navigate.kind_hits(ts, E.EXCEPTION))
+        for i in marks:
+            kind = ts.kinds[i]
+            if kind == E.CALL:
+                code = tl.code(ts.codes[i])
+                node = {"id": ts.first + i, "function": code.qualname, "file": code.file,
+                        "line": ts.lines[i], "depth": ts.depths[i], "startStep": ts.first + i,
+                        "endStep": None}
+                out.append(node)
+                stack.append(node)
+            elif kind == E.EXCEPTION:
+                if stack and not navigate.propagated(tl, tid, ts.first + i):
+                    stack[-1].setdefault("exception", {"step": ts.first + i})
+            else:
+                while stack and stack[-1]["depth"] > ts.depths[i]:
+                    stack.pop()
+                if stack and stack[-1]["depth"] == ts.depths[i]:
+                    stack.pop()["endStep"] = ts.first + i
+    return out
+
+
+async def on_timeline(tt: TimeTravel, request: Message) -> Any:
+    args = _args(request)
+    await tt.enter(request)
+    pos = tt.require_past()
+    tid = pos.rec_thread(args.get("threadId")) if args.get("threadId") is not None else pos.tid
+    tl = pos.tl
+    calls = calls_of(tl, tid)
+    max_depth = args.get("maxDepth")
+    if isinstance(max_depth, int):
+        calls = [c for c in calls if c["depth"] <= max_depth]
+    start = int(args.get("start") or 0)
+    count = int(args.get("count") or 100)
+    page = [dict(c) for c in calls[start:start + count]]
+    for c in page:
+        exc = c.get("exception")
+        if exc is not None:
+            found = tl.event_value(tid, exc["step"])
+            if found is not None:
+                exc.update(type=found[2], value=found[0])
+    return {"threadId": pos.dap_thread(tid), "calls": page, "total": len(calls),
+            "steps": tl.step_count(tid)}
+
+
+# ---- recording control ------------------------------------------------------------------------
+
+async def on_startRecording(tt: TimeTravel, request: Message) -> Any:
+    if tt.live is None:
+        raise CannotHandle("Recording can be started only in a launched session with an agent.")
+    return await tt.live.start_recording(request)
+
+
+async def on_stopRecording(tt: TimeTravel, request: Message) -> Any:
+    if tt.live is None:
+        raise CannotHandle("This session is not recording.")
+    return await tt.live.stop_recording(request)
+
+
+async def on_replayCall(tt: TimeTravel, request: Message) -> Any:
+    from . import replaycall
+
+    return await replaycall.handle(tt, request)

@@ -1,0 +1,210 @@
+"""How values changed over a recording: last writer, value history, watchpoints.
+
+The unit is a watched expression (a local's name, or an expression over
+locals such as ``acc.total`` or ``items[0]``) in a set of frames: one frame,
+every frame of one function, or every frame.  `changes()` walks the writes of
+the names the expression reads (`chunks.writes`), re-evaluates it after each
+and reports every step where its value differs from the one before, in that
+frame.
+
+A change is seen at the step whose event carries the new value (values are
+recorded as they are before a line runs); the line that made it is the
+previous step of the same frame (`writer_step`), or the call itself for
+arguments.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from devsandbox.recorder.format import E
+
+from . import chunks, evaluate, navigate
+from .timeline import Timeline
+
+
+@dataclass(frozen=True)
+class Watch:
+    expression: str
+    tid: int
+    fids: frozenset[int] | None = None  # one frame (or a few)
+    codes: frozenset[int] | None = None  # every frame of these functions
+    # neither: every frame of the thread
+
+
+@dataclass
+class Change:
+    tid: int
+    step: int  # where the new value is first seen
+    fid: int
+    code_id: int
+    old: str | None  # None: no value before (the name was unbound)
+    new: str | None  # None: deleted / unbound, or the expression could not be evaluated
+
+
+def names_in(expression: str) -> list[str]:
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise evaluate.EvalError(f"invalid syntax: {exc.msg}") from None
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id not in out:
+            out.append(node.id)
+    return out
+
+
+def _name_ids(tl: Timeline, names: list[str]) -> dict[int, str]:
+    wanted = set(names)
+    return {i: s for i, s in enumerate(tl.rec.strings) if s in wanted}
+
+
+class _Tracker:
+    """Current values of the watched names per frame, and the expression's value."""
+
+    def __init__(self, watch: Watch, ids: dict[int, str]) -> None:
+        self.watch = watch
+        self.ids = ids
+        self.simple = list(ids.values()) == [watch.expression.strip()] or (
+            len(set(ids.values())) == 1 and watch.expression.strip() in ids.values())
+        self.values: dict[int, dict[str, tuple[str, bool]]] = {}
+        self.shown: dict[int, str | None] = {}
+
+    def value(self, fid: int) -> str | None:
+        current = self.values.get(fid, {})
+        if self.simple:
+            found = current.get(self.watch.expression.strip())
+            return found[0] if found else None
+
+        def lookup(name: str) -> object:
+            if name not in current:
+                raise KeyError(name)
+            text, cut = current[name]
+            return evaluate.from_repr(text, cut, name)
+
+        try:
+            return evaluate.show(evaluate.evaluate(self.watch.expression, lookup))
+        except evaluate.EvalError:
+            return None
+
+    def apply(self, buf: bytes, w: chunks.Write) -> tuple[str | None, str | None] | None:
+        """Apply one write; (old, new) if the watched value changed."""
+        _index, fid, _code, k, span, restated = w
+        current = self.values.setdefault(fid, {})
+        name = self.ids[k]
+        if span is None:
+            current.pop(name, None)
+        else:
+            current[name] = chunks.value_text(buf, span)
+        new = self.value(fid)
+        had = fid in self.shown
+        old = self.shown.get(fid)
+        self.shown[fid] = new
+        if restated or (had and old == new) or (not had and new is None):
+            return None
+        return old, new
+
+    def seed(self, tl: Timeline, step: int) -> None:
+        """Start from the values at `step` (of the frames on the stack then)."""
+        for frame in tl.stack(self.watch.tid, step):
+            if not self._in_scope(frame.fid, frame.code_id):
+                continue
+            current = self.values.setdefault(frame.fid, {})
+            for k, span in frame.spans.items():
+                if k in self.ids:
+                    current[self.ids[k]] = chunks.value_text(frame.buf, span)
+            self.shown[frame.fid] = self.value(frame.fid)
+
+    def _in_scope(self, fid: int, code: int) -> bool:
+        w = self.watch
+        return (w.fids is None or fid in w.fids) and (w.codes is None or code in w.codes)
+
+
+def _chunk_changes(tl: Timeline, ci: int, tracker: _Tracker) -> Iterator[Change]:
+    w = tracker.watch
+    sc = tl.scan(ci)
+    ts = sc.threads.get(w.tid)
+    if ts is None:
+        return
+    buf = sc.buf
+    for write in chunks.writes(buf, w.tid, set(tracker.ids), w.fids, w.codes):
+        changed = tracker.apply(buf, write)
+        if changed is not None:
+            yield Change(w.tid, ts.first + max(write[0], 0), write[1], write[2], *changed)
+
+
+def changes(tl: Timeline, watch: Watch, start: int | None = None,
+            end: int | None = None) -> Iterator[Change]:
+    """Changes of the watched expression from step `start` (its value there is
+    the baseline) to `end` (inclusive), in order."""
+    ids = _name_ids(tl, names_in(watch.expression))
+    tracker = _Tracker(watch, ids)
+    if not ids:
+        return
+    tid = watch.tid
+    first = tl.first_step(tid) if start is None else start
+    last = tl.step_count(tid) - 1 if end is None else end
+    if start is not None:
+        tracker.seed(tl, start)
+    id_set = frozenset(ids)
+    for ci in tl.chunks_of(tid):
+        info = {t: (f, n) for t, f, n in tl.rec._chunks[ci].threads}
+        cfirst, cn = info.get(tid, (0, 0))
+        if cfirst + cn <= first:
+            continue
+        if cfirst > last:
+            break
+        summary = tl.summary(ci)
+        if not (summary.names.get(tid, frozenset()) & id_set) and tracker.shown:
+            continue  # nothing written here (values carry over)
+        for change in _chunk_changes(tl, ci, tracker):
+            if change.step <= first:
+                continue
+            if change.step > last:
+                return
+            yield change
+
+
+def last_change(tl: Timeline, watch: Watch, before: int) -> Change | None:
+    """The last change at or before step `before`, walking back chunk by chunk."""
+    ids = _name_ids(tl, names_in(watch.expression))
+    if not ids:
+        return None
+    tid = watch.tid
+    id_set = frozenset(ids)
+    chunk_ids = tl.chunks_of(tid)
+    ci_now, _ = tl.locate(tid, before)
+    for ci in reversed(chunk_ids[:chunk_ids.index(ci_now) + 1]):
+        if ci != ci_now and not (tl.summary(ci).names.get(tid, frozenset()) & id_set):
+            continue
+        tracker = _Tracker(watch, ids)
+        found = None
+        for change in _chunk_changes(tl, ci, tracker):
+            if change.step > before:
+                break
+            found = change
+        if found is not None:
+            return found
+    return None
+
+
+def first_change(tl: Timeline, watch: Watch, after: int) -> Change | None:
+    for change in changes(tl, watch, after):
+        return change
+    return None
+
+
+def writer_step(tl: Timeline, tid: int, step: int, fid: int) -> int:
+    """The step whose line made the change first seen at `step`: the previous
+    step of the same frame (the call itself for a new frame's arguments)."""
+    st = tl.step(tid, step)
+    if st.kind == E.CALL:
+        return step
+    for ts, k in navigate.walk(tl, tid, step, False, navigate.deeper_than(tl, tid, st.depth)):
+        if ts.fids[k] == fid:
+            return ts.first + k
+        if ts.depths[k] < st.depth:
+            break
+    return step

@@ -1,0 +1,272 @@
+"""Moving through a recording: stepping both ways and searching for steps.
+
+Plain functions over a `Timeline`; positions are a thread and its step.
+Stepping stops only at "line" and "exception" events (a call's first line,
+not the call; the caller's next line after a return, like a live debugger).
+
+- `step_over` (next / stepBack at line or statement granularity): the next or
+  previous line of the same frame, or of a caller once the frame is left;
+- `step_into` (stepIn / devsandbox/stepBackIn): the next or previous line of
+  any frame;
+- `step_out` (stepOut / devsandbox/stepBackOut): the caller's next line, or the
+  caller's line that made the call.
+
+Searches walk chunk by chunk and use the chunk summaries to skip the chunks
+that cannot hold what they look for (see `chunks.Summary`).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+
+from devsandbox.recorder.format import E
+
+from .chunks import ThreadSteps, line_key
+from .timeline import Timeline
+
+STOPPABLE = (E.LINE, E.EXCEPTION)
+
+Position = tuple[int, int]  # (thread, step)
+
+
+def walk(tl: Timeline, tid: int, step: int, forward: bool,
+          skip: Callable[[int], bool]) -> Iterator[tuple[ThreadSteps, int]]:
+    """The thread's steps after (or before) `step`, skipping chunks where `skip(ci)`."""
+    ci, i = tl.locate(tid, step)
+    idx = tl.chunks_of(tid)
+    j = idx.index(ci)
+    i += 1 if forward else -1
+    while 0 <= j < len(idx):
+        ts = tl.scan(idx[j]).threads[tid]
+        if forward:
+            yield from ((ts, k) for k in range(i, len(ts)))
+        else:
+            yield from ((ts, k) for k in range(i, -1, -1))
+        j += 1 if forward else -1
+        while 0 <= j < len(idx) and skip(idx[j]):
+            j += 1 if forward else -1
+        if 0 <= j < len(idx):
+            i = 0 if forward else _count(tl, idx[j], tid) - 1
+
+
+def _count(tl: Timeline, ci: int, tid: int) -> int:
+    for t, _first, n in tl.rec._chunks[ci].threads:
+        if t == tid:
+            return n
+    return 0
+
+
+def deeper_than(tl: Timeline, tid: int, depth: int) -> Callable[[int], bool]:
+    """A chunk whose every step of `tid` is deeper than `depth` (needs its summary)."""
+    def skip(ci: int) -> bool:
+        s = tl.summary(ci)
+        return s.min_depth.get(tid, 1 << 16) > depth
+    return skip
+
+
+def step_over(tl: Timeline, tid: int, step: int, forward: bool) -> int | None:
+    cur = tl.step(tid, step)
+    for ts, k in walk(tl, tid, step, forward, deeper_than(tl, tid, cur.depth)):
+        if ts.kinds[k] in STOPPABLE and (ts.fids[k] == cur.fid or ts.depths[k] < cur.depth):
+            return ts.first + k
+    return None
+
+
+def step_into(tl: Timeline, tid: int, step: int, forward: bool) -> int | None:
+    for ts, k in walk(tl, tid, step, forward, lambda ci: False):
+        if ts.kinds[k] in STOPPABLE:
+            return ts.first + k
+    return None
+
+
+def step_out(tl: Timeline, tid: int, step: int, forward: bool) -> int | None:
+    cur = tl.step(tid, step)
+    if cur.depth == 0:
+        return None
+    for ts, k in walk(tl, tid, step, forward, deeper_than(tl, tid, cur.depth - 1)):
+        if ts.depths[k] < cur.depth and ts.kinds[k] in STOPPABLE:
+            return ts.first + k
+    return None
+
+
+def first_stop(tl: Timeline, tid: int) -> int:
+    """The thread's first line (or its first step if it has none)."""
+    first = tl.first_step(tid)
+    if tl.step(tid, first).kind in STOPPABLE:
+        return first
+    nxt = step_into(tl, tid, first, True)
+    return first if nxt is None else nxt
+
+
+def last_stop(tl: Timeline, tid: int) -> int:
+    last = tl.step_count(tid) - 1
+    if tl.step(tid, last).kind in STOPPABLE:
+        return last
+    prev = step_into(tl, tid, last, False)
+    return last if prev is None else prev
+
+
+# ---- searching for steps of all threads ----------------------------------------------------
+
+def _find_aligned(data: bytes, needle: bytes, size: int) -> Iterator[int]:
+    """Indices i (in items of `size` bytes) where the item equals `needle`."""
+    at = data.find(needle)
+    while at >= 0:
+        if at % size == 0:
+            yield at // size
+            at = data.find(needle, at + size)
+        else:
+            at = data.find(needle, at + 1)
+
+
+def line_hits(ts: ThreadSteps, keys: set[int], lines: set[int]) -> list[int]:
+    """Indices of the line events of `ts` at one of the (code, line) `keys`."""
+    data = ts.lines.tobytes()
+    out = []
+    for line in lines:
+        for i in _find_aligned(data, struct.pack("=I", line), 4):
+            if ts.kinds[i] == E.LINE and line_key(ts.codes[i], line) in keys:
+                out.append(i)
+    out.sort()
+    return out
+
+
+def kind_hits(ts: ThreadSteps, kind: int) -> list[int]:
+    out = []
+    at = ts.kinds.find(kind)
+    while at >= 0:
+        out.append(at)
+        at = ts.kinds.find(kind, at + 1)
+    return out
+
+
+Candidate = tuple[int, int, int, str]  # (order in chunk, thread, step, what)
+Finder = Callable[[int], list[Candidate]]  # chunk index -> candidates in it (any order)
+
+
+def search(tl: Timeline, start: tuple[int, int], forward: bool, finder: Finder,
+           accept: Callable[[Candidate], bool]) -> Candidate | None:
+    """The nearest candidate strictly after (before) the global point `start`
+    that `accept` takes, walking chunks in order; `finder` lists a chunk's
+    candidates (and is expected to return [] fast for chunks it can skip)."""
+    ci, order = start
+    n = tl.nchunks
+    while 0 <= ci < n:
+        found = finder(ci)
+        if found:
+            found.sort(reverse=not forward)
+            for cand in found:
+                if ci == start[0] and (cand[0] <= order if forward else cand[0] >= order):
+                    continue
+                if accept(cand):
+                    return cand
+        ci += 1 if forward else -1
+    return None
+
+
+def line_finder(tl: Timeline, keys: set[int]) -> Finder:
+    """Candidates: line events at one of `keys` (code << 24 | line), all threads."""
+    lines = {k & 0xFFFFFF for k in keys}
+
+    def find(ci: int) -> list[Candidate]:
+        summary = tl.summary(ci)
+        out: list[Candidate] = []
+        for tid, present in summary.lines.items():
+            if not any(k in present for k in keys):
+                continue
+            ts = tl.scan(ci).threads[tid]
+            out.extend((ts.order[i], tid, ts.first + i, "line") for i in line_hits(ts, keys, lines))
+        return out
+
+    return find
+
+
+def exception_finder(tl: Timeline) -> Finder:
+    """Candidates: exception events where an exception was raised (not where it
+    only passed through on its way out of a callee)."""
+
+    def find(ci: int) -> list[Candidate]:
+        summary = tl.summary(ci)
+        out: list[Candidate] = []
+        for tid, raised in summary.raised.items():
+            if not raised:
+                continue
+            ts = tl.scan(ci).threads[tid]
+            for i in kind_hits(ts, E.EXCEPTION):
+                if not propagated(tl, tid, ts.first + i):
+                    out.append((ts.order[i], tid, ts.first + i, "exception"))
+        return out
+
+    return find
+
+
+def call_finder(tl: Timeline, codes: set[int]) -> Finder:
+    """Candidates: the first line of calls of the given code ids."""
+
+    def find(ci: int) -> list[Candidate]:
+        summary = tl.summary(ci)
+        out: list[Candidate] = []
+        for tid, called in summary.calls.items():
+            if not codes & called:
+                continue
+            ts = tl.scan(ci).threads[tid]
+            for i in kind_hits(ts, E.CALL):
+                if ts.codes[i] in codes:
+                    out.append((ts.order[i], tid, ts.first + i, "function"))
+        return out
+
+    return find
+
+
+def propagated(tl: Timeline, tid: int, step: int) -> bool:
+    """Whether the exception event at `step` is one coming out of a callee."""
+    if step < 2 or step - 2 < tl.first_step(tid):
+        return False
+    prev = tl.step(tid, step - 1)
+    cur = tl.step(tid, step)
+    if prev.kind != E.RETURN or prev.depth != cur.depth + 1:
+        return False
+    return tl.step(tid, step - 2).kind == E.EXCEPTION
+
+
+def uncaught(tl: Timeline) -> tuple[int, int] | None:
+    """Where the exception that ended the recording was raised, if one did:
+    the trailing chain of exception and return events of a thread, innermost
+    raise first."""
+    if (tl.rec.end.get("reason") or "").find("exception") < 0:
+        return None
+    best: tuple[tuple[int, int], int, int] | None = None
+    for tid in tl.thread_ids():
+        last = tl.step_count(tid) - 1
+        s = last
+        raised = None
+        while s >= tl.first_step(tid):
+            st = tl.step(tid, s)
+            if st.kind == E.EXCEPTION:
+                raised = s
+            elif st.kind != E.RETURN:
+                break
+            s -= 1
+        if raised is not None:
+            when = tl.when(tid, last)
+            if best is None or when > best[0]:
+                best = (when, tid, raised)
+    return (best[1], best[2]) if best else None
+
+
+def hits_before(tl: Timeline, key: int, ci: int, order: int) -> int:
+    """How many times any thread executed line `key` up to (and including) the
+    global point (ci, order)."""
+    total = 0
+    for c in range(ci):
+        for counts in tl.summary(c).lines.values():
+            total += counts.get(key, 0)
+    sc = tl.scan(ci)
+    for tid, ts in sc.threads.items():
+        if key not in sc.summary.lines.get(tid, {}):
+            continue
+        for i in line_hits(ts, {key}, {key & 0xFFFFFF}):
+            if ts.order[i] <= order:
+                total += 1
+    return total
