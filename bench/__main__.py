@@ -10,6 +10,7 @@ import sys
 BENCHMARKS = {
     "foundation": "bench.foundation",
     "recorder": "bench.recorder",
+    "lsp": "bench.lsp",
 }
 DEFAULT = "foundation"
 

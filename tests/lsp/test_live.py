@@ -146,3 +146,49 @@ async def test_quiet_without_a_session(ws: Workspace, lsp: LanguageClient) -> No
     assert lsp.diagnostics == {} or all(not d for d in lsp.diagnostics.values())
     assert lsp.messages == []
     assert [m for m in lsp.log_messages if m.type <= T.MessageType.Warning] == []
+
+
+async def test_values_follow_the_program(ws: Workspace) -> None:
+    """When the session stops again, hovers show the new values and the editor is asked to
+    refresh its inline values and code lenses."""
+    from lsp_support import start_lsp, stop_lsp
+
+    caps = T.ClientCapabilities(workspace=T.WorkspaceClientCapabilities(
+        inline_value=T.InlineValueWorkspaceClientCapabilities(refresh_support=True),
+        code_lens=T.CodeLensWorkspaceClientCapabilities(refresh_support=True)))
+    client = await start_lsp(ws, capabilities=caps)
+    refreshes: list[str] = []
+
+    @client.feature(T.WORKSPACE_INLINE_VALUE_REFRESH)
+    def inline_refresh(params: None) -> None:
+        refreshes.append("inlineValue")
+
+    @client.feature(T.WORKSPACE_CODE_LENS_REFRESH)
+    def lens_refresh(params: None) -> None:
+        refreshes.append("codeLens")
+
+    try:
+        dap = ws.launch(breakpoints=[{"line": ws.line("loop_body") + 1, "condition": "i >= 3"}])
+        stop = dap.stopped(timeout=30)
+        text = await eventually(lambda: hover(client, ws, ws.position("loop_body", "total")))
+        assert text is not None and "total = 3" in text
+        await eventually(lambda: _true_if(refreshes))
+        refreshes.clear()
+
+        start = dap.mark()
+        dap.request("continue", {"threadId": stop["threadId"]})
+        dap.stopped(timeout=30, start=start)
+
+        async def total_is_6() -> bool:
+            text = await hover(client, ws, ws.position("loop_body", "total"))
+            return text is not None and "total = 6" in text
+
+        assert await eventually(total_is_6)
+        assert await eventually(lambda: _true_if("inlineValue" in refreshes))
+        assert "codeLens" in refreshes
+    finally:
+        await stop_lsp(client)
+
+
+async def _true_if(value: object) -> bool:
+    return bool(value)

@@ -12,6 +12,7 @@ No pygls here: the features turn these results into LSP types.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from .sessions import DebugSession, SessionRegistry
 
 log = logging.getLogger(__name__)
 
+PREFETCH_FRAMES = 5  # innermost frames whose locals are read when a session pauses
+PREFETCH_SIZES = 8  # sizes of the innermost frame's containers read then
 SIZED_TYPES = frozenset({"list", "tuple", "dict", "set", "frozenset", "str", "bytes", "bytearray",
                          "deque", "collections.deque", "OrderedDict", "defaultdict", "Counter"})
 
@@ -70,6 +73,10 @@ class Context:
         self.sessions = sessions
         self.recordings = recordings
         self._frames: dict[tuple[int, int], tuple[Any, list[dict[str, Any]]]] = {}
+        # (session, frame id) -> (state marker, {name: (value, type)}), and sizes by name
+        self._locals: dict[tuple[tuple[int, int], int], tuple[Any, dict[str, tuple[str, Any]]]] = {}
+        self._sizes: dict[tuple[tuple[int, int], int, str], tuple[Any, int | None]] = {}
+        self._prefetching: dict[tuple[int, int], asyncio.Task[None]] = {}
 
     # -- positions in recordings ------------------------------------------------------------
 
@@ -91,13 +98,66 @@ class Context:
 
     async def frames(self, session: DebugSession) -> list[dict[str, Any]]:
         """The paused thread's stack (cached until the session's state changes)."""
-        marker = id(session.state)
+        marker = session.generation
         cached = self._frames.get(session.key)
         if cached is not None and cached[0] == marker:
             return cached[1]
         frames = await session.call("frames")
         self._frames[session.key] = (marker, frames)
         return frames
+
+    def cached_locals(self, session: DebugSession,
+                      frame_id: int) -> dict[str, tuple[str, Any]] | None:
+        """The locals of a paused frame if they were read since the session last paused."""
+        cached = self._locals.get((session.key, frame_id))
+        return cached[1] if cached is not None and cached[0] == session.generation else None
+
+    async def frame_locals(self, session: DebugSession, frame_id: int) -> dict[str, tuple[str, Any]]:
+        cached = self.cached_locals(session, frame_id)
+        if cached is not None:
+            return cached
+        marker = session.generation
+        variables = await session.call("variables", {"frameId": frame_id})
+        values = {str(v["name"]): (str(v["value"]), v.get("type")) for v in variables
+                  if isinstance(v, dict) and str(v.get("name", "")).isidentifier()}
+        self._locals[(session.key, frame_id)] = (marker, values)
+        return values
+
+    async def size(self, session: DebugSession, frame_id: int, expression: str) -> int | None:
+        key = (session.key, frame_id, expression)
+        cached = self._sizes.get(key)
+        if cached is not None and cached[0] == session.generation:
+            return cached[1]
+        marker = session.generation
+        try:
+            answer = await session.call("evaluate", {"expression": f"len({expression})",
+                                                     "frameId": frame_id})
+            size: int | None = int(answer.get("result"))
+        except (DevsandboxError, TypeError, ValueError):
+            size = None
+        self._sizes[key] = (marker, size)
+        return size
+
+    def session_changed(self, session: DebugSession) -> None:
+        """Forget what was read from ``session``; when it paused, read its frames' locals
+        ahead of the editor's requests (debugpy takes tens of ms per request while paused)."""
+        self.forget(session)
+        if session.paused:
+            self._prefetching[session.key] = asyncio.ensure_future(self._prefetch(session))
+
+    async def _prefetch(self, session: DebugSession) -> None:
+        try:
+            frames = await self.frames(session)
+            for i, frame in enumerate(frames[:PREFETCH_FRAMES]):
+                values = await self.frame_locals(session, int(frame["id"]))
+                if i == 0:
+                    sized = [n for n, (_, t) in values.items() if t in SIZED_TYPES]
+                    for name in sized[:PREFETCH_SIZES]:
+                        await self.size(session, int(frame["id"]), name)
+        except DevsandboxError as exc:
+            log.debug("prefetching %r stopped: %s", session, exc)
+        except asyncio.CancelledError:
+            pass
 
     async def _frame_in_function(self, session: DebugSession, file: str, text: str,
                                  line: int) -> dict[str, Any] | None:
@@ -164,17 +224,17 @@ class Context:
         frame = await self._frame_in_function(session, file, text, expr.line + 1)
         if frame is None:
             return None
-        answer = await session.call("evaluate", {"expression": expr.text, "frameId": frame["id"]})
-        type_ = answer.get("type")
-        size = None
-        if type_ in SIZED_TYPES:
-            try:
-                size_answer = await session.call(
-                    "evaluate", {"expression": f"len({expr.text})", "frameId": frame["id"]})
-                size = int(size_answer.get("result"))
-            except (DevsandboxError, TypeError, ValueError):
-                size = None
-        return Value(expr.text, str(answer.get("result")), type_, size,
+        frame_id = int(frame["id"])
+        local = None
+        if expr.is_name:
+            local = (self.cached_locals(session, frame_id) or {}).get(expr.text)
+        if local is not None:
+            value, type_ = local
+        else:
+            answer = await session.call("evaluate", {"expression": expr.text, "frameId": frame_id})
+            value, type_ = str(answer.get("result")), answer.get("type")
+        size = await self.size(session, frame_id, expr.text) if type_ in SIZED_TYPES else None
+        return Value(expr.text, value, type_, size,
                      f"paused in `{frame['name']}` (line {frame['line']})")
 
     async def _global_value(self, session: DebugSession, file: str, text: str,
@@ -218,15 +278,21 @@ class Context:
                 if not frames:
                     continue
                 chosen = next((f for f in frames if f["id"] == frame_id), frames[0])
-                variables = await session.call("variables", {"frameId": chosen["id"]})
+                variables = await self.frame_locals(session, int(chosen["id"]))
             except DevsandboxError as exc:
                 log.info("no frame in %s from %r: %s", file, session, exc)
                 continue
-            values = {v["name"]: str(v["value"]) for v in variables
-                      if isinstance(v, dict) and str(v.get("name", "")).isidentifier()}
+            values = {name: value for name, (value, _) in variables.items()}
             return Frame(file, int(chosen["line"]), chosen.get("name"), values,
                          f"paused in {chosen.get('name')}")
         return None
 
     def forget(self, session: DebugSession) -> None:
         self._frames.pop(session.key, None)
+        task = self._prefetching.pop(session.key, None)
+        if task is not None:
+            task.cancel()
+        for key in [k for k in self._locals if k[0] == session.key]:
+            del self._locals[key]
+        for key in [k for k in self._sizes if k[0] == session.key]:
+            del self._sizes[key]

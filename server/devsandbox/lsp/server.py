@@ -78,7 +78,10 @@ class DevsandboxLanguageServer(LanguageServer):
     # -- what changed -----------------------------------------------------------------------------
 
     def _session_changed(self, session: DebugSession, what: str) -> None:
-        self.context.forget(session)
+        if what == "gone":
+            self.context.forget(session)
+        else:
+            self.context.session_changed(session)
         recording = session.state.get("recording") if what != "gone" else None
         if isinstance(recording, str) and recording != self.recordings.from_session:
             self.recordings.from_session = recording

@@ -54,7 +54,18 @@ class DebugSession:
         self.program = _real(program) if isinstance(program, str) and os.path.isabs(program) \
             else None
         self.conn = conn
-        self.state: dict[str, Any] = {"state": "unknown"}
+        self._state: dict[str, Any] = {"state": "unknown"}
+        self.generation = 0
+        """Changes with every state change: what was read from the session before is stale."""
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self._state
+
+    @state.setter
+    def state(self, value: dict[str, Any]) -> None:
+        self._state = value
+        self.generation += 1
 
     def __repr__(self) -> str:
         return f"<DebugSession pid={self.pid} {self.state.get('state')} roots={self.roots}>"
