@@ -122,3 +122,9 @@ def _lookup_value(params: Any) -> Any:
 
 
 register(wire.LOOKUP_VALUE, _lookup_value)
+
+
+# -- live state, injection and hot swap (agent/live/): live/<verb> methods, loaded on first use --
+from . import live as _live  # noqa: E402
+
+_live.install(register)

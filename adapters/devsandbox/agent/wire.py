@@ -39,6 +39,16 @@ DISCOVER = "discover"
 SHUTDOWN = "shutdown"
 LOOKUP_VALUE = "values/lookup"  # {file, expression} -> a module global's value (agent/values.py)
 
+# live state, injection and hot swap (agent/live/): the DAP request ``devsandbox/<verb>`` maps to
+# the agent method LIVE_PREFIX + verb.  Every call may carry "client" (who asks: the audit log and
+# per-client namespaces, handles and safety levels are keyed by it) and "force".
+LIVE_PREFIX = "live/"
+LIVE_VERBS = (
+    "inspect", "find", "set", "rollback", "transform", "backup", "restore", "changes",
+    "call", "eval", "completions", "scan", "sendMessage", "startWorker", "stopWorker", "workers",
+    "hotReload", "revertReload", "reloads", "audit", "setSafety",
+)
+
 # notifications the agent sends
 AGENT_LOG = "agent/log"
 AGENT_CHILD = "agent/child"  # a child process's agent came up: {"pid": ..., "parent": ...}
