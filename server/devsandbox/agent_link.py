@@ -32,6 +32,7 @@ import jsonrpc_base  # type: ignore[import-untyped]
 
 from devsandbox.agent import wire
 
+from . import runtime
 from .errors import CannotHandle, InvalidRequest, PeerGone
 from .log import WIRE
 from .wire.framing import FrameError, FrameParser, encode
@@ -578,22 +579,13 @@ def _sweep_stale_bootstraps() -> None:
         owner = name[len(BOOTSTRAP_PREFIX) :].partition("-")[0]
         path = os.path.join(base, name)
         try:
-            if not owner.isdigit() or os.stat(path).st_uid != os.getuid() or _alive(int(owner)):
+            if (not owner.isdigit() or os.stat(path).st_uid != os.getuid()
+                    or runtime.pid_alive(int(owner))):
                 continue
         except OSError:
             continue
         log.debug("removing %s (its server %s is gone)", path, owner)
         shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, but not ours to signal
-    return True
 
 
 def _server_hello() -> dict[str, Any]:

@@ -14,21 +14,24 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devsandbox.agent import wire
+
 
 def directory() -> Path:
-    base = os.environ.get("XDG_RUNTIME_DIR")
-    path = Path(base) / "devsandbox" if base else Path.home() / ".cache" / "devsandbox" / "run"
+    """The per-user runtime directory (created 0700); embedded programs register there too."""
+    path = Path(wire.registry_dir())
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
     return path
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (ours to signal or not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except OSError:
         return True
     return True
 
@@ -76,7 +79,7 @@ def servers(pattern: str = "server-*.json") -> list[dict[str, Any]]:
         except (OSError, ValueError):
             unregister(path)
             continue
-        if not isinstance(entry, dict) or not _alive(int(entry.get("pid", 0))):
+        if not isinstance(entry, dict) or not pid_alive(int(entry.get("pid", 0))):
             unregister(path)
             continue
         found.append(entry)
