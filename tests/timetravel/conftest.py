@@ -1,0 +1,153 @@
+"""Fixtures for time travel: record a program, its exported ground truth, a DAP client."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devsandbox.dapclient import DapClient
+
+HERE = Path(__file__).parent
+PROGRAMS = HERE / "programs"
+ROOT = HERE.parent.parent
+TIMEOUT = 120
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PYTHONHASHSEED"] = "0"
+    e.pop("DEVSANDBOX_OPTIONS", None)
+    return e
+
+
+def marker_line(program: Path, marker: str) -> int:
+    for number, text in enumerate(program.read_text().splitlines(), 1):
+        if f"# @{marker}" in text:
+            return number
+    raise AssertionError(f"no marker {marker} in {program}")
+
+
+def record(program: Path, out: Path, *args: str) -> Path:
+    proc = subprocess.run([sys.executable, "-m", "devsandbox", "record", "--out", str(out), "--",
+                           str(program), *args], env=env(), capture_output=True, text=True,
+                          timeout=TIMEOUT, cwd=program.parent)
+    assert out.exists(), proc.stderr
+    return out
+
+
+class Truth:
+    """The exported events of a recording, by (thread, step)."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.events = events
+        self.by_step = {(e["thread"], e["step"]): e for e in events if e["kind"] != "mark"}
+
+    def at(self, thread: int, step: int) -> dict[str, Any]:
+        return self.by_step[(thread, step)]
+
+    def frame_locals(self, thread: int, step: int, frame: int) -> dict[str, str]:
+        """A frame's locals at a step: those of its last event at or before it."""
+        for s in range(step, -1, -1):
+            e = self.by_step.get((thread, s))
+            if e is not None and e["frame"] == frame:
+                return e["locals"]
+        raise AssertionError(f"frame {frame} has no event before step {step}")
+
+    def stack(self, thread: int, step: int) -> list[dict[str, Any]]:
+        """The frames at a step, innermost first: (function, line, frame id)."""
+        out = []
+        depth = self.at(thread, step)["depth"]
+        for s in range(step, -1, -1):
+            e = self.by_step.get((thread, s))
+            if e is not None and e["depth"] == depth:
+                out.append(e)
+                depth -= 1
+                if depth < 0:
+                    break
+        return out
+
+
+def export(recording: Path) -> Truth:
+    proc = subprocess.run([sys.executable, "-m", "devsandbox", "export", str(recording)],
+                          env=env(), capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    return Truth([json.loads(line) for line in proc.stdout.splitlines()])
+
+
+@pytest.fixture(scope="module")
+def loop_recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
+    out = tmp_path_factory.mktemp("rec") / "loop.dsrec"
+    record(PROGRAMS / "loop.py", out)
+    return out, export(out)
+
+
+class Replay:
+    """A DAP client replaying a recording through `devsandbox dap`."""
+
+    def __init__(self, recording: Path, breakpoints: dict[str, list[dict[str, Any]]] | None = None,
+                 exception_filters: list[str] | None = None) -> None:
+        self.client = DapClient([sys.executable, "-m", "devsandbox", "dap"], env=env())
+        self.client.start("launch", {"devsandbox": {"replay": str(recording)}},
+                          breakpoints=breakpoints, exception_filters=exception_filters)
+        self.first = self.client.stopped(timeout=30)
+
+    def request(self, command: str, arguments: Any = None, **kw: Any) -> dict[str, Any]:
+        return self.client.request(command, arguments, **kw).get("body") or {}
+
+    def move(self, command: str, arguments: dict[str, Any] | None = None,
+             thread: int | None = None) -> dict[str, Any]:
+        tid = thread if thread is not None else self.first["threadId"]
+        return self.client.resume(command, tid, arguments)
+
+    def position(self) -> dict[str, Any]:
+        return self.request("devsandbox/position")
+
+    def top(self, thread: int | None = None) -> dict[str, Any]:
+        return self.client.top_frame(thread if thread is not None else self.first["threadId"])
+
+    def frames(self, thread: int | None = None) -> list[dict[str, Any]]:
+        tid = thread if thread is not None else self.first["threadId"]
+        return self.request("stackTrace", {"threadId": tid})["stackFrames"]
+
+    def locals(self, frame_id: int) -> dict[str, str]:
+        return {k: v for k, v in self.client.locals(frame_id).items() if not k.startswith("(")}
+
+    def close(self) -> None:
+        try:
+            self.client.request("disconnect", {}, timeout=10)
+        finally:
+            self.client.close()
+
+
+@pytest.fixture
+def replay_of():
+    opened: list[Replay] = []
+
+    def open_(recording: Path, **kw: Any) -> Replay:
+        r = Replay(recording, **kw)
+        opened.append(r)
+        return r
+
+    yield open_
+    for r in opened:
+        r.close()
+
+
+def check_against_truth(r: Replay, truth: Truth, thread: int = 1) -> dict[str, Any]:
+    """Every frame shown at the current position equals the export (line, function, locals)."""
+    pos = r.position()
+    step = pos["step"]
+    expected = truth.stack(thread, step)
+    frames = r.frames()
+    assert [f["name"] for f in frames] == [e["function"] for e in expected]
+    assert [f["line"] for f in frames] == [e["line"] for e in expected]
+    for shown, e in zip(frames, expected):
+        assert r.locals(shown["id"]) == truth.frame_locals(thread, step, e["frame"]), (
+            shown["name"], step)
+    return truth.at(thread, step)
