@@ -6,10 +6,14 @@ from typing import Any
 
 import devsandbox
 
+from devsandbox.agent import wire as _agent_wire
+
 from ..agent_protocol import PROTOCOL_VERSION
 
+# Live state, injection and hot swap (dap/live.py): devsandbox/<verb> for the agent's live/<verb>.
+LIVE_REQUESTS = tuple(f"devsandbox/{verb}" for verb in _agent_wire.LIVE_VERBS) + ("devsandbox/watch",)
 # Custom requests this server answers itself (named devsandbox/<verb>).
-CUSTOM_REQUESTS = ("devsandbox/discover", "devsandbox/connectionState")
+CUSTOM_REQUESTS = ("devsandbox/discover", "devsandbox/connectionState") + LIVE_REQUESTS
 # Time travel (dap/timetravel.py): its custom requests and the standard capabilities it adds.
 TIME_TRAVEL_REQUESTS = (
     "devsandbox/stepBackIn", "devsandbox/stepBackOut", "devsandbox/lastWrite",

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import DevsandboxError, InvalidRequest, PeerGone
 from ..wire.channel import ByteStream, Channel, Message
-from . import agents, capabilities, starting, timetravel
+from . import agents, capabilities, live, starting, timetravel
 from .backend import REVERSE_ALLOWED, Backend
 from .control import ControlServer
 from .starting import NO_RESPONSE
@@ -61,6 +61,7 @@ class Session:
         """Commands whose handlers are awaited before the next client message is read."""
         # Time travel (stepBack, replay, ...) wraps some handlers: see timetravel.py.
         self.timetravel = timetravel.install(self)
+        live.register(self)  # devsandbox/inspect, /set, /eval, /hotReload, ... (dap/live.py)
 
     def start(self) -> None:
         self.client.start()

@@ -241,6 +241,7 @@ def _kind(value: Any) -> str:
     if isinstance(value, type):
         return "class"
     if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.MethodType,
-                          staticmethod, classmethod)):
+                          types.MethodDescriptorType, types.WrapperDescriptorType,
+                          types.ClassMethodDescriptorType, staticmethod, classmethod)):
         return "function"
     return "variable"

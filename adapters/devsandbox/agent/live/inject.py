@@ -192,8 +192,8 @@ def _to_asyncio_queue(queue: Any, value: Any, delay: float, timeout: float) -> d
     loop.call_soon_threadsafe(put)
     if done.wait(timeout):
         return dict(outcome, kind=kind)
-    note = ("the loop's thread is stopped by the debugger: the message is put on the queue when "
-            "it runs again") if runner.loop_suspended(loop) else "the loop did not run it in time"
+    note = ("the program is paused by the debugger: the message is put on the queue when the "
+            "loop runs again") if runner.program_paused() else "the loop did not run it in time"
     return {"status": "pending", "kind": kind, "note": note}
 
 
@@ -282,9 +282,12 @@ def start_worker(params: dict[str, Any]) -> dict[str, Any]:
             runner._wrapped(run, lambda: fn(*args, **kwargs)), loops[0])
         worker.future.add_done_callback(lambda _f: run.finish())
     _workers[worker_id] = worker
+    answer = worker.summary()
+    if kind == "task" and runner.program_paused():
+        answer["note"] = "the program is paused by the debugger: the task starts when it runs again"
     audit.write({"action": "startWorker", "client": client.name, "worker": worker_id,
                  "kind": kind, "target": label, "name": name})
-    return worker.summary()
+    return answer
 
 
 def stop_worker(params: dict[str, Any]) -> dict[str, Any]:

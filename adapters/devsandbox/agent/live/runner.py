@@ -73,6 +73,7 @@ class Run:
         self.finished: float | None = None
         self.timed_out = False
         self.location = ""  # "thread", "program loop", "private loop"
+        self.note = ""
 
     def append(self, stream: str, text: str) -> int:
         buffer = self.out[stream]
@@ -105,6 +106,8 @@ class Run:
             answer["where"] = self.location
         if self.truncated:
             answer["outputTruncated"] = True
+        if self.note:
+            answer["note"] = self.note
         if status == "timeout":
             answer["stopped"] = self.done.is_set()
             if not self.done.is_set():
@@ -264,10 +267,7 @@ def program_loops() -> list[Any]:
     return _loops_from_frames()
 
 
-def loop_suspended(loop: Any) -> bool:
-    """Is the loop's thread held by the debugger (stopped at a breakpoint, paused)?"""
-    ident = getattr(loop, "_thread_id", None)
-    frame = sys._current_frames().get(ident) if ident else None
+def _held(frame: Any) -> bool:
     depth = 0
     while frame is not None and depth < 16:
         code = frame.f_code
@@ -275,6 +275,18 @@ def loop_suspended(loop: Any) -> bool:
             return True
         frame, depth = frame.f_back, depth + 1
     return False
+
+
+def loop_suspended(loop: Any) -> bool:
+    """Is the loop's thread held by the debugger (stopped at a breakpoint, paused)?"""
+    ident = getattr(loop, "_thread_id", None)
+    return bool(ident) and _held(sys._current_frames().get(ident))
+
+
+def program_paused() -> bool:
+    """Is some thread of the program held by the debugger?  (debugpy then holds every thread
+    that runs Python code: a loop waiting in select() would stop as soon as it woke up.)"""
+    return any(_held(frame) for frame in sys._current_frames().values())
 
 
 def run_coroutine(factory: Callable[[], Awaitable[Any]], *, kind: str, client: str,
@@ -285,8 +297,10 @@ def run_coroutine(factory: Callable[[], Awaitable[Any]], *, kind: str, client: s
     if loop is None and not private:
         loops = program_loops()
         loop = loops[0] if len(loops) == 1 else None
-    if loop is not None and not private and not loop_suspended(loop):
+    if loop is not None and not private and not program_paused():
         return _in_program_loop(run, factory, loop, timeout)
+    run.note = ("the program is paused by the debugger: the coroutine ran in a private loop"
+                if loop is not None and not private else "")
     return _in_private_loop(run, factory, timeout)
 
 
@@ -348,6 +362,4 @@ def _in_private_loop(run: Run, factory: Callable[[], Awaitable[Any]], timeout: f
             except RuntimeError:
                 pass
         run.done.wait(GRACE)
-    elif isinstance(run.error, asyncio.CancelledError) and run.timed_out:
-        pass
     return run
