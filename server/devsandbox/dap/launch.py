@@ -28,6 +28,9 @@ OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
     "include": list,
     "exclude": list,
     "replay": str,
+    "hotReload": (bool, dict),  # live: reload saved files in place (dap/live.py)
+    "safety": str,  # live: strict, normal (default) or permissive (agent/live/scanner.py)
+    "auditDir": str,  # live: where the audit log goes (default .devsandbox/audit)
 }
 
 
