@@ -35,11 +35,12 @@ def record(program: Path, out: Path, *args: str, options: dict | None = None,
                           cwd=program.parent)
 
 
-def reference(program: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, str(HERE / "reference.py"), str(out), str(program.parent), "--",
-           str(program), *args]
-    return subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=TIMEOUT,
-                          cwd=program.parent)
+def reference(program: Path, out: Path, *args: str, edits: list | None = None,
+              extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(HERE / "reference.py"), str(out), str(program.parent),
+           *(["--edits", json.dumps(edits)] if edits else []), "--", str(program), *args]
+    return subprocess.run(cmd, env={**env(), **(extra_env or {})}, capture_output=True, text=True,
+                          timeout=TIMEOUT, cwd=program.parent)
 
 
 def devsandbox(*args: str, timeout: float = TIMEOUT, cwd: Path | None = None
@@ -48,8 +49,8 @@ def devsandbox(*args: str, timeout: float = TIMEOUT, cwd: Path | None = None
                           capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
-def export(recording: Path) -> list[dict]:
-    proc = devsandbox("export", str(recording))
+def export(recording: Path, marks: bool = False) -> list[dict]:
+    proc = devsandbox("export", str(recording), *(["--marks"] if marks else []))
     assert proc.returncode == 0, proc.stderr
     return [json.loads(line) for line in proc.stdout.splitlines()]
 

@@ -1,7 +1,12 @@
 """An independent reference recorder: plain sys.settrace, repr() of every
 local at every event.  Used by the fidelity tests as ground truth.
 
-    python reference.py OUT.jsonl SCOPE_DIR -- PROGRAM [ARGS]
+    python reference.py OUT.jsonl SCOPE_DIR [--edits JSON] -- PROGRAM [ARGS]
+
+``--edits``: what a debugger session did, replayed at the same events: a list
+of {"function", "line", "hit" (1-based), "set": {name: expression}, "goto":
+line}; at that line event (recorded first, as the debugger stopped there)
+locals are set and the frame jumps, as setVariable and goto do.
 
 The program is run like ``python -m devsandbox.recorder`` runs it (a fresh
 ``__main__`` module), so that module-level values match.
@@ -30,8 +35,24 @@ def type_name(t):
 
 def main() -> None:
     out, scope = sys.argv[1], os.path.abspath(sys.argv[2]) + os.sep
-    program = os.path.abspath(sys.argv[4])
+    rest = sys.argv[3:]
+    edits = []
+    if rest[:1] == ["--edits"]:
+        edits = json.loads(rest[1])
+        rest = rest[2:]
+    assert rest[0] == "--", sys.argv
+    argv = rest[1:]
+    program = os.path.abspath(argv[0])
     events = []
+    hits: dict[tuple[str, int], int] = {}
+
+    def apply_edits(frame, key):
+        for edit in edits:
+            if (edit["function"], edit["line"]) == key and edit.get("hit", 1) == hits[key]:
+                for name, expr in (edit.get("set") or {}).items():
+                    frame.f_locals[name] = eval(expr, frame.f_globals, frame.f_locals)
+                if edit.get("goto"):
+                    frame.f_lineno = edit["goto"]
 
     def tracer(frame, event, arg):
         code = frame.f_code
@@ -52,6 +73,10 @@ def main() -> None:
         elif event == "exception":
             ev["exception"] = {"type": type_name(arg[0]), "value": safe_repr(arg[1])}
         events.append(ev)
+        if edits and event == "line":
+            key = (code.co_qualname, frame.f_lineno)
+            hits[key] = hits.get(key, 0) + 1
+            apply_edits(frame, key)
         return tracer
 
     real_start = _thread.start_new_thread
@@ -64,7 +89,7 @@ def main() -> None:
         return real_start(bootstrap, args, kwargs or {})
 
     _thread.start_new_thread = start_new_thread
-    sys.argv = sys.argv[4:]
+    sys.argv = argv
     sys.path[0] = os.path.dirname(program)
     from devsandbox.recorder.__main__ import run_script
 

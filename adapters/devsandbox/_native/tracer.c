@@ -48,6 +48,13 @@
 #define CURRENT_IFRAME(ts) ((ts)->cframe->current_frame)
 #endif
 
+/* the innermost frame of any thread (CURRENT_IFRAME: only where monitoring exists) */
+#if PY_VERSION_HEX >= 0x030D0000
+#define THREAD_IFRAME(ts) ((ts)->current_frame)
+#else
+#define THREAD_IFRAME(ts) ((ts)->cframe->current_frame)
+#endif
+
 /* event records (format.py: class E) */
 enum {
     E_THREAD = 0x40, E_KEYFRAME = 0x41, E_KFRAME = 0x42, E_CALL = 0x43, E_ENTER = 0x44,
@@ -103,11 +110,13 @@ typedef struct {
 typedef struct {
     uint64_t ts_id;
     uint32_t tid;
+    unsigned long ident, native_id;
     FrameRec *stack;
     int depth, cap;
     uint64_t epoch;
     uint64_t step, chunk_first_step;
     Buf stage;
+    Buf pending; /* marks for this thread made by another thread: written at its next event */
 } ThreadRec;
 
 static struct {
@@ -132,6 +141,8 @@ static struct {
     long local_events;
     PyObject *codes_list; /* in-scope code objects, for stop() on 3.12+ */
 } R;
+
+static PyThreadState *find_tstate(unsigned long ident);
 
 /* ---- definitions --------------------------------------------------------- */
 
@@ -308,7 +319,9 @@ new_thread(PyThreadState *ts)
     th->ts_id = ts->id;
     th->tid = ++R.next_tid;
     th->epoch = (uint64_t)-1;
-    unsigned long ident = PyThread_get_thread_ident();
+    unsigned long ident = ts->thread_id;
+    th->ident = ident;
+    th->native_id = ts->native_thread_id;
     uint32_t name_id = 0;
     if (R.threading_active) {
         PyObject *key = PyLong_FromUnsignedLong(ident);
@@ -322,7 +335,7 @@ new_thread(PyThreadState *ts)
     if (buf_need(&R.defs, 32) < 0) return NULL;
     put_u8(&R.defs, D_THREAD);
     put_var(&R.defs, ident);
-    put_var(&R.defs, PyThread_get_thread_native_id());
+    put_var(&R.defs, th->native_id);
     put_var(&R.defs, name_id);
     return th;
 }
@@ -605,6 +618,11 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
     Buf *b = &th->stage;
     FrameRec *fr;
     if (th->epoch != R.epoch && keyframe(th, f) < 0) goto fail;
+    if (th->pending.n) {
+        if (buf_need(b, th->pending.n) < 0) goto fail;
+        put_bytes(b, th->pending.p, th->pending.n);
+        th->pending.n = 0;
+    }
     if (what == EV_CALL) {
         if (!(fr = push_frame(th, f, cr))) goto fail;
         fr->line = line;
@@ -817,6 +835,47 @@ py_settrace(PyObject *m, PyObject *func)
     Py_RETURN_NONE;
 }
 
+/* settrace_thread(ident, func) -> 0, or <0 when there is no such thread:
+ * pydevd's set_trace_to_threads through the tee (never around it) */
+static PyObject *
+py_settrace_thread(PyObject *m, PyObject *args)
+{
+    unsigned long ident;
+    PyObject *func;
+    if (!PyArg_ParseTuple(args, "kO", &ident, &func)) return NULL;
+    PyThreadState *ts = find_tstate(ident);
+    if (!ts) return PyLong_FromLong(-1);
+    if (func == Py_None) func = NULL;
+    TeeObject *tee = thread_tee(ts);
+    if (!tee) {
+        if (install_tee(ts) < 0) return NULL;
+        tee = thread_tee(ts);
+        if (!tee) return PyLong_FromLong(-2);
+    }
+    Py_XSETREF(tee->inner, Py_XNewRef(func));
+    return PyLong_FromLong(0);
+}
+
+static PyObject *
+py_gettrace_thread(PyObject *m, PyObject *arg)
+{
+    unsigned long ident = PyLong_AsUnsignedLong(arg);
+    if (ident == (unsigned long)-1 && PyErr_Occurred()) return NULL;
+    PyThreadState *ts = find_tstate(ident);
+    if (!ts) Py_RETURN_NONE;
+    TeeObject *tee = thread_tee(ts);
+    PyObject *f = tee ? tee->inner : ts->c_traceobj;
+    return Py_NewRef(f ? f : Py_None);
+}
+
+/* take this thread out of tracing entirely (a debugger's own threads) */
+static PyObject *
+py_uninstall_tee(PyObject *m, PyObject *unused)
+{
+    if (thread_tee(PyThreadState_GET())) PyEval_SetTrace(NULL, NULL);
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 py_gettrace(PyObject *m, PyObject *unused)
 {
@@ -1002,6 +1061,7 @@ clear_threads(void)
         pop_frames(th, th->depth);
         PyMem_RawFree(th->stack);
         PyMem_RawFree(th->stage.p);
+        PyMem_RawFree(th->pending.p);
         PyMem_RawFree(th);
     }
     PyMem_RawFree(R.threads);
@@ -1109,23 +1169,143 @@ py_stats(PyObject *m, PyObject *unused)
                          "threads", R.nthreads, "codes", (Py_ssize_t)R.codes.n);
 }
 
-/* Append an explicit event (setVariable, goto, a note) to the current
- * thread's stream: kind and a UTF-8 text payload (JSON by convention). */
+static PyThreadState *
+find_tstate(unsigned long ident)
+{
+    PyInterpreterState *interp = PyThreadState_GET()->interp;
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
+        if (ts->thread_id == ident) return ts;
+    return NULL;
+}
+
+static int
+put_mark(Buf *b, uint32_t kid, PyObject *payload)
+{
+    if (buf_need(b, 12) < 0) return -1;
+    put_u8(b, E_MARK);
+    put_var(b, kid);
+    return put_str_obj(b, payload);
+}
+
+/* Make the thread's stream ready for records outside an event: a keyframe
+ * first if the thread has not written in this chunk yet. */
+static int
+thread_ready(ThreadRec *th, PyThreadState *ts)
+{
+    if (th->epoch == R.epoch) return 0;
+    _PyInterpreterFrame *f = THREAD_IFRAME(ts);
+    return keyframe(th, f);
+}
+
+/* mark(kind, text, ident=None): append an explicit event (setVariable,
+ * goto, a note) to a thread's stream: kind and a UTF-8 text (JSON by
+ * convention).  For another thread, the mark is written just before that
+ * thread's next event (it is usually suspended by a debugger). */
 static PyObject *
 py_mark(PyObject *m, PyObject *args)
 {
-    PyObject *kind, *payload;
-    if (!PyArg_ParseTuple(args, "UU", &kind, &payload)) return NULL;
+    PyObject *kind, *payload, *ident_obj = Py_None;
+    if (!PyArg_ParseTuple(args, "UU|O", &kind, &payload, &ident_obj)) return NULL;
     if (!R.active) Py_RETURN_FALSE;
-    ThreadRec *th = get_thread(PyThreadState_GET());
+    PyThreadState *cur = PyThreadState_GET(), *ts = cur;
+    if (ident_obj != Py_None) {
+        unsigned long ident = PyLong_AsUnsignedLong(ident_obj);
+        if (ident == (unsigned long)-1 && PyErr_Occurred()) return NULL;
+        ts = find_tstate(ident);
+        if (!ts) Py_RETURN_FALSE;
+    }
+    ThreadRec *th = get_thread(ts);
     if (!th) return NULL;
     uint32_t kid = str_id(kind);
-    Buf *b = &th->stage;
-    if (!kid || buf_need(b, 12) < 0) return NULL;
-    put_u8(b, E_MARK);
-    put_var(b, kid);
-    if (put_str_obj(b, payload) < 0 || append_stage(th) < 0) return NULL;
+    if (!kid) return NULL;
+    if (ts != cur || th->stage.n) {
+        if (put_mark(&th->pending, kid, payload) < 0) return NULL;
+        Py_RETURN_TRUE;
+    }
+    R.busy++;
+    int rc = thread_ready(th, ts);
+    if (rc == 0) rc = put_mark(&th->stage, kid, payload);
+    if (rc == 0) rc = append_stage(th);
+    if (rc < 0) th->stage.n = 0;
+    R.busy--;
+    if (rc < 0) return NULL;
     Py_RETURN_TRUE;
+}
+
+/* resync(frame, kind, text, force): called in the thread running `frame`
+ * (its innermost recorded frame) after a debugger let it go: locals changed
+ * meanwhile (setVariable, setExpression, an evaluate with side effects) are
+ * recorded after a mark, so that they do not look like the work of the next
+ * line.  The mark is written if something changed or `force` is true (a
+ * goto).  Returns True if a mark was written. */
+static PyObject *
+py_resync(PyObject *m, PyObject *args)
+{
+    PyObject *frame, *kind, *payload;
+    int force = 0;
+    if (!PyArg_ParseTuple(args, "O!UU|p", &PyFrame_Type, &frame, &kind, &payload, &force))
+        return NULL;
+    if (!R.active) Py_RETURN_FALSE;
+    _PyInterpreterFrame *f = ((PyFrameObject *)frame)->f_frame;
+    CodeRec *cr = get_code(IF_CODE(f));
+    if (!cr) return NULL;
+    if (!cr->in_scope) Py_RETURN_FALSE;
+    PyThreadState *ts = PyThreadState_GET();
+    ThreadRec *th = get_thread(ts);
+    if (!th) return NULL;
+    if (th->stage.n) Py_RETURN_FALSE; /* inside record() (cannot happen from Python code) */
+    uint32_t kid = str_id(kind);
+    if (!kid) return NULL;
+    R.busy++;
+    Buf diff = {0};
+    int wrote = 0, rc = thread_ready(th, ts);
+    FrameRec *fr = NULL;
+    if (rc == 0 && th->pending.n) {
+        rc = buf_need(&th->stage, th->pending.n);
+        if (rc == 0) {
+            put_bytes(&th->stage, th->pending.p, th->pending.n);
+            th->pending.n = 0;
+        }
+    }
+    if (rc == 0) {
+        fr = frame_for(th, f, cr, PyFrame_GetLineNumber((PyFrameObject *)frame));
+        if (!fr) rc = -1;
+    }
+    if (rc == 0) rc = diff_locals(&diff, fr, f);
+    if (rc == 0 && (diff.n || force)) {
+        rc = put_mark(&th->stage, kid, payload);
+        if (rc == 0 && diff.n) rc = buf_need(&th->stage, diff.n);
+        if (rc == 0) {
+            put_bytes(&th->stage, diff.p, diff.n);
+            wrote = 1;
+        }
+    }
+    if (rc == 0 && th->stage.n) rc = append_stage(th);
+    if (rc < 0) th->stage.n = 0;
+    PyMem_RawFree(diff.p);
+    R.busy--;
+    if (rc < 0) return NULL;
+    return PyBool_FromLong(wrote);
+}
+
+/* threads() -> [(tid, ident, native_id, steps, depth)] of the recording */
+static PyObject *
+py_threads(PyObject *m, PyObject *unused)
+{
+    PyObject *out = PyList_New(0);
+    if (!out) return NULL;
+    for (int i = 0; i < R.nthreads; i++) {
+        ThreadRec *th = R.threads[i];
+        PyObject *t = Py_BuildValue("(IkkKi)", th->tid, th->ident, th->native_id,
+                                    (unsigned long long)th->step, th->depth);
+        if (!t || PyList_Append(out, t) < 0) {
+            Py_XDECREF(t);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(t);
+    }
+    return out;
 }
 
 /* ---- helpers kept from the first version of this module ------------------ */
@@ -1185,7 +1365,12 @@ static PyMethodDef methods[] = {
     {"prime", py_prime, METH_O, "Register a code object; True if in scope."},
     {"codes", py_codes, METH_NOARGS, "Code objects in scope."},
     {"stats", py_stats, METH_NOARGS, "Counters."},
-    {"mark", py_mark, METH_VARARGS, "Append an explicit event to this thread's stream."},
+    {"mark", py_mark, METH_VARARGS, "Append an explicit event to a thread's stream."},
+    {"resync", py_resync, METH_VARARGS, "Record locals changed while a debugger held the thread."},
+    {"threads", py_threads, METH_NOARGS, "Recorded threads: (tid, ident, native id, steps, depth)."},
+    {"settrace_thread", py_settrace_thread, METH_VARARGS, "Set another thread's tracer behind its tee."},
+    {"gettrace_thread", py_gettrace_thread, METH_O, "Another thread's tracer."},
+    {"uninstall_tee", py_uninstall_tee, METH_NOARGS, "Remove this thread's tee and tracer."},
     {"encode", py_encode, METH_O, "Encode one value."},
     {"fingerprint", py_fingerprint, METH_O, "Fingerprint of one value."},
     {"install_tee", py_install_tee, METH_NOARGS, "Tee this thread's trace slot."},

@@ -84,6 +84,8 @@ def start_from_env() -> Connection | None:
         raise ValueError(f"{wire.ENV_OPTIONS} must hold a JSON object")
     parent_text = os.environ.get(wire.ENV_PARENT, "")
     parent = int(parent_text) if parent_text.isdigit() and int(parent_text) != os.getpid() else None
+    if opts.get("record"):
+        _start_recorder(opts)
     _from_env = connect(host.strip("[]"), int(port), token, opts, parent=parent)
     os.environ[wire.ENV_PARENT] = str(os.getpid())
     return _from_env
@@ -122,6 +124,46 @@ def _lookup_value(params: Any) -> Any:
 
 
 register(wire.LOOKUP_VALUE, _lookup_value)
+
+
+# -- the time-travel recorder (devsandbox.recorder): started before the program's first line ---
+
+RECORDER_METHODS = ("recorder/status", "recorder/flush", "recorder/start", "recorder/stop",
+                    "recorder/mark")
+
+
+def _start_recorder(opts: dict[str, Any]) -> None:
+    """Record the program as the options say ("record": true); a failure is one warning."""
+    try:
+        from ..recorder import control
+
+        control.start_from_options(opts)
+    except Exception as exc:  # noqa: BLE001  (never stop the user's program)
+        import sys
+
+        sys.stderr.write(f"devsandbox: warning: recording did not start in process "
+                         f"{os.getpid()}: {type(exc).__name__}: {exc}\n")
+
+
+def _recorder_method(method: str) -> Callable[[Any], Any]:
+    def call(params: Any) -> Any:
+        from ..recorder import control
+
+        handlers: dict[str, Callable[[Any], Any]] = {
+            control.STATUS: control.status,
+            control.FLUSH: control.flush,
+            control.START: lambda p: control.start_method(p, options()),
+            control.STOP: control.stop_method,
+            control.MARK: control.mark,
+        }
+        return handlers[method](params)
+
+    return call
+
+
+for _method in RECORDER_METHODS:
+    register(_method, _recorder_method(_method))
+del _method
 
 
 # -- live state, injection and hot swap (agent/live/): live/<verb> methods, loaded on first use --

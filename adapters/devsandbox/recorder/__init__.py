@@ -25,6 +25,7 @@ import os
 import sys
 import threading
 import time
+import uuid
 import warnings
 from typing import Any, Iterator
 
@@ -35,6 +36,10 @@ __all__ = ["Recorder", "start", "stop", "current", "recording"]
 
 DEFAULT_DIR = os.path.join(".devsandbox", "recordings")
 SUFFIX = ".dsrec"
+
+# set for child processes: the recording id (and file) of the nearest recorded ancestor
+ENV_PARENT_RECORDING = "DEVSANDBOX_PARENT_RECORDING"
+ENV_PARENT_RECORDING_FILE = "DEVSANDBOX_PARENT_RECORDING_FILE"
 
 _LIMIT_KEYS = ("max_depth", "max_items", "max_str", "max_repr")
 
@@ -86,7 +91,9 @@ class Recorder:
         self.backend = _make_backend(str(opts.get("backend") or "auto"), self.scope, limits)
         self.started = time.time()
         self._t0 = time.perf_counter()
+        self.id = uuid.uuid4().hex
         self.meta = {
+            "id": self.id,
             "program": program,
             "argv": list(opts.get("argv") or sys.argv),
             "python": sys.version,
@@ -95,7 +102,8 @@ class Recorder:
             "executable": sys.executable,
             "pid": os.getpid(),
             "ppid": os.getppid(),
-            "parent_recording": os.environ.get("DEVSANDBOX_PARENT_RECORDING"),
+            "parent_recording": os.environ.get(ENV_PARENT_RECORDING),
+            "parent_recording_file": os.environ.get(ENV_PARENT_RECORDING_FILE),
             "cwd": os.getcwd(),
             "start_time": self.started,
             "scope": self.scope.describe(),
@@ -106,9 +114,15 @@ class Recorder:
         self.writer = Writer(self.path, self.meta, self.backend.take, self.flight_bytes)
         self.stopped = False
         self._saved_excepthook: Any = None
+        self._saved_env: dict[str, str | None] = {}
 
     def start(self) -> Recorder:
         self.backend.start(self.writer.request_flush)
+        if self.options.get("children", True):
+            for key, value in ((ENV_PARENT_RECORDING, self.id),
+                               (ENV_PARENT_RECORDING_FILE, self.path or "")):
+                self._saved_env[key] = os.environ.get(key)
+                os.environ[key] = value
         if self.flight_bytes:
             self._saved_excepthook = sys.excepthook
 
@@ -119,9 +133,36 @@ class Recorder:
             sys.excepthook = excepthook
         return self
 
-    def mark(self, kind: str, payload: str = "") -> bool:
-        """Record an explicit event (setVariable, goto, a note) in this thread."""
-        return self.backend.mark(kind, payload)
+    def mark(self, kind: str, payload: str = "", thread: int | None = None) -> bool:
+        """Record an explicit event (setVariable, goto, a note) in this thread, or in
+        thread ``thread`` (an ident: written just before that thread's next event)."""
+        return bool(self.backend.mark(kind, payload, thread))
+
+    def threads(self) -> list[dict[str, Any]]:
+        """The recorded threads: tid (the recording's id), ident, native_id, name, steps."""
+        out = []
+        for tid, ident, native_id, steps, depth in self.backend.threads():
+            t = threading._active.get(ident)  # type: ignore[attr-defined]
+            out.append({"tid": tid, "ident": ident, "native_id": native_id,
+                        "name": t.name if t is not None else None, "steps": steps,
+                        "alive": t is not None and t.is_alive()})
+        return out
+
+    def flush(self) -> dict[str, Any]:
+        """Write everything recorded so far; the file and each thread's last step in it."""
+        complete = self.writer.flush()
+        last = dict(self.writer.last_steps)
+        threads = [dict(t, last_step=last.get(t["tid"])) for t in self.threads()]
+        return {"path": self.path, "complete": complete, "threads": threads,
+                "events": self.stats().get("events", 0)}
+
+    def status(self) -> dict[str, Any]:
+        s = self.stats()
+        return {"running": not self.stopped, "path": self.path, "id": self.id,
+                "events": s.get("events", 0), "threads": self.threads(),
+                "backend": self.backend.name, "mode": self.meta.get("mode"),
+                "flight_recorder": bool(self.flight_bytes), "raw_bytes": s.get("raw_bytes", 0),
+                "wall_seconds": s.get("wall_seconds", 0.0)}
 
     def stats(self) -> dict[str, Any]:
         s = self.backend.stats()
@@ -140,6 +181,11 @@ class Recorder:
             return
         self.stopped = True
         self.backend.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         if self._saved_excepthook is not None:
             sys.excepthook = self._saved_excepthook
         end = {"reason": reason, "exit_code": exit_code, "time": time.time(), **self.stats()}

@@ -40,6 +40,7 @@ class NativeBackend:
         self.limits = limits
         self.tool_id = -1
         self._saved: dict[str, Any] = {}
+        self._settrace: Any = None
 
     def take(self) -> Any:
         return _tracer.take()
@@ -47,8 +48,11 @@ class NativeBackend:
     def stats(self) -> dict[str, Any]:
         return dict(_tracer.stats())
 
-    def mark(self, kind: str, payload: str) -> bool:
-        return bool(_tracer.mark(kind, payload))
+    def mark(self, kind: str, payload: str, ident: int | None = None) -> bool:
+        return bool(_tracer.mark(kind, payload, ident))
+
+    def threads(self) -> list[tuple[int, int, int, int, int]]:
+        return list(_tracer.threads())
 
     def start(self, flush: Callable[[], None]) -> None:
         kwargs: dict[str, Any] = dict(self.limits)
@@ -71,6 +75,9 @@ class NativeBackend:
         _tracer.start()
         if MODE == "monitoring":
             self._start_monitoring()
+            from . import debugger
+
+            debugger.install(None)
         else:
             self._start_tee()
 
@@ -105,13 +112,14 @@ class NativeBackend:
             "start_new_thread": _thread.start_new_thread,
             "thread_hook": threading._trace_hook,  # type: ignore[attr-defined]
         }
-        original_settrace = sys.settrace
-
         def settrace(func: Any) -> None:
             if func is _thread_hook:
                 func = None
-            if func is None and getattr(threading.current_thread(), "_devsandbox_internal", False):
-                return original_settrace(None)
+            t = threading._active.get(_thread.get_ident())  # type: ignore[attr-defined]
+            if getattr(t, "_devsandbox_internal", False):
+                return _tracer.uninstall_tee()  # the recorder's own threads
+            if func is None and getattr(t, "pydev_do_not_trace", False):
+                return _tracer.uninstall_tee()  # a debugger's own thread: no tracing at all
             _tracer.settrace(func)
 
         def start_new_thread(function: Any, args: Any, kwargs: Any = None) -> int:
@@ -121,15 +129,30 @@ class NativeBackend:
 
             return self._saved["start_new_thread"](bootstrap, args, kwargs or {})
 
-        sys.settrace = settrace
+        self._settrace = settrace
+        pydevd_tracing = sys.modules.get("pydevd_tracing")
+        holder = getattr(pydevd_tracing, "TracingFunctionHolder", None)
+        if holder is not None and getattr(holder, "_original_tracing", None) is not None:
+            # pydevd came first: sys.settrace is its warning wrapper, which forwards to
+            # whatever _original_tracing holds (set to ours by debugger.install)
+            self._saved["settrace"] = None
+        else:
+            sys.settrace = settrace
         sys.gettrace = _tracer.gettrace
         if threading._trace_hook is None:  # type: ignore[attr-defined]
             threading.settrace(_thread_hook)
         _thread.start_new_thread = start_new_thread
+        from . import debugger
+
+        debugger.install(settrace)
+        # every thread's current tracer (pydevd's, when it came first) goes behind a tee
         _tracer.install_tee_all()
 
     def stop(self) -> None:
         _tracer.stop()
+        from . import debugger
+
+        debugger.uninstall()
         if MODE == "monitoring":
             mon = sys.monitoring
             if self.tool_id >= 0 and mon.get_tool(self.tool_id) == TOOL_NAME:
@@ -143,8 +166,12 @@ class NativeBackend:
             return
         if self._saved:
             _tracer.remove_tee_all()
-            sys.settrace = self._saved["settrace"]
-            sys.gettrace = self._saved["gettrace"]
+            # pydevd may have wrapped our sys.settrace: its wrapper stays (ours keeps working
+            # after the recording, a pass-through tee)
+            if self._saved["settrace"] is not None and sys.settrace is self._settrace:
+                sys.settrace = self._saved["settrace"]
+            if sys.gettrace is _tracer.gettrace:
+                sys.gettrace = self._saved["gettrace"]
             _thread.start_new_thread = self._saved["start_new_thread"]
             if threading._trace_hook is _thread_hook:  # type: ignore[attr-defined]
                 threading.settrace(self._saved["thread_hook"])  # type: ignore[arg-type]

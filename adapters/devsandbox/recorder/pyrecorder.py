@@ -158,10 +158,12 @@ class _Frame:
 
 
 class _Thread:
-    __slots__ = ("tid", "stack", "step", "epoch", "first_step")
+    __slots__ = ("tid", "stack", "step", "epoch", "first_step", "ident", "native_id")
 
     def __init__(self, tid: int) -> None:
         self.tid = tid
+        self.ident = threading.get_ident()
+        self.native_id = threading.get_native_id()
         self.stack: list[_Frame] = []
         self.step = 0
         self.epoch = -1
@@ -421,9 +423,13 @@ class PythonBackend:
         return {"events": self.nevents, "threads": len(self.threads),
                 "codes": sum(1 for c in self.codes.values() if c)}
 
-    def mark(self, kind: str, payload: str) -> bool:
-        if not self._active:
-            return False
+    def threads(self) -> list[tuple[int, int, int, int, int]]:
+        return [(th.tid, th.ident, th.native_id, th.step, len(th.stack))
+                for th in list(self.threads.values())]
+
+    def mark(self, kind: str, payload: str, ident: int | None = None) -> bool:
+        if not self._active or (ident is not None and ident != threading.get_ident()):
+            return False  # marks for other threads: native recorder only
         with self._lock:
             th = self._thread()
             if self.cur_tid != th.tid:

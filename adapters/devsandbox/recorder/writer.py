@@ -41,6 +41,8 @@ class Writer:
         self._ring_size = 0
         self._defs: list[bytes] = []  # ring mode: every DEFS frame (needed by any chunk)
         self._lock = threading.Lock()  # keeps take() and the order of frames together
+        self._write_lock = threading.Lock()  # one writer of frames at a time (flush() waits)
+        self.last_steps: dict[int, int] = {}  # thread id -> its last step written
         self._pending: list[tuple[bytes, bytes, list[tuple[int, int, int]], int]] = []
         self._events_written = 0
         self._index: list[tuple[int, int]] = []  # (offset, kind)
@@ -55,6 +57,10 @@ class Writer:
             self.file.flush()
         self._thread = threading.Thread(target=self._run, name="devsandbox-recorder-writer",
                                         daemon=True)
+        # a debugger neither traces nor suspends it; the recorder leaves it alone
+        self._thread.pydev_do_not_trace = True  # type: ignore[attr-defined]
+        self._thread.is_pydev_daemon_thread = True  # type: ignore[attr-defined]
+        self._thread._devsandbox_internal = True  # type: ignore[attr-defined]
         self._thread.start()
 
     # called by the recorder (any thread) when its buffer is full
@@ -81,15 +87,19 @@ class Writer:
             self._write_pending()
 
     def _write_pending(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, []
-        for defs, events, threads, total in pending:
-            if defs:
-                self._emit(fmt.K.DEFS, defs)
-            if events:
-                nevents = sum(n for _, _, n in threads)
-                info = fmt.chunk_info(total - nevents, nevents, threads)
-                self._emit(fmt.K.EVENTS, events, info)
+        with self._write_lock:
+            with self._lock:
+                pending, self._pending = self._pending, []
+            for defs, events, threads, total in pending:
+                if defs:
+                    self._emit(fmt.K.DEFS, defs)
+                if events:
+                    nevents = sum(n for _, _, n in threads)
+                    info = fmt.chunk_info(total - nevents, nevents, threads)
+                    self._emit(fmt.K.EVENTS, events, info)
+                    for tid, first, n in threads:
+                        if n:
+                            self.last_steps[tid] = first + n - 1
 
     def _emit(self, kind: int, raw: bytes, info: bytes = b"") -> None:
         codec, stored = _compress(raw)
@@ -107,13 +117,18 @@ class Writer:
             while self._ring_size > self._ring_bytes and len(self._ring) > 1:
                 self._ring_size -= len(self._ring.popleft())
 
-    def flush(self) -> None:
-        """Take and write everything recorded so far (from any thread)."""
+    def flush(self) -> bool:
+        """Take and write everything recorded so far (from any thread); False if a
+        thread stayed in the middle of an event (a slow repr) for a whole second."""
         for _ in range(200):
             if self._collect():
                 break
             threading.Event().wait(0.005)
+        else:
+            self._write_pending()
+            return False
         self._write_pending()
+        return True
 
     def close(self, end: dict[str, Any]) -> None:
         """Write what is left, the END frame and the index; stop the thread."""
