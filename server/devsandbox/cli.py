@@ -20,6 +20,13 @@ COMMAND_MODULES = [
     "debug",
     "discover",
     "demo",
+    "inspect",  # live state (server/devsandbox/live/cli.py): inspect, set, call, eval, reload,
+    "set",  # rollback, audit
+    "call",
+    "eval",
+    "reload",
+    "rollback",
+    "audit",
 ]
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..agent_link import AgentHub
 from ..errors import DevsandboxError
+from ..live.target import open_agent
 
 NAME = "discover"
 HELP = "show what a running Python program is doing (threads, tasks, children, modules, memory)"
@@ -69,24 +70,7 @@ def run(args: argparse.Namespace) -> int:
 async def _collect(args: argparse.Namespace) -> dict[str, Any]:
     hub = AgentHub()
     try:
-        if args.connect:
-            host, _, port = args.connect.rpartition(":")
-            token = os.environ.get("DEVSANDBOX_TOKEN", "")
-            if not host or not port.isdigit() or not token:
-                from ..errors import InvalidRequest
-
-                raise InvalidRequest(
-                    "--connect needs HOST:PORT and the agent's token in DEVSANDBOX_TOKEN"
-                )
-            await hub.connect(host.strip("[]"), int(port), token, retry=False)
-            pid = None
-        else:
-            from ..inject import inject_agent
-
-            host, port_number = await hub.listen()
-            await inject_agent(args.pid, host, port_number, hub.token, timeout=args.timeout)
-            await hub.wait_for_agent(args.pid, timeout=args.timeout)
-            pid = args.pid
+        pid = await open_agent(hub, pid=args.pid, connect=args.connect, timeout=args.timeout)
         return await hub.discover(pid, top=args.top, timeout=args.timeout)
     finally:
         await hub.close()

@@ -45,6 +45,7 @@ class ControlServer:
         handlers = {"state": self.state, "frames": self.frames, "evaluate": self.evaluate,
                     "variables": self.variables, "discover": self.discover}
         handlers["globalValue"] = self.global_value  # for the language server's hover
+        handlers["live"] = self.live  # devsandbox inspect|set|eval ... --session (dap/live.py)
         self.server = await jsonrpc.serve(self.token, handlers, on_connection=self._track)
         host, port = self.server.sockets[0].getsockname()[:2]
         roots = {os.path.abspath(config.get("cwd") or os.getcwd())}
@@ -146,6 +147,12 @@ class ControlServer:
             raise CannotHandle("no agent is connected to this session")
         return await hub.call(wire.LOOKUP_VALUE, {"file": params["file"],
                                                   "expression": params["expression"]}, timeout=5)
+
+    async def live(self, params: Any) -> Any:
+        """{verb, params, pid?}: the agent's live/<verb> (the command line's --session)."""
+        from .live import call_from_control
+
+        return await call_from_control(self.session, params)
 
     async def close(self) -> None:
         for conn in list(self.clients):

@@ -225,3 +225,17 @@ def describe_reload(report: dict[str, Any]) -> str:
         lines.append("  constants that differ, not updated (ask with updateConstants): "
                      + ", ".join(report["constantsNotUpdated"]) + "\n")
     return "".join(lines)
+
+
+async def call_from_control(session: Session, params: Any) -> Any:
+    """The control endpoint's ``live`` method: {verb, params, pid?} (the command line's
+    ``--session``); the caller names its own client."""
+    if not isinstance(params, dict) or params.get("verb") not in wire.LIVE_VERBS:
+        raise InvalidRequest(f"'verb' must be one of {', '.join(wire.LIVE_VERBS)}")
+    inner = params.get("params") or {}
+    if not isinstance(inner, dict):
+        raise InvalidRequest("'params' must be an object")
+    if params.get("pid") is not None:
+        inner = dict(inner, pid=params["pid"])
+    state = getattr(session, "live", None) or LiveState()
+    return await call_agent(session, state, params["verb"], inner)
