@@ -32,6 +32,11 @@ class Account:
         self.balance = balance
         self.limits = {"daily": 10, "monthly": 100}
 
+    @property
+    def doubled(self):
+        COUNTS[1] += 1  # the tests check that inspecting never calls it
+        return self.balance * 2
+
     def deposit(self, amount):
         self.balance += amount
         return self.balance
