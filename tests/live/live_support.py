@@ -48,9 +48,11 @@ class LiveApp:
         self.workdir = workdir
         self.pid = proc.pid
 
-    async def call(self, verb: str, timeout: float = 30.0, **params: Any) -> Any:
+    async def call(self, verb: str, **params: Any) -> Any:
+        """The agent's answer to live/<verb> (params as given, plus our client name)."""
         params.setdefault("client", CLIENT)
-        return await self.hub.call("live/" + verb, params, pid=self.pid, timeout=timeout)
+        wait = 30.0 + float(params.get("timeout") or 0)
+        return await self.hub.call("live/" + verb, params, pid=self.pid, timeout=wait)
 
     async def error(self, verb: str, **params: Any) -> str:
         """The error message of a call that must fail."""

@@ -135,11 +135,30 @@ def child(parent: Resolved, step: Step) -> Resolved:
             return Resolved(dict.get(obj, step.key), obj, item, extend(parent.path, item))
         if not ok:
             raise RpcError(ERR_INVALID, f"{path}: {value}")
+        value = _bind(obj, step.key, value)
         holder = _module_dict(obj) if isinstance(obj, types.ModuleType) else obj
         kind = "global" if isinstance(obj, types.ModuleType) else "attr"
         return Resolved(value, holder, Step(kind, step.key), path)
     value = get_item(obj, step.key, path)
     return Resolved(value, obj, step, path)
+
+
+def _bind(obj: Any, name: str, raw: Any) -> Any:
+    """What ``obj.name`` gives for functions found on the class: a bound method (no code runs)."""
+    if isinstance(obj, types.ModuleType):
+        return raw
+    if isinstance(raw, staticmethod):
+        return raw.__func__
+    if isinstance(raw, classmethod):
+        return types.MethodType(raw.__func__, obj if isinstance(obj, type) else type(obj))
+    if type(raw) is types.FunctionType and not isinstance(obj, type):
+        try:
+            own = object.__getattribute__(obj, "__dict__")
+        except (AttributeError, TypeError):
+            own = None
+        if not (type(own) is dict and name in own):
+            return types.MethodType(raw, obj)
+    return raw
 
 
 def get_item(obj: Any, key: Any, path: str) -> Any:
