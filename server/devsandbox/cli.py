@@ -30,7 +30,19 @@ COMMAND_MODULES = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _requested(argv: list[str]) -> str | None:
+    """The subcommand named on the command line, if any (before parsing)."""
+    args = iter(argv)
+    for arg in args:
+        if arg in ("--log-file", "--log-level"):
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg.replace("-", "_")
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that subcommand's module is imported (fast start-up)."""
     parser = argparse.ArgumentParser(
         prog="devsandbox",
         description="Explore a Python program's past and present: a DAP and LSP server over debugpy.",
@@ -39,7 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-file", help="write the server log to this file (never stdout)")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default) or ERROR")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    if only not in COMMAND_MODULES:
+        only = None
     for name in COMMAND_MODULES:
+        if only is not None and name != only:
+            sub.add_parser(name.replace("_", "-"))  # listed, not loaded
+            continue
         module = importlib.import_module(f"devsandbox.commands.{name}")
         cmd = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
@@ -48,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_requested(argv))
     args = parser.parse_args(argv)
     log.setup(args.log_file, args.log_level)
     if not getattr(args, "_run", None):

@@ -7,9 +7,6 @@ import asyncio
 import secrets
 import sys
 
-from .. import runtime
-from ..dap import server
-
 NAME = "dap"
 HELP = "run the DAP server (stdio by default; --port for TCP)"
 
@@ -26,7 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.port is None:
-        return asyncio.run(server.serve_stdio())
+        # debugpy's adapter starts first, so that its start-up overlaps our imports
+        from ..dap.early import start_early
+
+        early = start_early()
+        from ..dap import server
+
+        return asyncio.run(server.serve_stdio(early))
     if args.no_token and args.host not in ("127.0.0.1", "localhost", "::1"):
         print("devsandbox dap: --no-token is only allowed on a loopback address", file=sys.stderr)
         return 2
@@ -35,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve_tcp(host: str, port: int, token: str | None) -> int:
+    from .. import runtime
+    from ..dap import server
+
     ready: asyncio.Future[tuple[str, int]] = asyncio.get_running_loop().create_future()
     task = asyncio.ensure_future(server.serve_tcp(host, port, token, ready))
     bound_host, bound_port = await ready

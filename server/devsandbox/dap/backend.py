@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import sys
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import CannotHandle, InvalidRequest
 from ..wire.channel import Channel, StreamPair
+from .early import adapter_argv
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,66 @@ DEBUGPY_REQUESTS = frozenset({
 REVERSE_ALLOWED = frozenset({"runInTerminal", "startDebugging"})
 
 
+async def _start_adapter() -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *adapter_argv(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+class _StartedProcess:
+    """A debugpy adapter started with subprocess.Popen before asyncio ran, with stream pipes."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], stdout: asyncio.StreamReader,
+                 stdin: asyncio.StreamWriter) -> None:
+        self.popen, self.stdout, self.stdin = popen, stdout, stdin
+        self.pid = popen.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.poll()
+
+    async def wait(self) -> int:
+        return await asyncio.to_thread(self.popen.wait)
+
+    def kill(self) -> None:
+        self.popen.kill()
+
+
+async def _adopt(popen: subprocess.Popen[bytes]) -> Any:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), popen.stdout)
+    transport, protocol = await loop.connect_write_pipe(
+        asyncio.streams.FlowControlMixin, popen.stdin)
+    return _StartedProcess(popen, reader, asyncio.StreamWriter(transport, protocol, None, loop))
+
+
+_prewarmed: asyncio.Future[Any] | None = None
+
+
+def prewarm(early: subprocess.Popen[bytes] | None = None) -> None:
+    """Start the next session's debugpy adapter now (or adopt one started early)."""
+    global _prewarmed
+    if _prewarmed is None:
+        _prewarmed = asyncio.ensure_future(_adopt(early) if early else _start_adapter())
+
+
+async def discard_prewarmed() -> None:
+    """Stop an adapter started by prewarm() that no session took."""
+    global _prewarmed
+    starting, _prewarmed = _prewarmed, None
+    if starting is None:
+        return
+    try:
+        proc = await starting
+    except OSError:
+        return
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()
+
+
 class Backend:
     """One connection to a debugpy adapter."""
 
@@ -39,14 +99,11 @@ class Backend:
 
     @classmethod
     async def spawn(cls, on_message: Callable[[dict], Any], on_close: Callable[[], None]) -> Backend:
-        argv = [sys.executable, "-m", "debugpy.adapter"]
-        log_dir = os.environ.get("DEVSANDBOX_DEBUGPY_LOG_DIR")
-        if log_dir:
-            argv += ["--log-dir", log_dir]
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        global _prewarmed
+        starting, _prewarmed = _prewarmed, None
+        proc = await (starting if starting is not None else _start_adapter())
+        if proc.returncode is not None:  # the prewarmed adapter died meanwhile
+            proc = await _start_adapter()
         assert proc.stdout is not None and proc.stdin is not None
         channel = Channel("debugpy", StreamPair(proc.stdout, proc.stdin), on_message,
                           on_close=on_close)

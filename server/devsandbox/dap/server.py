@@ -6,10 +6,12 @@ import asyncio
 import logging
 import os
 import queue
+import subprocess
 import sys
 import threading
 
 from ..wire.channel import StreamPair
+from . import backend
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -84,12 +86,14 @@ def take_stdio() -> tuple[int, int]:
     return in_fd, out_fd
 
 
-async def serve_stdio() -> int:
+async def serve_stdio(early: subprocess.Popen[bytes] | None = None) -> int:
     in_fd, out_fd = take_stdio()
+    backend.prewarm(early)
     stream = StdioStream(in_fd, out_fd)
     session = Session(stream)
     session.start()
     await session.done.wait()
+    await backend.discard_prewarmed()
     stream.flush()
     return 0
 
@@ -101,6 +105,7 @@ async def serve_tcp(host: str, port: int, token: str | None, ready: asyncio.Futu
         peer = writer.get_extra_info("peername")
         log.info("DAP client connected from %s", peer)
         session = Session(StreamPair(reader, writer), server_token=token)
+        backend.prewarm()  # for this session if it is not taken yet, else for the next one
         sessions.add(session)
         session.start()
         await session.done.wait()
@@ -111,6 +116,10 @@ async def serve_tcp(host: str, port: int, token: str | None, ready: asyncio.Futu
     address = server.sockets[0].getsockname()[:2]
     if ready is not None:
         ready.set_result(address)
-    async with server:
-        await server.serve_forever()
+    backend.prewarm()
+    try:
+        async with server:
+            await server.serve_forever()
+    finally:
+        await backend.discard_prewarmed()
     return 0
