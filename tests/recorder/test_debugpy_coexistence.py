@@ -125,7 +125,10 @@ def test_debugging_while_recording_matches_reference(dap, tmp_path):
     # pause the spinning program (outside the recorded scope), release it, run to the end
     dap.request("setBreakpoints", {"source": {"path": str(APP)}, "breakpoints": []})
     dap.resume("continue", tid, until="continued")
-    dap.wait_for(lambda m: "gen 60" in (m.get("body") or {}).get("output", ""), timeout=20)
+    deadline = time.monotonic() + 20
+    while "gen 60" not in dap.output("stdout"):
+        assert time.monotonic() < deadline, dap.output()
+        time.sleep(0.05)
     start = dap.mark()
     dap.request("pause", {"threadId": tid})
     assert dap.stopped(start=start)["reason"] == "pause"

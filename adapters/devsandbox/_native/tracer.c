@@ -1258,8 +1258,17 @@ py_resync(PyObject *m, PyObject *args)
     if (!kid) return NULL;
     R.busy++;
     Buf diff = {0};
-    int wrote = 0, rc = thread_ready(th, ts);
+    int wrote = 0, rc = 0;
     FrameRec *fr = NULL;
+    if (th->epoch != R.epoch) {
+        /* the keyframe about to be written shows the new values: find the changes first */
+        for (int i = th->depth - 1; i >= 0; i--)
+            if (th->stack[i].iframe == f) {
+                rc = diff_locals(&diff, &th->stack[i], f);
+                break;
+            }
+        if (rc == 0) rc = thread_ready(th, ts);
+    }
     if (rc == 0 && th->pending.n) {
         rc = buf_need(&th->stage, th->pending.n);
         if (rc == 0) {
@@ -1271,7 +1280,7 @@ py_resync(PyObject *m, PyObject *args)
         fr = frame_for(th, f, cr, PyFrame_GetLineNumber((PyFrameObject *)frame));
         if (!fr) rc = -1;
     }
-    if (rc == 0) rc = diff_locals(&diff, fr, f);
+    if (rc == 0) rc = diff_locals(&diff, fr, f);  /* appends to what the keyframe found */
     if (rc == 0 && (diff.n || force)) {
         rc = put_mark(&th->stage, kid, payload);
         if (rc == 0 && diff.n) rc = buf_need(&th->stage, diff.n);
