@@ -13,9 +13,20 @@ In a program::
 
 from __future__ import annotations
 
-from pkgutil import extend_path
+import os as _os
+import sys as _sys
 
-__path__ = extend_path(__path__, __name__)  # join the server/ root when both are on sys.path
+
+def _join_other_roots(path: list[str]) -> list[str]:
+    """Add every other ``devsandbox`` directory on sys.path (pkgutil.extend_path, lighter)."""
+    for entry in _sys.path:
+        candidate = _os.path.join(entry or ".", __name__)
+        if candidate not in path and _os.path.isdir(candidate):
+            path.append(candidate)
+    return path
+
+
+__path__ = _join_other_roots(list(__path__))  # the server/ root joins when both are on sys.path
 
 __version__ = "0.1.0"
 
