@@ -2,15 +2,16 @@
 
 Editors save in bursts (write, truncate, rename a temporary file over the
 original), so each path gets a timer: the callback runs ``debounce`` seconds
-after the last event for it, once, and only if the file's (mtime, size)
-changed since the last time it ran (touching a file, or a second event for
-one save, does nothing).  Only ``.py`` files count.  watchdog's thread only
+after the last event for it, once, and only if the file changed since the
+last time: its (mtime, size) first, then a hash of its content (a second event
+for one save, or touching a file, does nothing).  Only ``.py`` files count.  watchdog's thread only
 posts to the asyncio loop; everything else happens on the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -46,7 +47,7 @@ class Watcher:
         self._loop = asyncio.get_running_loop()
         self._observer: Any = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._seen: dict[str, tuple[int, int]] = {}
+        self._seen: dict[str, tuple[tuple[int, int], str]] = {}  # path -> (stamp, digest)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
@@ -69,9 +70,9 @@ class Watcher:
             for name in files:
                 if name.endswith(".py"):
                     path = os.path.join(root, name)
-                    stamp = _stamp(path)
-                    if stamp is not None:
-                        self._seen[os.path.realpath(path)] = stamp
+                    state = _state(path)
+                    if state is not None:
+                        self._seen[os.path.realpath(path)] = state
                     count += 1
                     if count > 5000:
                         return
@@ -92,9 +93,15 @@ class Watcher:
     def _fire(self, path: str) -> None:
         self._timers.pop(path, None)
         stamp = _stamp(path)
-        if stamp is None or self._seen.get(path) == stamp:
+        seen = self._seen.get(path)
+        if stamp is None or (seen is not None and seen[0] == stamp):
             return
-        self._seen[path] = stamp
+        state = _state(path)
+        if state is None:
+            return
+        self._seen[path] = state
+        if seen is not None and seen[1] == state[1]:
+            return  # touched, or saved unchanged
         task = self._loop.create_task(self._run(path))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -113,6 +120,16 @@ class Watcher:
             self._observer.stop()
             self._observer.join(5)
             self._observer = None
+
+
+def _state(path: str) -> tuple[tuple[int, int], str] | None:
+    stamp = _stamp(path)
+    try:
+        with open(path, "rb") as f:
+            digest = hashlib.sha1(f.read(), usedforsecurity=False).hexdigest()
+    except OSError:
+        return None
+    return (stamp, digest) if stamp is not None else None
 
 
 def _stamp(path: str) -> tuple[int, int] | None:
