@@ -18,9 +18,13 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 ROOT = Path(__file__).parent
 NATIVE = ROOT / "adapters" / "devsandbox" / "_native"
 
+SERVER_NATIVE = ROOT / "server" / "devsandbox" / "_native"
+
 # module name (inside the devsandbox package) -> its C sources
 EXTENSIONS = {
-    "_tracer": ["tracer.c", "values.c"],
+    "_tracer": [NATIVE / "tracer.c", NATIVE / "values.c"],
+    # the server's fast pass over recordings (time travel); optional: Python fallback
+    "_timescan": [SERVER_NATIVE / "timescan.c"],
 }
 
 
@@ -31,7 +35,7 @@ def _build(inplace_dir: Path, tmp_dir: Path) -> list[Path]:
     exts = [
         Extension(
             f"devsandbox.{name}",
-            sources=[str((NATIVE / src).relative_to(ROOT)) for src in sources],
+            sources=[str(src.relative_to(ROOT)) for src in sources],
             extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wno-missing-field-initializers"],
         )
         for name, sources in EXTENSIONS.items()

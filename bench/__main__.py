@@ -11,6 +11,7 @@ BENCHMARKS = {
     "foundation": "bench.foundation",
     "recorder": "bench.recorder",
     "lsp": "bench.lsp",
+    "timetravel": "bench.timetravel",
 }
 DEFAULT = "foundation"
 

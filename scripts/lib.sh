@@ -81,7 +81,7 @@ dev_venv() {
   key="$(printf '%s\n%s\n%s\n' "$py" "$REPO" "$(hash_of "$REPO/pyproject.toml")" | sha256sum | cut -c1-12)"
   venv="$CACHE/venv-$ver-$key"
   prune_cache
-  stamp="$REPO $(hash_of "$REPO/pyproject.toml" "$REPO/hatch_build.py" "$REPO"/adapters/devsandbox/_native/*)"
+  stamp="$REPO $(hash_of "$REPO/pyproject.toml" "$REPO/hatch_build.py" "$REPO"/adapters/devsandbox/_native/* "$REPO"/server/devsandbox/_native/*)"
   if [[ ! -f "$venv/.complete" ]]; then
     log "creating the Python $ver venv $venv"
     rm -rf "$venv"

@@ -18,6 +18,7 @@ CUSTOM_REQUESTS = ("devsandbox/discover", "devsandbox/connectionState") + LIVE_R
 TIME_TRAVEL_REQUESTS = (
     "devsandbox/stepBackIn", "devsandbox/stepBackOut", "devsandbox/lastWrite",
     "devsandbox/valueHistory", "devsandbox/timeline", "devsandbox/play", "devsandbox/position",
+    "devsandbox/gotoStep",
     "devsandbox/startRecording", "devsandbox/stopRecording", "devsandbox/replayCall",
 )
 TIME_TRAVEL_CAPABILITIES = {

@@ -51,7 +51,7 @@ OWN = (
     "stepBack", "reverseContinue", "dataBreakpointInfo", "setDataBreakpoints",
     "devsandbox/stepBackIn", "devsandbox/stepBackOut", "devsandbox/lastWrite",
     "devsandbox/valueHistory", "devsandbox/timeline", "devsandbox/play",
-    "devsandbox/position", "devsandbox/startRecording", "devsandbox/stopRecording",
+    "devsandbox/position", "devsandbox/gotoStep", "devsandbox/startRecording", "devsandbox/stopRecording",
     "devsandbox/replayCall",
 )
 
@@ -394,6 +394,21 @@ class TimeTravel:
             raise InvalidRequest(f"{target!r} is not a goto target.")
         _kind, tid, step = where
         tl = pos.tl
+        return self._respond_then(lambda: self.stop_at(
+            tid, step, "goto", f"Goto: step {step:,} of {tl.step_count(tid):,}"))
+
+    async def on_gotoStep(self, request: Message) -> Any:
+        """devsandbox/gotoStep {threadId?, step}: jump to a step number of a thread."""
+        self.stop_play()
+        pos = await self.enter(request)
+        args = request.get("arguments") or {}
+        tid = pos.rec_thread(args.get("threadId")) if args.get("threadId") is not None else pos.tid
+        step = args.get("step")
+        tl = pos.tl
+        if not isinstance(step, int) or not tl.first_step(tid) <= step < tl.step_count(tid):
+            raise InvalidRequest(f"'step' must be a step of the thread "
+                                 f"({tl.first_step(tid)} to {tl.step_count(tid) - 1}).")
+        tl.step(tid, step)  # decode its chunk now
         return self._respond_then(lambda: self.stop_at(
             tid, step, "goto", f"Goto: step {step:,} of {tl.step_count(tid):,}"))
 

@@ -227,18 +227,18 @@ async def on_valueHistory(tt: TimeTravel, request: Message) -> Any:
     else:
         raise InvalidRequest("'scope' is one of frame, function, recording.")
     changes: list[dict[str, Any]] = []
-    distinct: dict[str, dict[str, Any]] = {}
+    distinct: dict[Any, dict[str, Any]] = {}
     truncated = False
     pos = tt.require_past()
     for watch in watches:
         for change in history.changes(tl, watch):
-            if change.new is None:
+            key = change.new_value
+            if key is None:
                 continue
-            entry = distinct.get(change.new)
+            entry = distinct.get(key)
             if entry is None:
-                distinct[change.new] = {"value": change.new, "count": 1,
-                                        "firstStep": change.step, "lastStep": change.step,
-                                        "threadId": pos.dap_thread(change.tid)}
+                distinct[key] = {"value": change.new, "count": 1, "firstStep": change.step,
+                                 "lastStep": change.step, "threadId": pos.dap_thread(change.tid)}
             else:
                 entry["count"] += 1
                 entry["lastStep"] = change.step

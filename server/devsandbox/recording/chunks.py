@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
-from typing import Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from devsandbox.recorder.format import E, V, FormatError, decode_value
 
@@ -98,11 +98,15 @@ class Frame:
         return Frame(self.fid, self.code, self.line, dict(self.values))
 
 
+FrameTuple = Tuple[int, int, int, Dict[int, Tuple[int, int]]]
+"""(frame id, code id, line, {name id: value span}) of a checkpoint's frame."""
+
+
 @dataclass
 class Checkpoint:
     index: int  # step index in the chunk (0 = the thread's first step here)
     pos: int  # offset of the step's record
-    stack: list[Frame]  # the stack before the record (bottom first), copies
+    stack: list[FrameTuple]  # the stack before the record (bottom first)
 
 
 @dataclass
@@ -131,7 +135,7 @@ class Summary:
 
     lines: dict[int, dict[int, int]]  # tid -> {code << 24 | line: hits} of line events
     calls: dict[int, frozenset[int]]  # tid -> codes called
-    names: dict[int, frozenset[int]]  # tid -> name ids written (SET/DEL after the keyframe)
+    names: dict[int, frozenset[int]]  # tid -> name ids written (SET/DEL, keyframes too)
     raised: dict[int, bool]  # tid -> has exception events
     min_depth: dict[int, int]  # tid -> smallest stack depth of a step
     marks: list[tuple[int, int, str, str]]  # (tid, step, kind, text)
@@ -186,7 +190,7 @@ class ChunkScan:
 
 
 def _replay(buf: bytes, cp: Checkpoint, index: int, tid: int) -> tuple[list[Frame], Extra]:
-    stack = [f.copy() for f in cp.stack]
+    stack = [Frame(fid, code, line, dict(values)) for fid, code, line, values in cp.stack]
     extra = None
     pos = cp.pos
     n = len(buf)
@@ -268,8 +272,53 @@ def _replay(buf: bytes, cp: Checkpoint, index: int, tid: int) -> tuple[list[Fram
     return stack, extra
 
 
+try:
+    from devsandbox import _timescan as native  # server/devsandbox/_native/timescan.c
+except ImportError:  # not built: the same passes in Python, about 50 times slower
+    native = None
+
+
 def scan_chunk(buf: bytes, strings: list[str]) -> ChunkScan:
     """One pass over a decompressed EVENTS payload."""
+    if native is not None:
+        return _scan_native(buf, strings)
+    return _scan_python(buf, strings)
+
+
+def _scan_native(buf: bytes, strings: list[str], summary_only: bool = False) -> ChunkScan:
+    try:
+        threads, marks = native.scan(buf, CHECKPOINT, summary_only)
+    except ValueError as exc:
+        raise FormatError(str(exc)) from None
+    steps: dict[int, ThreadSteps] = {}
+    lines, calls, names, raised, min_depth = {}, {}, {}, {}, {}
+    nrecords = 0
+    for (tid, first, kinds, codes, lns, depths, fids, order, cps, counts, called, written,
+         exc, mind, nsteps, typecode) in threads:
+        if not summary_only:
+            steps[tid] = ThreadSteps(
+                tid, first, kinds, memoryview(codes).cast(typecode),
+                memoryview(lns).cast(typecode), memoryview(depths).cast("H"),
+                memoryview(fids).cast("I"),
+                range(nsteps) if order is None else memoryview(order).cast("I"),
+                [Checkpoint(i, p, st) for i, p, st in cps])
+        lines[tid], calls[tid], names[tid] = counts, called, written
+        raised[tid], min_depth[tid] = exc, mind
+        nrecords += nsteps
+    summary = Summary(lines, calls, names, raised, min_depth,
+                      [(t, step, strings[k], text.decode("utf-8", "replace"))
+                       for t, step, k, text in marks])
+    return ChunkScan(b"" if summary_only else buf, steps, summary, nrecords)
+
+
+def summarize_chunk(buf: bytes, strings: list[str]) -> Summary:
+    """Only the chunk's summary (cheaper than a full scan with the native module)."""
+    if native is not None:
+        return _scan_native(buf, strings, True).summary
+    return _scan_python(buf, strings).summary
+
+
+def _scan_python(buf: bytes, strings: list[str]) -> ChunkScan:
     threads: dict[int, _Thread] = {}
     th: _Thread | None = None
     pos, n = 0, len(buf)
@@ -285,8 +334,7 @@ def scan_chunk(buf: bytes, strings: list[str]) -> ChunkScan:
             k, pos = vi(buf, pos)
             end = sv(buf, pos)
             th.stack[-1].values[k] = (pos, end)  # type: ignore[union-attr]
-            if not th.keyed:  # type: ignore[union-attr]
-                th.names.add(k)  # type: ignore[union-attr]
+            th.names.add(k)  # type: ignore[union-attr]  (keyframe copies may hold changes)
             pos = end
             continue
         if op == E.DEL:
@@ -303,7 +351,8 @@ def scan_chunk(buf: bytes, strings: list[str]) -> ChunkScan:
             ts = th.steps
             idx = len(ts.kinds)
             if idx % CHECKPOINT == 0:
-                ts.checkpoints.append(Checkpoint(idx, start, [f.copy() for f in th.stack]))
+                ts.checkpoints.append(Checkpoint(idx, start, [
+                    (f.fid, f.code, f.line, dict(f.values)) for f in th.stack]))
             if op == E.LINE:
                 line, pos = vi(buf, pos)
                 top = th.stack[-1]
@@ -394,7 +443,8 @@ def value_text(buf: bytes, span: tuple[int, int]) -> tuple[str, bool]:
 
 Write = Tuple[int, int, int, int, Optional[Tuple[int, int]], bool]
 """(step index, frame id, code id, name id, value span or None when deleted,
-restated: True for a keyframe's copy of a value that was already there)."""
+restated: True for a keyframe's copy of a value (the value at the chunk's
+first step, which may differ from the one at the previous step)."""
 
 
 def writes(buf: bytes, tid: int, names: frozenset[int] | set[int],
@@ -402,6 +452,12 @@ def writes(buf: bytes, tid: int, names: frozenset[int] | set[int],
            codes: frozenset[int] | set[int] | None = None) -> list[Write]:
     """The SET/DEL records of thread `tid` for `names` in this chunk, in frames
     `fids` (or frames of `codes`, or any frame), with the step they belong to."""
+    if native is not None and len(names) <= 64:
+        try:
+            found = native.writes(buf, tid, set(names), _set(fids), _set(codes))
+        except ValueError as exc:
+            raise FormatError(str(exc)) from None
+        return [(i, f, c, k, (a, b) if a >= 0 else None, r) for i, f, c, k, a, b, r in found]
     out: list[Write] = []
     stack: list[tuple[int, int]] = []  # (fid, code)
     pos, n = 0, len(buf)
@@ -475,3 +531,20 @@ def writes(buf: bytes, tid: int, names: frozenset[int] | set[int],
         else:
             raise FormatError(f"unknown event record 0x{op:02x} at {pos - 1}")
     return out
+
+
+def _set(ids: Any) -> set[int] | None:
+    return None if ids is None else set(ids)
+
+
+def changes(buf: bytes, tid: int, name: int, fids: Any, codes: Any,
+            last: dict[int, bytes | None]) -> list[tuple[int, int, int, bytes | None]] | None:
+    """The writes of one name whose encoded value differs from the frame's
+    previous one in `last` (updated): (step index, fid, code, value bytes or
+    None when deleted).  None when the native module is not built."""
+    if native is None:
+        return None
+    try:
+        return native.changes(buf, tid, name, _set(fids), _set(codes), last)  # type: ignore[no-any-return]
+    except ValueError as exc:
+        raise FormatError(str(exc)) from None

@@ -5,10 +5,13 @@ locals such as ``acc.total`` or ``items[0]``) in a set of frames: one frame,
 every frame of one function, or every frame.  `changes()` walks the writes of
 the names the expression reads (`chunks.writes`), re-evaluates it after each
 and reports every step where its value differs from the one before, in that
-frame.
+frame.  A plain name is followed by comparing encoded values (`chunks.changes`,
+in C when built): texts are decoded only for what is shown.
 
-A change is seen at the step whose event carries the new value (values are
-recorded as they are before a line runs); the line that made it is the
+A chunk's keyframe holds the values at its first step, so a change may be
+seen there without a write record: it is found by comparing with the values
+at the previous step.  A change is seen at the step whose event carries the
+new value (values are recorded as they are before a line runs); the line that made it is the
 previous step of the same frame (`writer_step`), or the call itself for
 arguments.
 """
@@ -16,13 +19,18 @@ arguments.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Union
 
-from devsandbox.recorder.format import E
+from devsandbox.recorder.format import E, decode_value
 
 from . import chunks, evaluate, navigate
 from .timeline import Timeline
+
+Value = Union[bytes, str, None]
+"""A value: encoded (bytes), already a text, or None (unbound / not computable)."""
 
 
 @dataclass(frozen=True)
@@ -34,14 +42,33 @@ class Watch:
     # neither: every frame of the thread
 
 
+@functools.lru_cache(maxsize=4096)
+def _decode(raw: bytes) -> str:
+    return decode_value(raw, 0)[0]
+
+
+def text_of(value: Value) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return _decode(value)
+
+
 @dataclass
 class Change:
     tid: int
     step: int  # where the new value is first seen
     fid: int
     code_id: int
-    old: str | None  # None: no value before (the name was unbound)
-    new: str | None  # None: deleted / unbound, or the expression could not be evaluated
+    old_value: Value  # None: no value before (the name was unbound)
+    new_value: Value  # None: deleted / unbound, or the expression could not be evaluated
+
+    @property
+    def old(self) -> str | None:
+        return text_of(self.old_value)
+
+    @property
+    def new(self) -> str | None:
+        return text_of(self.new_value)
 
 
 def names_in(expression: str) -> list[str]:
@@ -67,10 +94,10 @@ class _Tracker:
     def __init__(self, watch: Watch, ids: dict[int, str]) -> None:
         self.watch = watch
         self.ids = ids
-        self.simple = list(ids.values()) == [watch.expression.strip()] or (
-            len(set(ids.values())) == 1 and watch.expression.strip() in ids.values())
+        self.simple = watch.expression.strip() in ids.values() and len(set(ids.values())) == 1
         self.values: dict[int, dict[str, tuple[str, bool]]] = {}
         self.shown: dict[int, str | None] = {}
+        self.raw: dict[int, bytes | None] = {}  # simple watches with the native scanner
 
     def value(self, fid: int) -> str | None:
         current = self.values.get(fid, {})
@@ -102,8 +129,8 @@ class _Tracker:
         had = fid in self.shown
         old = self.shown.get(fid)
         self.shown[fid] = new
-        if restated or (had and old == new) or (not had and new is None):
-            return None
+        if (had and old == new) or (not had and (restated or new is None)):
+            return None  # a keyframe's copy of an unknown frame is only a baseline
         return old, new
 
     def seed(self, tl: Timeline, step: int) -> None:
@@ -115,11 +142,16 @@ class _Tracker:
             for k, span in frame.spans.items():
                 if k in self.ids:
                     current[self.ids[k]] = chunks.value_text(frame.buf, span)
+                    self.raw[frame.fid] = bytes(frame.buf[span[0]:span[1]])
             self.shown[frame.fid] = self.value(frame.fid)
 
     def _in_scope(self, fid: int, code: int) -> bool:
         w = self.watch
         return (w.fids is None or fid in w.fids) and (w.codes is None or code in w.codes)
+
+    @property
+    def started(self) -> bool:
+        return bool(self.shown or self.raw)
 
 
 def _chunk_changes(tl: Timeline, ci: int, tracker: _Tracker) -> Iterator[Change]:
@@ -129,6 +161,14 @@ def _chunk_changes(tl: Timeline, ci: int, tracker: _Tracker) -> Iterator[Change]
     if ts is None:
         return
     buf = sc.buf
+    if tracker.simple:
+        (name_id,) = [k for k in tracker.ids][:1]
+        fast = chunks.changes(buf, w.tid, name_id, w.fids, w.codes, tracker.raw) if len(
+            tracker.ids) == 1 else None
+        if fast is not None:
+            for index, fid, code, new, old in fast:
+                yield Change(w.tid, ts.first + max(index, 0), fid, code, old, new)
+            return
     for write in chunks.writes(buf, w.tid, set(tracker.ids), w.fids, w.codes):
         changed = tracker.apply(buf, write)
         if changed is not None:
@@ -137,8 +177,8 @@ def _chunk_changes(tl: Timeline, ci: int, tracker: _Tracker) -> Iterator[Change]
 
 def changes(tl: Timeline, watch: Watch, start: int | None = None,
             end: int | None = None) -> Iterator[Change]:
-    """Changes of the watched expression from step `start` (its value there is
-    the baseline) to `end` (inclusive), in order."""
+    """Changes of the watched expression after step `start` (its value there is
+    the baseline) up to `end` (inclusive), in order."""
     ids = _name_ids(tl, names_in(watch.expression))
     tracker = _Tracker(watch, ids)
     if not ids:
@@ -150,21 +190,26 @@ def changes(tl: Timeline, watch: Watch, start: int | None = None,
         tracker.seed(tl, start)
     id_set = frozenset(ids)
     for ci in tl.chunks_of(tid):
-        info = {t: (f, n) for t, f, n in tl.rec._chunks[ci].threads}
-        cfirst, cn = info.get(tid, (0, 0))
+        cfirst, cn = _range(tl, ci, tid)
         if cfirst + cn <= first:
             continue
         if cfirst > last:
             break
-        summary = tl.summary(ci)
-        if not (summary.names.get(tid, frozenset()) & id_set) and tracker.shown:
+        if tracker.started and not (tl.summary(ci).names.get(tid, frozenset()) & id_set):
             continue  # nothing written here (values carry over)
         for change in _chunk_changes(tl, ci, tracker):
-            if change.step <= first:
+            if change.step <= first and start is not None:
                 continue
             if change.step > last:
                 return
             yield change
+
+
+def _range(tl: Timeline, ci: int, tid: int) -> tuple[int, int]:
+    for t, f, n in tl.rec._chunks[ci].threads:
+        if t == tid:
+            return f, n
+    return 0, 0
 
 
 def last_change(tl: Timeline, watch: Watch, before: int) -> Change | None:
@@ -180,6 +225,9 @@ def last_change(tl: Timeline, watch: Watch, before: int) -> Change | None:
         if ci != ci_now and not (tl.summary(ci).names.get(tid, frozenset()) & id_set):
             continue
         tracker = _Tracker(watch, ids)
+        first = _range(tl, ci, tid)[0]
+        if first > tl.first_step(tid):  # the values before the chunk (its keyframe may differ)
+            tracker.seed(tl, first - 1)
         found = None
         for change in _chunk_changes(tl, ci, tracker):
             if change.step > before:

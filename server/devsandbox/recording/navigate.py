@@ -123,9 +123,12 @@ def _find_aligned(data: bytes, needle: bytes, size: int) -> Iterator[int]:
 def line_hits(ts: ThreadSteps, keys: set[int], lines: set[int]) -> list[int]:
     """Indices of the line events of `ts` at one of the (code, line) `keys`."""
     data = ts.lines.tobytes()
+    size = ts.lines.itemsize
     out = []
     for line in lines:
-        for i in _find_aligned(data, struct.pack("=I", line), 4):
+        if line >= 1 << (8 * size):
+            continue
+        for i in _find_aligned(data, struct.pack("=H" if size == 2 else "=I", line), size):
             if ts.kinds[i] == E.LINE and line_key(ts.codes[i], line) in keys:
                 out.append(i)
     out.sort()

@@ -27,7 +27,7 @@ from . import chunks
 from .chunks import ChunkScan, Summary, ThreadSteps
 from .reader import CodeInfo, Recording
 
-CACHE_CHUNKS = 3
+CACHE_CHUNKS = 2
 """Decoded chunks kept in memory (each about 20 bytes per step plus its payload)."""
 
 
@@ -110,8 +110,8 @@ class Timeline:
         s = self._summaries[ci]
         if s is None:
             cached = self._cache.get(ci)
-            s = cached.summary if cached is not None else chunks.scan_chunk(
-                self.rec._payload(self.rec._chunks[ci]), self.rec.strings).summary
+            s = cached.summary if cached is not None else chunks.summarize_chunk(
+                self.rec._payload(self.rec._chunks[ci]), self.rec.strings)
             self._summaries[ci] = s
         return s
 

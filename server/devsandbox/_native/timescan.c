@@ -1,0 +1,694 @@
+/* devsandbox._timescan: the server's fast pass over a recording's events chunk.
+ *
+ * The same walks as devsandbox/recording/chunks.py (scan_chunk, writes) in C;
+ * chunks.py uses this module when it is built and falls back to its Python
+ * code otherwise.  Record grammar: adapters/devsandbox/recorder/format.py.
+ *
+ * scan(buf, checkpoint, summary_only=False) -> (threads, marks)
+ *   threads: list of (tid, first_step, kinds, codes, lines, depths, fids, order,
+ *                     checkpoints, line_counts, calls, names, raised, min_depth,
+ *                     nsteps, typecode)
+ *     kinds: bytes (one opcode per step); codes and lines: bytes of `typecode`
+ *     ("H" when every code id and line fits in 16 bits, else "I"); fids, order:
+ *     bytes of uint32 (order None when the chunk holds one thread: it is the
+ *     index); depths: bytes of uint16; checkpoints: list of (index, pos, stack)
+ *     with stack a list of (fid, code, line, {name id: (start, end)}) bottom first
+ *     (a frame unchanged since the previous checkpoint is the same tuple);
+ *     with summary_only, the arrays are empty and there are no checkpoints;
+ *     line_counts: {code << 24 | line: hits}; calls, names: sets of ids.
+ *   marks: list of (tid, step, kind string id, text bytes)
+ * writes(buf, tid, names, fids, codes) -> list of (index, fid, code, name, start, end, restated)
+ *   (start = end = -1 for a deleted name); fids/codes: a set or None.
+ * changes(buf, tid, name, fids, codes, last) -> list of (index, fid, code, value, previous)
+ *   only the writes of one name whose bytes differ from the frame's previous
+ *   value (bytes, or None when deleted/unbound); `last` ({fid: bytes or None})
+ *   holds the previous values and is updated (a keyframe's copy of a frame not
+ *   in `last` only sets its baseline).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+enum {
+    E_THREAD = 0x40, E_KEYFRAME = 0x41, E_KFRAME = 0x42, E_CALL = 0x43, E_ENTER = 0x44,
+    E_LINE = 0x45, E_RETURN = 0x46, E_EXCEPTION = 0x47, E_POP = 0x48, E_SET = 0x50,
+    E_DEL = 0x51, E_MARK = 0x60,
+};
+enum {
+    V_NONE = 0x01, V_TRUE = 0x02, V_FALSE = 0x03, V_INT = 0x04, V_BIGINT = 0x05, V_FLOAT = 0x06,
+    V_STR = 0x07, V_STR_TRUNC = 0x08, V_BYTES = 0x09, V_BYTES_TRUNC = 0x0A, V_COMPLEX = 0x0B,
+    V_LIST = 0x10, V_DICT = 0x14, V_DEEP = 0x18, V_RECUR = 0x19, V_REPR = 0x20,
+    V_REPR_TRUNC = 0x21, V_REPR_ERROR = 0x22, V_REPR_SLOW = 0x23,
+};
+
+typedef struct {
+    const uint8_t *p;
+    Py_ssize_t n;
+    Py_ssize_t pos;
+    int bad;
+} Reader;
+
+static uint64_t rd_varint(Reader *r)
+{
+    uint64_t v = 0;
+    int shift = 0;
+    while (r->pos < r->n) {
+        uint8_t b = r->p[r->pos++];
+        v |= (uint64_t)(b & 0x7F) << shift;
+        if (b < 0x80) return v;
+        shift += 7;
+        if (shift > 63) break;
+    }
+    r->bad = 1;
+    return 0;
+}
+
+static void skip_value(Reader *r, int depth)
+{
+    if (r->pos >= r->n || depth > 200) { r->bad = 1; return; }
+    uint8_t tag = r->p[r->pos++];
+    uint64_t n, total, shown;
+    switch (tag) {
+    case V_INT: rd_varint(r); return;
+    case V_NONE: case V_TRUE: case V_FALSE: return;
+    case V_STR: case V_REPR: case V_BIGINT: case V_REPR_ERROR: case V_REPR_SLOW: case V_BYTES:
+        n = rd_varint(r); r->pos += (Py_ssize_t)n; break;
+    case V_FLOAT: r->pos += 8; break;
+    case V_COMPLEX: r->pos += 16; break;
+    case V_STR_TRUNC: case V_REPR_TRUNC: case V_BYTES_TRUNC:
+        rd_varint(r); n = rd_varint(r); r->pos += (Py_ssize_t)n; break;
+    case V_DEEP: r->pos += 1; rd_varint(r); break;
+    case V_RECUR: r->pos += 1; break;
+    default:
+        if (tag >= V_LIST && tag <= V_DICT) {
+            total = rd_varint(r);
+            (void)total;
+            shown = rd_varint(r);
+            if (tag == V_DICT) shown *= 2;
+            for (uint64_t i = 0; i < shown && !r->bad; i++) skip_value(r, depth + 1);
+            return;
+        }
+        r->bad = 1;
+        return;
+    }
+    if (r->pos > r->n) r->bad = 1;
+}
+
+/* ---- growable buffers and a small hash map of uint64 -> count ------------------------ */
+
+typedef struct { uint8_t *d; size_t len, cap; } Buf;
+
+static int buf_put(Buf *b, const void *src, size_t k)
+{
+    if (b->len + k > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < b->len + k) cap *= 2;
+        uint8_t *d = PyMem_Realloc(b->d, cap);
+        if (!d) return -1;
+        b->d = d;
+        b->cap = cap;
+    }
+    memcpy(b->d + b->len, src, k);
+    b->len += k;
+    return 0;
+}
+
+typedef struct { uint64_t *keys; uint32_t *vals; size_t cap, used; } Map;  /* key+1 stored */
+
+static int map_add(Map *m, uint64_t key, uint32_t inc)
+{
+    if ((m->used + 1) * 2 > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        uint64_t *keys = PyMem_Calloc(cap, sizeof(uint64_t));
+        uint32_t *vals = PyMem_Calloc(cap, sizeof(uint32_t));
+        if (!keys || !vals) { PyMem_Free(keys); PyMem_Free(vals); return -1; }
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->keys[i]) continue;
+            size_t j = (size_t)((m->keys[i] * 0x9E3779B97F4A7C15ULL) >> 20) & (cap - 1);
+            while (keys[j]) j = (j + 1) & (cap - 1);
+            keys[j] = m->keys[i];
+            vals[j] = m->vals[i];
+        }
+        PyMem_Free(m->keys);
+        PyMem_Free(m->vals);
+        m->keys = keys;
+        m->vals = vals;
+        m->cap = cap;
+    }
+    uint64_t k = key + 1;
+    size_t j = (size_t)((k * 0x9E3779B97F4A7C15ULL) >> 20) & (m->cap - 1);
+    while (m->keys[j] && m->keys[j] != k) j = (j + 1) & (m->cap - 1);
+    if (!m->keys[j]) { m->keys[j] = k; m->used++; }
+    m->vals[j] += inc;
+    return 0;
+}
+
+static void map_free(Map *m) { PyMem_Free(m->keys); PyMem_Free(m->vals); }
+
+static PyObject *map_dict(Map *m)
+{
+    PyObject *d = PyDict_New();
+    if (!d) return NULL;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->keys[i]) continue;
+        PyObject *k = PyLong_FromUnsignedLongLong(m->keys[i] - 1);
+        PyObject *v = PyLong_FromUnsignedLong(m->vals[i]);
+        if (!k || !v || PyDict_SetItem(d, k, v) < 0) {
+            Py_XDECREF(k); Py_XDECREF(v); Py_DECREF(d); return NULL;
+        }
+        Py_DECREF(k); Py_DECREF(v);
+    }
+    return d;
+}
+
+static PyObject *map_set(Map *m)
+{
+    PyObject *s = PyFrozenSet_New(NULL);
+    if (!s) return NULL;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->keys[i]) continue;
+        PyObject *k = PyLong_FromUnsignedLongLong(m->keys[i] - 1);
+        if (!k || PySet_Add(s, k) < 0) { Py_XDECREF(k); Py_DECREF(s); return NULL; }
+        Py_DECREF(k);
+    }
+    return s;
+}
+
+/* ---- per-thread decoding state ----------------------------------------------------------- */
+
+typedef struct { uint32_t name, start, end; } Val;
+typedef struct {
+    uint32_t fid, code, line;
+    Val *vals;
+    int nvals, cap;
+    int dirty;  /* changed since `snap` was made */
+    PyObject *snap;  /* this frame's tuple in the last checkpoint (shared by later ones) */
+} CFrame;
+
+typedef struct {
+    uint32_t tid;
+    int64_t first;
+    int started;
+    CFrame *stack;
+    int depth, cap;
+    int pop, keyed, raised, min_depth;
+    uint32_t nsteps, max_code, max_line, order_from;
+    Buf kinds, codes, lines, depths, fids, order;
+    PyObject *checkpoints;
+    Map line_counts, calls, names;
+} CThread;
+
+static void frame_set(CFrame *f, uint32_t name, uint32_t start, uint32_t end, int del)
+{
+    f->dirty = 1;
+    for (int i = 0; i < f->nvals; i++) {
+        if (f->vals[i].name == name) {
+            if (del) {  /* keep the order of the others (the order locals are shown in) */
+                memmove(&f->vals[i], &f->vals[i + 1], sizeof(Val) * (size_t)(f->nvals - i - 1));
+                f->nvals--;
+            }
+            else { f->vals[i].start = start; f->vals[i].end = end; }
+            return;
+        }
+    }
+    if (del) return;
+    if (f->nvals == f->cap) {
+        int cap = f->cap ? f->cap * 2 : 8;
+        Val *v = PyMem_Realloc(f->vals, sizeof(Val) * cap);
+        if (!v) return;
+        f->vals = v;
+        f->cap = cap;
+    }
+    f->vals[f->nvals++] = (Val){name, start, end};
+}
+
+static int push(CThread *t, uint32_t fid, uint32_t code, uint32_t line)
+{
+    if (t->depth == t->cap) {
+        int cap = t->cap ? t->cap * 2 : 16;
+        CFrame *s = PyMem_Realloc(t->stack, sizeof(CFrame) * cap);
+        if (!s) return -1;
+        t->stack = s;
+        t->cap = cap;
+    }
+    t->stack[t->depth++] = (CFrame){fid, code, line, NULL, 0, 0, 1, NULL};
+    return 0;
+}
+
+static void pop_to(CThread *t, int depth)
+{
+    while (t->depth > depth && t->depth > 0) {
+        CFrame *f = &t->stack[--t->depth];
+        PyMem_Free(f->vals);
+        Py_CLEAR(f->snap);
+    }
+}
+
+static PyObject *snapshot(CThread *t)
+{
+    PyObject *stack = PyList_New(t->depth);
+    if (!stack) return NULL;
+    for (int i = 0; i < t->depth; i++) {
+        CFrame *f = &t->stack[i];
+        if (!f->dirty && f->snap) {
+            Py_INCREF(f->snap);
+            PyList_SET_ITEM(stack, i, f->snap);
+            continue;
+        }
+        PyObject *vals = PyDict_New();
+        if (!vals) { Py_DECREF(stack); return NULL; }
+        for (int j = 0; j < f->nvals; j++) {
+            PyObject *k = PyLong_FromUnsignedLong(f->vals[j].name);
+            PyObject *v = Py_BuildValue("(II)", f->vals[j].start, f->vals[j].end);
+            if (!k || !v || PyDict_SetItem(vals, k, v) < 0) {
+                Py_XDECREF(k); Py_XDECREF(v); Py_DECREF(vals); Py_DECREF(stack); return NULL;
+            }
+            Py_DECREF(k); Py_DECREF(v);
+        }
+        PyObject *fr = Py_BuildValue("(IIIN)", f->fid, f->code, f->line, vals);
+        if (!fr) { Py_DECREF(stack); return NULL; }
+        Py_INCREF(fr);
+        Py_XSETREF(f->snap, fr);
+        f->dirty = 0;
+        PyList_SET_ITEM(stack, i, fr);
+    }
+    return stack;
+}
+
+static void thread_free(CThread *t)
+{
+    pop_to(t, 0);
+    PyMem_Free(t->stack);
+    PyMem_Free(t->kinds.d); PyMem_Free(t->codes.d); PyMem_Free(t->lines.d);
+    PyMem_Free(t->depths.d); PyMem_Free(t->fids.d); PyMem_Free(t->order.d);
+    Py_XDECREF(t->checkpoints);
+    map_free(&t->line_counts); map_free(&t->calls); map_free(&t->names);
+}
+
+static PyObject *bytes_of(Buf *b)
+{
+    return PyBytes_FromStringAndSize((const char *)b->d, (Py_ssize_t)b->len);
+}
+
+/* uint32 values as uint16 when they all fit (typecode "H", else "I") */
+static PyObject *narrow(Buf *b, uint32_t max, char *typecode)
+{
+    if (max >= 65536) { *typecode = 'I'; return bytes_of(b); }
+    *typecode = 'H';
+    size_t n = b->len / 4;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * 2));
+    if (!out) return NULL;
+    uint16_t *dst = (uint16_t *)PyBytes_AS_STRING(out);
+    const uint32_t *src = (const uint32_t *)b->d;
+    for (size_t i = 0; i < n; i++) dst[i] = (uint16_t)src[i];
+    return out;
+}
+
+static PyObject *thread_result(CThread *t)
+{
+    PyObject *lc = map_dict(&t->line_counts), *calls = map_set(&t->calls),
+             *names = map_set(&t->names);
+    if (!lc || !calls || !names) { Py_XDECREF(lc); Py_XDECREF(calls); Py_XDECREF(names); return NULL; }
+    Py_INCREF(t->checkpoints);
+    char ctype;
+    uint32_t max = t->max_code > t->max_line ? t->max_code : t->max_line;
+    PyObject *codes = narrow(&t->codes, max, &ctype);
+    PyObject *lines = narrow(&t->lines, max, &ctype);
+    PyObject *order = t->order.len || t->nsteps == 0 ? bytes_of(&t->order)
+                                                     : (Py_INCREF(Py_None), Py_None);
+    return Py_BuildValue("(ILNNNNNNNNNNOiIC)", t->tid, (long long)(t->started ? t->first : 0),
+                         bytes_of(&t->kinds), codes, lines,
+                         bytes_of(&t->depths), bytes_of(&t->fids), order,
+                         t->checkpoints, lc, calls, names, t->raised ? Py_True : Py_False,
+                         t->min_depth, t->nsteps, ctype);
+}
+
+static PyObject *scan(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    int every, summary_only = 0;
+    if (!PyArg_ParseTuple(args, "y*i|p", &view, &every, &summary_only)) return NULL;
+    Reader r = {view.buf, view.len, 0, 0};
+    CThread *threads = NULL;
+    int nthreads = 0, cur = -1;
+    uint32_t order = 0;
+    PyObject *marks = PyList_New(0), *result = NULL;
+    if (!marks) goto done;
+    while (r.pos < r.n && !r.bad) {
+        Py_ssize_t start = r.pos;
+        uint8_t op = r.p[r.pos++];
+        CThread *t = cur >= 0 ? &threads[cur] : NULL;
+        if (op == E_SET || op == E_DEL) {
+            uint32_t k = (uint32_t)rd_varint(&r);
+            Py_ssize_t vstart = r.pos;
+            if (op == E_SET) skip_value(&r, 0);
+            if (!t || t->depth == 0) { r.bad = 1; break; }
+            frame_set(&t->stack[t->depth - 1], k, (uint32_t)vstart, (uint32_t)r.pos, op == E_DEL);
+            map_add(&t->names, k, 1);  /* a keyframe's copy may hold a change too */
+            continue;
+        }
+        if (t && t->pop) { pop_to(t, t->depth - 1); t->pop = 0; }
+        if (op == E_LINE || op == E_CALL || op == E_RETURN || op == E_EXCEPTION) {
+            if (!t) { r.bad = 1; break; }
+            t->keyed = 0;
+            if (!summary_only && t->nsteps % (uint32_t)every == 0) {
+                PyObject *st = snapshot(t);
+                PyObject *cp = st ? Py_BuildValue("(InN)", t->nsteps, start, st) : NULL;
+                if (!cp || PyList_Append(t->checkpoints, cp) < 0) { Py_XDECREF(cp); goto done; }
+                Py_DECREF(cp);
+            }
+            uint32_t line;
+            if (op == E_CALL) {
+                uint32_t fid = (uint32_t)rd_varint(&r), code = (uint32_t)rd_varint(&r);
+                line = (uint32_t)rd_varint(&r);
+                if (push(t, fid, code, line) < 0) goto done;
+                map_add(&t->calls, code, 1);
+            }
+            else {
+                line = (uint32_t)rd_varint(&r);
+                if (op == E_EXCEPTION) { rd_varint(&r); skip_value(&r, 0); t->raised = 1; }
+                else if (op == E_RETURN) { skip_value(&r, 0); t->pop = 1; }
+                if (t->depth == 0) { r.bad = 1; break; }
+                t->stack[t->depth - 1].line = line;
+                t->stack[t->depth - 1].dirty = 1;
+            }
+            CFrame *top = &t->stack[t->depth - 1];
+            if (op == E_LINE) map_add(&t->line_counts, ((uint64_t)top->code << 24) | line, 1);
+            uint16_t depth = (uint16_t)(t->depth - 1);
+            if (depth < t->min_depth) t->min_depth = depth;
+            if (top->code > t->max_code) t->max_code = top->code;
+            if (line > t->max_line) t->max_line = line;
+            if (!summary_only && (
+                buf_put(&t->kinds, &op, 1) < 0 || buf_put(&t->codes, &top->code, 4) < 0
+                || buf_put(&t->lines, &line, 4) < 0 || buf_put(&t->depths, &depth, 2) < 0
+                || buf_put(&t->fids, &top->fid, 4) < 0
+                || (nthreads > 1 && buf_put(&t->order, &order, 4) < 0))) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            order++;
+            t->nsteps++;
+        }
+        else if (op == E_THREAD) {
+            uint32_t tid = (uint32_t)rd_varint(&r);
+            cur = -1;
+            for (int i = 0; i < nthreads; i++) if (threads[i].tid == tid) cur = i;
+            if (cur < 0) {
+                CThread *nt = PyMem_Realloc(threads, sizeof(CThread) * (nthreads + 1));
+                if (!nt) { PyErr_NoMemory(); goto done; }
+                threads = nt;
+                memset(&threads[nthreads], 0, sizeof(CThread));
+                threads[nthreads].tid = tid;
+                threads[nthreads].min_depth = 1 << 16;
+                threads[nthreads].checkpoints = PyList_New(0);
+                if (!threads[nthreads].checkpoints) goto done;
+                cur = nthreads++;
+                if (nthreads == 2 && !summary_only) {  /* from now on orders are stored */
+                    CThread *first = &threads[0];
+                    for (uint32_t i = 0; i < first->nsteps; i++)
+                        if (buf_put(&first->order, &i, 4) < 0) { PyErr_NoMemory(); goto done; }
+                }
+            }
+        }
+        else if (op == E_KEYFRAME) {
+            uint64_t step = rd_varint(&r);
+            rd_varint(&r);
+            if (!t) { r.bad = 1; break; }
+            if (!t->started) { t->first = (int64_t)step; t->started = 1; }
+            pop_to(t, 0);
+            t->keyed = 1;
+        }
+        else if (op == E_KFRAME || op == E_ENTER) {
+            uint32_t fid = (uint32_t)rd_varint(&r), code = (uint32_t)rd_varint(&r),
+                     line = (uint32_t)rd_varint(&r);
+            if (!t) { r.bad = 1; break; }
+            if (push(t, fid, code, line) < 0) goto done;
+        }
+        else if (op == E_POP) {
+            uint32_t k = (uint32_t)rd_varint(&r);
+            if (!t) { r.bad = 1; break; }
+            pop_to(t, t->depth > (int)k ? t->depth - (int)k : 0);
+        }
+        else if (op == E_MARK) {
+            uint32_t kind = (uint32_t)rd_varint(&r);
+            uint64_t ln = rd_varint(&r);
+            if (r.pos + (Py_ssize_t)ln > r.n) { r.bad = 1; break; }
+            if (t) {
+                PyObject *m = Py_BuildValue("(ILIy#)", t->tid, (long long)(t->first + t->nsteps) - 1,
+                                            kind, r.p + r.pos, (Py_ssize_t)ln);
+                if (!m || PyList_Append(marks, m) < 0) { Py_XDECREF(m); goto done; }
+                Py_DECREF(m);
+            }
+            r.pos += (Py_ssize_t)ln;
+        }
+        else {
+            PyErr_Format(PyExc_ValueError, "unknown event record 0x%02x at %zd", op, start);
+            goto done;
+        }
+    }
+    if (r.bad) {
+        PyErr_Format(PyExc_ValueError, "corrupt events chunk near offset %zd", r.pos);
+        goto done;
+    }
+    PyObject *list = PyList_New(0);
+    if (!list) goto done;
+    for (int i = 0; i < nthreads; i++) {
+        if (!threads[i].nsteps) continue;
+        PyObject *tr = thread_result(&threads[i]);
+        if (!tr || PyList_Append(list, tr) < 0) { Py_XDECREF(tr); Py_DECREF(list); goto done; }
+        Py_DECREF(tr);
+    }
+    result = Py_BuildValue("(NO)", list, marks);
+done:
+    for (int i = 0; i < nthreads; i++) thread_free(&threads[i]);
+    PyMem_Free(threads);
+    Py_XDECREF(marks);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* ---- writes of names ------------------------------------------------------------------------ */
+
+typedef struct { uint32_t fid, code; } Slot;
+
+static int in_set(PyObject *set, uint32_t v)
+{
+    if (set == Py_None) return 1;
+    PyObject *k = PyLong_FromUnsignedLong(v);
+    if (!k) return -1;
+    int rc = PySet_Contains(set, k);
+    Py_DECREF(k);
+    return rc;
+}
+
+/* walk the records of one thread; call `on` for each SET/DEL of a wanted name */
+typedef int (*OnWrite)(void *ctx, int64_t index, Slot *top, uint32_t name, Py_ssize_t start,
+                       Py_ssize_t end, int restated, const uint8_t *buf);
+
+#define MAX_NAMES 64
+
+static int walk_writes(Py_buffer *view, uint32_t tid, PyObject *names, PyObject *fids,
+                       PyObject *codes, OnWrite on, void *ctx)
+{
+    Reader r = {view->buf, view->len, 0, 0};
+    uint32_t wanted[MAX_NAMES];
+    int nwanted = 0;
+    PyObject *it = PyObject_GetIter(names), *item;
+    if (!it) return -1;
+    while ((item = PyIter_Next(it))) {
+        unsigned long v = PyLong_AsUnsignedLong(item);
+        Py_DECREF(item);
+        if (v == (unsigned long)-1 && PyErr_Occurred()) { Py_DECREF(it); return -1; }
+        if (nwanted == MAX_NAMES) {
+            Py_DECREF(it);
+            PyErr_SetString(PyExc_ValueError, "too many names");
+            return -1;
+        }
+        wanted[nwanted++] = (uint32_t)v;
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) return -1;
+    Slot *stack = NULL;
+    int depth = 0, cap = 0, mine = 0, keyed = 0, pop = 0, rc = -1;
+    int64_t index = -1;
+    /* cache membership of the last frame checked */
+    uint32_t last_fid = 0xFFFFFFFF;
+    int last_ok = 0;
+    while (r.pos < r.n && !r.bad) {
+        uint8_t op = r.p[r.pos++];
+        if (op == E_SET || op == E_DEL) {
+            uint32_t k = (uint32_t)rd_varint(&r);
+            Py_ssize_t vstart = r.pos;
+            if (op == E_SET) skip_value(&r, 0);
+            if (!mine || depth == 0) continue;
+            int want = 0;
+            for (int i = 0; i < nwanted && !want; i++) want = wanted[i] == k;
+            if (!want) continue;
+            Slot *top = &stack[depth - 1];
+            if (top->fid != last_fid) {
+                int a = in_set(fids, top->fid), b = in_set(codes, top->code);
+                if (a < 0 || b < 0) goto out;
+                last_fid = top->fid;
+                last_ok = a && b;
+            }
+            if (!last_ok) continue;
+            if (on(ctx, index, top, k, op == E_SET ? vstart : -1, op == E_SET ? r.pos : -1, keyed,
+                   r.p) < 0)
+                goto out;
+            continue;
+        }
+        if (mine && pop) { if (depth) depth--; pop = 0; last_fid = 0xFFFFFFFF; }
+        switch (op) {
+        case E_LINE:
+            rd_varint(&r);
+            if (mine) { index++; keyed = 0; }
+            break;
+        case E_THREAD:
+            mine = (uint32_t)rd_varint(&r) == tid;
+            break;
+        case E_CALL: case E_ENTER: case E_KFRAME: {
+            uint32_t fid = (uint32_t)rd_varint(&r), code = (uint32_t)rd_varint(&r);
+            rd_varint(&r);
+            if (!mine) break;
+            if (depth == cap) {
+                cap = cap ? cap * 2 : 16;
+                Slot *s = PyMem_Realloc(stack, sizeof(Slot) * cap);
+                if (!s) { PyErr_NoMemory(); goto out; }
+                stack = s;
+            }
+            stack[depth++] = (Slot){fid, code};
+            if (op == E_CALL) index++;
+            keyed = op != E_CALL;
+            break;
+        }
+        case E_RETURN:
+            rd_varint(&r); skip_value(&r, 0);
+            if (mine) { index++; keyed = 0; pop = 1; }
+            break;
+        case E_EXCEPTION:
+            rd_varint(&r); rd_varint(&r); skip_value(&r, 0);
+            if (mine) { index++; keyed = 0; }
+            break;
+        case E_POP: {
+            int k = (int)rd_varint(&r);
+            if (mine) depth = depth > k ? depth - k : 0;
+            break;
+        }
+        case E_KEYFRAME:
+            rd_varint(&r); rd_varint(&r);
+            if (mine) { depth = 0; keyed = 1; }
+            break;
+        case E_MARK: {
+            rd_varint(&r);
+            uint64_t ln = rd_varint(&r);
+            r.pos += (Py_ssize_t)ln;
+            break;
+        }
+        default:
+            PyErr_Format(PyExc_ValueError, "unknown event record 0x%02x at %zd", op, r.pos - 1);
+            goto out;
+        }
+    }
+    if (r.bad) {
+        PyErr_Format(PyExc_ValueError, "corrupt events chunk near offset %zd", r.pos);
+        goto out;
+    }
+    rc = 0;
+out:
+    PyMem_Free(stack);
+    return rc;
+}
+
+static int on_write_list(void *ctx, int64_t index, Slot *top, uint32_t name, Py_ssize_t start,
+                         Py_ssize_t end, int restated, const uint8_t *buf)
+{
+    PyObject *item = Py_BuildValue("(LIIInnO)", (long long)index, top->fid, top->code, name,
+                                   start, end, restated ? Py_True : Py_False);
+    if (!item) return -1;
+    int rc = PyList_Append((PyObject *)ctx, item);
+    Py_DECREF(item);
+    return rc;
+}
+
+static PyObject *writes(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    unsigned int tid;
+    PyObject *names, *fids, *codes;
+    if (!PyArg_ParseTuple(args, "y*IOOO", &view, &tid, &names, &fids, &codes)) return NULL;
+    PyObject *out = PyList_New(0);
+    if (out && walk_writes(&view, tid, names, fids, codes, on_write_list, out) < 0) {
+        Py_CLEAR(out);
+    }
+    PyBuffer_Release(&view);
+    return out;
+}
+
+typedef struct { PyObject *out, *last; } ChangesCtx;
+
+static int on_change(void *vctx, int64_t index, Slot *top, uint32_t name, Py_ssize_t start,
+                     Py_ssize_t end, int restated, const uint8_t *buf)
+{
+    ChangesCtx *ctx = vctx;
+    PyObject *fid = PyLong_FromUnsignedLong(top->fid);
+    if (!fid) return -1;
+    PyObject *prev = PyDict_GetItemWithError(ctx->last, fid);  /* borrowed */
+    if (!prev && PyErr_Occurred()) { Py_DECREF(fid); return -1; }
+    int same;
+    if (start < 0) same = prev == Py_None;
+    else same = prev && prev != Py_None && PyBytes_GET_SIZE(prev) == end - start
+                && memcmp(PyBytes_AS_STRING(prev), buf + start, (size_t)(end - start)) == 0;
+    if (same || (start < 0 && !prev)) { Py_DECREF(fid); return 0; }
+    PyObject *value = start < 0 ? (Py_INCREF(Py_None), Py_None)
+                                : PyBytes_FromStringAndSize((const char *)buf + start, end - start);
+    if (!value) { Py_DECREF(fid); return -1; }
+    PyObject *item = NULL;
+    /* a keyframe's copy is a change when it differs from a value seen before (the
+     * keyframe holds the values at the chunk's first step); else only a baseline */
+    if (!restated || prev) {
+        item = Py_BuildValue("(LIIOO)", (long long)index, top->fid, top->code, value,
+                             prev ? prev : Py_None);
+        if (!item) { Py_DECREF(fid); Py_DECREF(value); return -1; }
+    }
+    int rc = PyDict_SetItem(ctx->last, fid, value);  /* may free prev: item holds its own */
+    if (rc == 0 && item) rc = PyList_Append(ctx->out, item);
+    Py_XDECREF(item);
+    Py_DECREF(fid);
+    Py_DECREF(value);
+    return rc;
+}
+
+static PyObject *changes(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    unsigned int tid, name;
+    PyObject *fids, *codes, *last;
+    if (!PyArg_ParseTuple(args, "y*IIOOO!", &view, &tid, &name, &fids, &codes, &PyDict_Type,
+                          &last))
+        return NULL;
+    PyObject *names = PySet_New(NULL), *key = PyLong_FromUnsignedLong(name);
+    ChangesCtx ctx = {PyList_New(0), last};
+    if (!names || !key || !ctx.out || PySet_Add(names, key) < 0
+        || walk_writes(&view, tid, names, fids, codes, on_change, &ctx) < 0) {
+        Py_CLEAR(ctx.out);
+    }
+    Py_XDECREF(names);
+    Py_XDECREF(key);
+    PyBuffer_Release(&view);
+    return ctx.out;
+}
+
+static PyMethodDef methods[] = {
+    {"scan", scan, METH_VARARGS, "One pass over an events chunk (see the module doc)."},
+    {"writes", writes, METH_VARARGS, "Writes of names in a thread's frames."},
+    {"changes", changes, METH_VARARGS, "Changed values of one name per frame."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "devsandbox._timescan",
+    "Fast passes over recording chunks for the server (see recording/chunks.py).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__timescan(void) { return PyModule_Create(&module); }
