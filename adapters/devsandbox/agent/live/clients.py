@@ -28,7 +28,8 @@ class Client:
     def __init__(self, name: str) -> None:
         self.name = name
         self.level: str | None = None  # None: the agent's default
-        self.namespace: dict[str, Any] = {"__builtins__": builtins, "__name__": "__devsandbox__"}
+        self.namespace: dict[str, Any] = {"__builtins__": _MainFallback(vars(builtins)),
+                                          "__name__": "__devsandbox__"}
         self._handles: dict[int, Any] = {}  # number -> weakref or the object itself
         self._numbers = itertools.count(1)
         self.lock = threading.RLock()
@@ -54,6 +55,25 @@ class Client:
         if obj is None:
             raise RpcError(ERR_INVALID, f"${number}: the object no longer exists")
         return obj
+
+
+class _MainFallback(dict):  # type: ignore[type-arg]
+    """A client namespace's builtins: the real ones, then the globals of ``__main__``.
+
+    Names the client assigns stay in its namespace; names it only reads come
+    from the program's main module (``CONFIG`` in eval is the program's).
+    Global lookups reach a non-exact dict through ``__getitem__``, so
+    ``__missing__`` runs on a miss.
+    """
+
+    def __missing__(self, name: str) -> Any:
+        import sys
+
+        main = sys.modules.get("__main__")
+        namespace = getattr(main, "__dict__", None)
+        if isinstance(namespace, dict) and name in namespace:
+            return namespace[name]
+        raise KeyError(name)
 
 
 class _Strong:

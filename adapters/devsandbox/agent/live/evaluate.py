@@ -22,6 +22,7 @@ import itertools
 import keyword
 import linecache
 import re
+import sys
 import types
 from collections.abc import Callable
 from typing import Any
@@ -197,6 +198,12 @@ def _plain_names(namespace: dict[str, Any]) -> dict[str, str]:
     names: dict[str, str] = {k: "keyword" for k in keyword.kwlist}
     for key, value in vars(builtins).items():
         names[key] = _kind(value)
+    extra = namespace.get("__builtins__")
+    if type(extra).__name__ == "_MainFallback":  # a client namespace: __main__'s names too
+        main = sys.modules.get("__main__")
+        for key, value in list(getattr(main, "__dict__", {}).items()):
+            if isinstance(key, str):
+                names[key] = _kind(value)
     for key, value in list(namespace.items()):
         if isinstance(key, str):
             names[key] = _kind(value)
@@ -205,8 +212,15 @@ def _plain_names(namespace: dict[str, Any]) -> dict[str, str]:
 
 def _attribute_names(chain: list[str], namespace: dict[str, Any]) -> dict[str, str]:
     first = chain[0]
+    fallback = namespace.get("__builtins__")
     if first in namespace:
         obj = namespace[first]
+    elif isinstance(fallback, dict) and (first in fallback or type(fallback).__name__ ==
+                                         "_MainFallback"):
+        try:
+            obj = fallback[first]
+        except KeyError:
+            return {}
     elif hasattr(builtins, first):
         obj = getattr(builtins, first)
     else:
