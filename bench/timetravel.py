@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -103,7 +102,7 @@ def _rss(pid: int) -> tuple[int, int]:
 
 def _pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def _timed(client: Any, command: str, args: dict[str, Any], stop: bool) -> float:
@@ -130,7 +129,6 @@ def measure(path: Path, samples: int, export_size: bool) -> dict[str, Any]:
     sys.path[:0] = [str(ROOT / "server"), str(ROOT / "adapters")]
     from devsandbox.dapclient import DapClient
     from devsandbox.recording.reader import Recording
-
     from devsandbox.recording.timeline import Timeline
 
     with Recording(str(path)) as rec:
@@ -227,27 +225,27 @@ def report(r: dict[str, Any]) -> str:
     rec = r["recording"]
     mem = r["memory"]
     rows = [
-        f"recording: {rec['events']:,} events ({rec['line_events']:,} line events), "
-        f"{rec['file_bytes'] / 1e6:.1f} MB on disk, {rec['raw_event_bytes'] / 1e6:.1f} MB "
-        "uncompressed events"
-        + (f", {rec['jsonl_bytes'] / 1e6:.0f} MB as JSON lines" if "jsonl_bytes" in rec else ""),
+        (f"recording: {rec['events']:,} events ({rec['line_events']:,} line events), "
+         f"{rec['file_bytes'] / 1e6:.1f} MB on disk, {rec['raw_event_bytes'] / 1e6:.1f} MB "
+         "uncompressed events"
+         + (f", {rec['jsonl_bytes'] / 1e6:.0f} MB as JSON lines" if "jsonl_bytes" in rec else "")),
         f"open (launch to first stop)      {r['open_ms']:8.0f} ms",
-        f"stepBack p50 / p95               {r['stepBack_ms']['p50']:8.1f} / "
-        f"{r['stepBack_ms']['p95']:.1f} ms   (target p95 < 20 ms)",
-        f"gotoStep (random jump) p50 / p95 {r['gotoStep_ms']['p50']:8.1f} / "
-        f"{r['gotoStep_ms']['p95']:.1f} ms",
-        f"reverseContinue, whole recording {r['reverseContinue_ms']['to_breakpoint']:8.1f} ms"
-        f"   (target < 300 ms; to the start without breakpoints: "
-        f"{r['reverseContinue_ms']['to_start']:.1f} ms)",
-        f"variables of a past frame p50/p95 {r['variables_ms']['p50']:7.1f} / "
-        f"{r['variables_ms']['p95']:.1f} ms   (target p95 < 20 ms)",
-        f"valueHistory, whole recording    {r['valueHistory_ms']:8.0f} ms   (target < 500 ms; "
-        f"{r['valueHistory_changes']:,} changes)",
-        f"server memory added              {mem['added_rss'] / 1e6:8.1f} MB (peak "
-        f"{mem['added_peak'] / 1e6:.1f} MB) = {100 * mem['added_peak'] / rec['raw_event_bytes']:.0f}%"
-        " of the uncompressed events"
-        + (f", {100 * mem['added_peak'] / rec['jsonl_bytes']:.1f}% of the JSON lines"
-           if "jsonl_bytes" in rec else "") + "   (target < 10%)",
+        (f"stepBack p50 / p95               {r['stepBack_ms']['p50']:8.1f} / "
+         f"{r['stepBack_ms']['p95']:.1f} ms   (target p95 < 20 ms)"),
+        (f"gotoStep (random jump) p50 / p95 {r['gotoStep_ms']['p50']:8.1f} / "
+         f"{r['gotoStep_ms']['p95']:.1f} ms"),
+        (f"reverseContinue, whole recording {r['reverseContinue_ms']['to_breakpoint']:8.1f} ms"
+         f"   (target < 300 ms; to the start without breakpoints: "
+         f"{r['reverseContinue_ms']['to_start']:.1f} ms)"),
+        (f"variables of a past frame p50/p95 {r['variables_ms']['p50']:7.1f} / "
+         f"{r['variables_ms']['p95']:.1f} ms   (target p95 < 20 ms)"),
+        (f"valueHistory, whole recording    {r['valueHistory_ms']:8.0f} ms   (target < 500 ms; "
+         f"{r['valueHistory_changes']:,} changes)"),
+        (f"server memory added              {mem['added_rss'] / 1e6:8.1f} MB (peak "
+         f"{mem['added_peak'] / 1e6:.1f} MB) = "
+         f"{100 * mem['added_peak'] / rec['raw_event_bytes']:.0f}% of the uncompressed events"
+         + (f", {100 * mem['added_peak'] / rec['jsonl_bytes']:.1f}% of the JSON lines"
+            if "jsonl_bytes" in rec else "") + "   (target < 10%)"),
     ]
     return "\n".join(rows)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import PROGRAMS, check_against_truth, marker_line
+from tt_support import PROGRAMS, check_against_truth, marker_line
 
 LOOP = PROGRAMS / "loop.py"
 
@@ -85,7 +85,7 @@ def test_reverse_continue_to_the_previous_hit(loop_recording, replay_of):
 
 
 def test_conditions_hit_counts_and_logpoints(loop_recording, replay_of):
-    path, truth = loop_recording
+    path, _truth = loop_recording
     line = marker_line(LOOP, "move")
     r = replay_of(path, breakpoints={str(LOOP): [
         {"line": line, "condition": "i == 1"},
@@ -177,7 +177,7 @@ def test_value_history_of_a_loop_variable(loop_recording, replay_of):
 
 
 def test_evaluate_over_the_past(loop_recording, replay_of):
-    path, truth = loop_recording
+    path, _truth = loop_recording
     r = replay_of(path)
     main = next(f for f in r.frames() if f["name"] == "main")
     ev = lambda expr: r.request("evaluate", {"expression": expr, "frameId": main["id"],
@@ -229,7 +229,7 @@ def test_play_backwards_and_stop(loop_recording, replay_of):
 
 
 def test_threads(tmp_path, replay_of):
-    from conftest import export, record
+    from tt_support import export, record
 
     path = record(PROGRAMS / "threads_app.py", tmp_path / "t.dsrec")
     truth = export(path)

@@ -1,4 +1,5 @@
-"""Fixtures for time travel: record a program, its exported ground truth, a DAP client."""
+"""Helpers for the time-travel tests: record a program, its exported ground truth, a DAP client
+replaying it (fixtures in conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from devsandbox.dapclient import DapClient
 
@@ -35,7 +34,7 @@ def marker_line(program: Path, marker: str) -> int:
 
 def record(program: Path, out: Path, *args: str) -> Path:
     proc = subprocess.run([sys.executable, "-m", "devsandbox", "record", "--out", str(out), "--",
-                           str(program), *args], env=env(), capture_output=True, text=True,
+                           str(program), *args], check=False, env=env(), capture_output=True, text=True,
                           timeout=TIMEOUT, cwd=program.parent)
     assert out.exists(), proc.stderr
     return out
@@ -75,16 +74,9 @@ class Truth:
 
 def export(recording: Path) -> Truth:
     proc = subprocess.run([sys.executable, "-m", "devsandbox", "export", str(recording)],
-                          env=env(), capture_output=True, text=True, timeout=TIMEOUT)
+                          check=False, env=env(), capture_output=True, text=True, timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stderr
     return Truth([json.loads(line) for line in proc.stdout.splitlines()])
-
-
-@pytest.fixture(scope="module")
-def loop_recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
-    out = tmp_path_factory.mktemp("rec") / "loop.dsrec"
-    record(PROGRAMS / "loop.py", out)
-    return out, export(out)
 
 
 class Replay:
@@ -123,20 +115,6 @@ class Replay:
             self.client.request("disconnect", {}, timeout=10)
         finally:
             self.client.close()
-
-
-@pytest.fixture
-def replay_of():
-    opened: list[Replay] = []
-
-    def open_(recording: Path, **kw: Any) -> Replay:
-        r = Replay(recording, **kw)
-        opened.append(r)
-        return r
-
-    yield open_
-    for r in opened:
-        r.close()
 
 
 def check_against_truth(r: Replay, truth: Truth, thread: int = 1) -> dict[str, Any]:

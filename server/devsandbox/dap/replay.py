@@ -226,7 +226,7 @@ def stack_trace(pos: Position, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def frame_of(pos: Position, frame_id: Any) -> tuple[int, int, int, FrameState, list[FrameState]]:
-    kind, tid, step, index = pos.refs.get(frame_id, "frame")
+    _kind, tid, step, index = pos.refs.get(frame_id, "frame")
     frames = pos.tl.stack(tid, step)
     return tid, step, index, frames[index], frames
 

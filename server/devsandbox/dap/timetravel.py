@@ -230,8 +230,8 @@ class TimeTravel:
         else:
             tid = tl.thread_ids()[0]
             step = navigate.last_stop(tl, tid)
-            self._start = (tid, step, "entry", f"End of the recording: step {step:,} of "
-                           f"{tl.step_count(tid):,}")
+            self._start = (tid, step, "entry",
+                           f"End of the recording: step {step:,} of {tl.step_count(tid):,}")
             self._start_text = None
         end = rec.end.get("reason") or "unknown"
         self.session.output(f"DevSandbox: replaying {full} ({rec.event_count:,} events, "
@@ -428,7 +428,7 @@ class TimeTravel:
         if args.get("stop"):
             return {"playing": False}
         await self.enter(request)
-        pos, tid, step = self._thread_step(request)
+        _pos, tid, _step = self._thread_step(request)
         rate = float(args.get("stepsPerSecond") or 10)
         if not 0 < rate <= 1000:
             raise InvalidRequest("'stepsPerSecond' must be between 0 and 1000.")

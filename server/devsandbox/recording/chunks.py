@@ -21,14 +21,14 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
-from devsandbox.recorder.format import E, V, FormatError, decode_value
+from devsandbox.recorder.format import E, FormatError, V, decode_value
 
 CHECKPOINT = 256
 """Steps between two stack snapshots of a thread."""
 
-Extra = Optional[Tuple[Tuple[int, int], int]]
+Extra = tuple[tuple[int, int], int] | None
 """Of a return or exception step: (its value's span, exception type name id or 0)."""
 
 
@@ -86,7 +86,7 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
 class Frame:
     """A frame of a thread's stack while decoding: locals as name id -> (start, end)."""
 
-    __slots__ = ("fid", "code", "line", "values")
+    __slots__ = ("code", "fid", "line", "values")
 
     def __init__(self, fid: int, code: int, line: int, values: dict[int, tuple[int, int]]) -> None:
         self.fid = fid
@@ -98,7 +98,7 @@ class Frame:
         return Frame(self.fid, self.code, self.line, dict(self.values))
 
 
-FrameTuple = Tuple[int, int, int, Dict[int, Tuple[int, int]]]
+FrameTuple = tuple[int, int, int, dict[int, tuple[int, int]]]
 """(frame id, code id, line, {name id: value span}) of a checkpoint's frame."""
 
 
@@ -146,8 +146,18 @@ def line_key(code: int, line: int) -> int:
 
 
 class _Thread:
-    __slots__ = ("steps", "stack", "step", "pop", "lines", "calls", "names", "raised", "keyed",
-                 "min_depth")
+    __slots__ = (
+        "calls",
+        "keyed",
+        "lines",
+        "min_depth",
+        "names",
+        "pop",
+        "raised",
+        "stack",
+        "step",
+        "steps",
+    )
 
     def __init__(self, tid: int) -> None:
         self.steps = ThreadSteps(tid, 0)
@@ -334,7 +344,7 @@ def _scan_python(buf: bytes, strings: list[str]) -> ChunkScan:
             k, pos = vi(buf, pos)
             end = sv(buf, pos)
             th.stack[-1].values[k] = (pos, end)  # type: ignore[union-attr]
-            th.names.add(k)  # type: ignore[union-attr]  (keyframe copies may hold changes)
+            th.names.add(k)  # type: ignore[union-attr]
             pos = end
             continue
         if op == E.DEL:
@@ -383,8 +393,7 @@ def _scan_python(buf: bytes, strings: list[str]) -> ChunkScan:
                 lines = th.lines
                 lines[key] = lines.get(key, 0) + 1
             depth = len(th.stack) - 1
-            if depth < th.min_depth:
-                th.min_depth = depth
+            th.min_depth = min(th.min_depth, depth)
             ts.kinds.append(op)
             ts.codes.append(code)
             ts.lines.append(line)
@@ -441,7 +450,7 @@ def value_text(buf: bytes, span: tuple[int, int]) -> tuple[str, bool]:
     return text, cut
 
 
-Write = Tuple[int, int, int, int, Optional[Tuple[int, int]], bool]
+Write = tuple[int, int, int, int, tuple[int, int] | None, bool]
 """(step index, frame id, code id, name id, value span or None when deleted,
 restated: True for a keyframe's copy of a value (the value at the chunk's
 first step, which may differ from the one at the previous step)."""

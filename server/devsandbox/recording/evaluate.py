@@ -193,7 +193,7 @@ class _Evaluator:
             return method(node)
         except (EvalError, RecursionError):
             raise
-        except Exception as exc:  # an error of the expression itself, over the values
+        except Exception as exc:  # noqa: BLE001  (an error of the expression, over the values)
             raise EvalError(f"{type(exc).__name__}: {exc}") from None
 
     def _Constant(self, node: ast.Constant) -> Any:
@@ -251,9 +251,9 @@ class _Evaluator:
     def _BinOp(self, node: ast.BinOp) -> Any:
         left, right = self._value(node.left), self._value(node.right)
         op = type(node.op)
-        if op is ast.Pow and isinstance(left, int) and isinstance(right, int):
-            if right > 0 and left not in (0, 1, -1) and right * max(left.bit_length(), 1) > MAX_POW_BITS:
-                raise EvalError("the power is too large to evaluate here")
+        if op is ast.Pow and isinstance(left, int) and isinstance(right, int) and right > 0 \
+                and left not in (0, 1, -1) and right * max(left.bit_length(), 1) > MAX_POW_BITS:
+            raise EvalError("the power is too large to evaluate here")
         if op is ast.Mult:
             for seq, n in ((left, right), (right, left)):
                 if isinstance(seq, (str, bytes, list, tuple)) and isinstance(n, int) and \
@@ -354,10 +354,8 @@ class _Evaluator:
                 emit()
                 return
             gen = generators[i]
-            count = 0
-            for item in self._value(gen.iter):
-                count += 1
-                if count > MAX_SEQUENCE:
+            for count, item in enumerate(self._value(gen.iter)):
+                if count >= MAX_SEQUENCE:
                     raise EvalError("the comprehension is too long to evaluate here")
                 self._bind(gen.target, item)
                 if all(self._value(cond) for cond in gen.ifs):

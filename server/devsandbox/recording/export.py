@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import IO, Any, Iterator
+from collections.abc import Iterator
+from typing import IO, Any
 
 from .reader import Recording
 

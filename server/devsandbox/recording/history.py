@@ -22,14 +22,13 @@ import ast
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Union
 
 from devsandbox.recorder.format import E, decode_value
 
 from . import chunks, evaluate, navigate
 from .timeline import Timeline
 
-Value = Union[bytes, str, None]
+Value = bytes | str | None
 """A value: encoded (bytes), already a text, or None (unbound / not computable)."""
 
 

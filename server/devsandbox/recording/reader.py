@@ -16,13 +16,14 @@ import bisect
 import json
 import os
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from devsandbox.recorder import format as fmt
 from devsandbox.recorder.format import E, FormatError
 
-__all__ = ["Recording", "Event", "FrameInfo", "FormatError"]
+__all__ = ["Event", "FormatError", "FrameInfo", "Recording"]
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ _KINDS = {E.CALL: "call", E.LINE: "line", E.RETURN: "return", E.EXCEPTION: "exce
 
 
 class _Frame:
-    __slots__ = ("fid", "code", "line", "values")
+    __slots__ = ("code", "fid", "line", "values")
 
     def __init__(self, fid: int, code: int, line: int) -> None:
         self.fid = fid

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import bisect
 import collections
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from . import chunks
 from .chunks import ChunkScan, Summary, ThreadSteps
@@ -171,7 +171,7 @@ class Timeline:
     def last_step_before(self, tid: int, when: tuple[int, int]) -> int | None:
         """The last step of `tid` at or before the global point `when`."""
         ci, order = when
-        steps, idx = self.rec._by_thread.get(tid, ([], []))
+        idx = self.chunks_of(tid)
         j = bisect.bisect_right(idx, ci) - 1
         while j >= 0:
             ts = self.scan(idx[j]).threads.get(tid)
@@ -220,7 +220,7 @@ class Timeline:
 
     def iter_back(self, tid: int, step: int) -> Iterator[tuple[ThreadSteps, int]]:
         """(steps of a chunk, index) for the thread's steps from `step` down to its first."""
-        steps, idx = self.rec._by_thread.get(tid, ([], []))
+        idx = self.chunks_of(tid)
         ci, i = self.locate(tid, step)
         j = idx.index(ci)
         while j >= 0:
@@ -233,7 +233,7 @@ class Timeline:
 
     def iter_forward(self, tid: int, step: int) -> Iterator[tuple[ThreadSteps, int]]:
         """(steps of a chunk, index) for the thread's steps from `step` to its last."""
-        steps, idx = self.rec._by_thread.get(tid, ([], []))
+        idx = self.chunks_of(tid)
         ci, i = self.locate(tid, step)
         j = idx.index(ci)
         while j < len(idx):

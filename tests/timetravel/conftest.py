@@ -1,0 +1,32 @@
+"""Fixtures for the time-travel tests (helpers in tt_support.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tt_support import PROGRAMS, Replay, Truth, export, record
+
+
+@pytest.fixture(scope="module")
+def loop_recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
+    out = tmp_path_factory.mktemp("rec") / "loop.dsrec"
+    record(PROGRAMS / "loop.py", out)
+    return out, export(out)
+
+
+@pytest.fixture
+def replay_of():
+    opened: list[Replay] = []
+
+    def open_(recording: Path, **kw: Any) -> Replay:
+        r = Replay(recording, **kw)
+        opened.append(r)
+        return r
+
+    yield open_
+    for r in opened:
+        r.close()
+
+
