@@ -10,6 +10,7 @@ import sys
 BENCHMARKS = {
     "foundation": "bench.foundation",
     "recorder": "bench.recorder",
+    "live": "bench.live",
     "lsp": "bench.lsp",
     "timetravel": "bench.timetravel",
 }
