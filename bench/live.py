@@ -74,7 +74,7 @@ def _latencies(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
 
     def pct(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
     return {"median_ms": statistics.median(ordered) * 1000, "p95_ms": pct(95) * 1000,
             "p99_ms": pct(99) * 1000, "max_ms": ordered[-1] * 1000, "count": len(ordered)}

@@ -92,7 +92,7 @@ class LiveApp:
 async def start_app(hub: AgentHub, workdir: Path, options: dict[str, Any] | None = None) -> LiveApp:
     env = clean_env()
     env.update(hub.launch_env(options or {}, env))
-    proc = subprocess.Popen([sys.executable, str(workdir / "live_app.py")], cwd=workdir, env=env,
+    proc = subprocess.Popen([sys.executable, str(workdir / "live_app.py")], cwd=workdir, env=env,  # noqa: ASYNC220
                             text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
     assert proc.stdout is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -27,12 +28,12 @@ async def test_reload_changes_code_in_place_and_keeps_state(app):
     edit(module,
          ("    return x * FACTOR\n", "    return x * FACTOR + 1\n"),
          ('        return f"hello {self.name}"\n',
-          '        return f"good day {self.name}"\n\n'
-          '    def shout(self):\n        return self.greet().upper() + __class__.__name__\n'),
+          ('        return f"good day {self.name}"\n\n'
+           '    def shout(self):\n        return self.greet().upper() + __class__.__name__\n')),
          ("        count += 1\n", "        count += 10\n"),
          ("FACTOR = 10\n", "FACTOR = 100\n"),
-         ("\ndef scaled(x, scale=2):", "\ndef triple(x):\n    return 3 * x\n\n\n"
-                                      "def scaled(x, scale=5):"))
+         ("\ndef scaled(x, scale=2):", ("\ndef triple(x):\n    return 3 * x\n\n\n"
+                                       "def scaled(x, scale=5):")))
     report = await app.call("hotReload", file=str(module))  # the agent reads the file
     assert report["status"] == "ok" and report["version"]
     changed = {c["name"] for c in report["changed"]}
@@ -123,8 +124,8 @@ async def test_saving_a_file_reloads_it_through_the_watcher(app):
     reports: list[dict] = []
 
     async def reload(path: str) -> None:
-        reports.append(await app.call("hotReload", file=path,
-                                      source=open(path, encoding="utf-8").read()))
+        source = await asyncio.to_thread(Path(path).read_text)
+        reports.append(await app.call("hotReload", file=path, source=source))
 
     watcher = Watcher([str(app.workdir)], reload, debounce=0.1)
     watcher.start()

@@ -148,7 +148,7 @@ def test_saving_a_file_reloads_it_and_the_cli_reaches_the_session(session):
 
     def cli(*args: str, code: int = 0) -> str:
         result = subprocess.run([sys.executable, "-m", "devsandbox", *args], cwd=workdir, env=env,
-                                capture_output=True, text=True, timeout=60)
+                                capture_output=True, text=True, timeout=60, check=False)
         assert result.returncode == code, result.stderr
         return result.stdout + result.stderr
 
@@ -203,11 +203,12 @@ def test_connections_without_the_token_are_refused(session):
     port = served["value"].strip("()").split(", ")[1]
     wrong = subprocess.run([sys.executable, "-m", "devsandbox", "inspect", "COUNTS",
                             "--connect", f"127.0.0.1:{port}"], cwd=workdir, capture_output=True,
-                           text=True, timeout=60, env=dict(env, DEVSANDBOX_TOKEN="wrong"))
+                           text=True, timeout=60, env=dict(env, DEVSANDBOX_TOKEN="wrong"), check=False)
     assert wrong.returncode == 1 and "refused" in wrong.stderr and "wrong token" in wrong.stderr
     right = subprocess.run([sys.executable, "-m", "devsandbox", "inspect", "CONFIG['name']",
                             "--connect", f"127.0.0.1:{port}"], cwd=workdir, capture_output=True,
-                           text=True, timeout=60, env=dict(env, DEVSANDBOX_TOKEN="the-right-token"))
+                           text=True, timeout=60, check=False,
+                           env=dict(env, DEVSANDBOX_TOKEN="the-right-token"))
     assert right.returncode == 0 and "'app'" in right.stdout
     assert os.environ.get("DEVSANDBOX_TOKEN") != "the-right-token"
     del stop

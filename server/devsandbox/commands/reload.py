@@ -14,9 +14,11 @@ import argparse
 import asyncio
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..dap.live import describe_reload
+from ..errors import DevsandboxError, InvalidRequest
 from ..live import cli
 
 NAME = "reload"
@@ -45,14 +47,13 @@ def run(args: argparse.Namespace) -> int:
         if args.revert:
             return await target.call("revertReload", {"version": args.revert})
         if not args.files and not args.module:
-            raise cli.InvalidRequest("give FILE(s), --module, --watch, --revert or --list")
+            raise InvalidRequest("give FILE(s), --module, --watch, --revert or --list")
         reports = []
         for path in args.files or [None]:
             params: dict[str, Any] = {"updateConstants": args.update_constants}
             if path is not None:
                 params["file"] = os.path.abspath(path)
-                with open(path, encoding="utf-8") as f:
-                    params["source"] = f.read()
+                params["source"] = await asyncio.to_thread(Path(path).read_text, "utf-8")
             if args.module:
                 params["module"] = args.module
             reports.append(await target.call("hotReload", params))
@@ -83,11 +84,10 @@ def _watch(args: argparse.Namespace) -> int:
         async with cli.LiveTarget(args) as target:
             async def reload(path: str) -> None:
                 try:
-                    with open(path, encoding="utf-8") as f:
-                        source = f.read()
+                    source = await asyncio.to_thread(Path(path).read_text, "utf-8")
                     report = await target.call("hotReload", {
                         "file": path, "source": source, "updateConstants": args.update_constants})
-                except (OSError, UnicodeDecodeError, cli.DevsandboxError) as exc:
+                except (OSError, UnicodeDecodeError, DevsandboxError) as exc:
                     sys.stdout.write(f"{path}: {exc}\n")
                 else:
                     if report.get("status") != "not-loaded":
@@ -105,7 +105,7 @@ def _watch(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(main())
-    except cli.DevsandboxError as exc:
+    except DevsandboxError as exc:
         sys.stderr.write(f"devsandbox reload: {exc}\n")
         return 1
     except KeyboardInterrupt:

@@ -17,16 +17,19 @@ starts it with the session.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
 import logging
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devsandbox.agent import wire
 
 from ..errors import CannotHandle, DevsandboxError, InvalidRequest
 from ..wire.channel import Message
+from .capabilities import LIVE_REQUESTS
 
 if TYPE_CHECKING:
     from ..live.watch import Watcher
@@ -34,7 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-from .capabilities import LIVE_REQUESTS as REQUESTS  # noqa: E402,F401  (the table of names)
+REQUESTS = LIVE_REQUESTS  # the requests this module answers
 MARGIN = 5.0  # seconds the server waits beyond the agent's own timeout
 LONG = frozenset({"find", "hotReload", "call", "eval", "transform", "startWorker", "stopWorker",
                   "sendMessage", "set", "inspect"})
@@ -173,8 +176,7 @@ async def watch(session: Session, state: LiveState, request: Message) -> Any:
 
 async def _reload_file(session: Session, state: LiveState, path: str) -> None:
     try:
-        with open(path, encoding="utf-8") as f:
-            source = f.read()
+        source = await asyncio.to_thread(Path(path).read_text, "utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         log.info("hot reload: cannot read %s: %s", path, exc)
         return

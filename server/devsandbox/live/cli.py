@@ -25,7 +25,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from ..agent_link import AgentHub
 from ..errors import DevsandboxError, InvalidRequest
@@ -71,7 +71,7 @@ class LiveTarget:
         self.pid: int | None = None
         self.conn: Any = None
 
-    async def __aenter__(self) -> LiveTarget:
+    async def __aenter__(self) -> Self:
         args = self.args
         if args.pid is not None or args.connect:
             self.hub = AgentHub()
@@ -86,7 +86,7 @@ class LiveTarget:
             await self.call("setSafety", {"level": args.safety})
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         if self.conn is not None:
             self.conn.close()
         if self.hub is not None:

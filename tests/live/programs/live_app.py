@@ -10,7 +10,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import livemod  # noqa: E402
+import livemod
 
 CONFIG = {"threshold": 3, "limits": {"cpu": 1, "mem": 2}, "name": "app", "tags": ["a", "b"]}
 COUNTS = [0, 0, 0]

@@ -51,7 +51,7 @@ _current: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("devsandb
 
 
 class _Run:
-    __slots__ = ("run_id", "client", "events")
+    __slots__ = ("client", "events", "run_id")
 
     def __init__(self, run_id: str, client: str) -> None:
         self.run_id = run_id

@@ -82,7 +82,7 @@ def execute(code: types.CodeType, namespace: dict[str, Any], has_value: bool, *,
 
     if code.co_flags & inspect.CO_COROUTINE:
         async def main() -> Any:
-            await eval(code, namespace)  # noqa: S307  (checked by the scanner before)
+            await eval(code, namespace)
             return finish()
 
         return runner.run_coroutine(main, kind=kind, client=client.name, timeout=timeout)
@@ -144,7 +144,7 @@ def run_expression(source: str, params: dict[str, Any], client: Client, kind: st
     except SyntaxError as exc:
         raise RpcError(ERR_INVALID, f"syntax error in the expression: {exc.msg}") from None
     namespace = namespace_for(params, client)
-    run = runner.run_in_thread(lambda: eval(code, namespace), kind=kind,  # noqa: S307
+    run = runner.run_in_thread(lambda: eval(code, namespace), kind=kind,
                                client=client.name,
                                timeout=number(params, "timeout", DEFAULT_TIMEOUT, 0.01))
     answer = run.outcome()

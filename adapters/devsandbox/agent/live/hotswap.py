@@ -298,7 +298,7 @@ def _evaluate(node: ast.expr, plan: _Plan, scope: dict[str, Any] | None = None) 
     expr = ast.Expression(node)
     ast.fix_missing_locations(expr)
     code = compile(expr, plan.filename, "eval", dont_inherit=True)
-    return eval(code, plan.namespace, scope)  # noqa: S307  (checked by the scanner)
+    return eval(code, plan.namespace, scope)
 
 
 def _defaults_of(node: Any, plan: _Plan, literal_only: bool) -> tuple[Any, Any] | None:
@@ -424,7 +424,8 @@ def _running(plan: _Plan) -> list[dict[str, Any]]:
 
     names = {t.ident: t.name for t in _threading.enumerate()}
     found = []
-    for ident, frame in sys._current_frames().items():
+    for ident, top in sys._current_frames().items():
+        frame: types.FrameType | None = top
         while frame is not None:
             qual = plan.swapped.get(frame.f_code)
             if qual is not None:

@@ -90,8 +90,8 @@ def call(params: dict[str, Any]) -> dict[str, Any]:
 
 def _is_async(fn: Any) -> bool:
     inner = getattr(fn, "__func__", fn)
-    return pyinspect.iscoroutinefunction(inner) or pyinspect.iscoroutinefunction(
-        getattr(inner, "__call__", None))
+    method = type(inner).__dict__.get("__call__")  # an instance whose __call__ is async
+    return pyinspect.iscoroutinefunction(inner) or pyinspect.iscoroutinefunction(method)
 
 
 # -- messages ------------------------------------------------------------------------------------
@@ -116,8 +116,11 @@ def send_message(params: dict[str, Any]) -> dict[str, Any]:
     elif isinstance(queue, (collections.deque, list)):
         append = collections.deque.append if isinstance(queue, collections.deque) else list.append
         if delay:
-            spawn("devsandbox delayed message", lambda: (time.sleep(delay),
-                                                         atomic.apply([(append, queue, value)])))
+            def later() -> None:
+                time.sleep(delay)
+                atomic.apply([(append, queue, value)])
+
+            spawn("devsandbox delayed message", later)
             answer = {"status": "scheduled", "kind": type_name(type(queue)), "delay": delay}
         else:
             atomic.apply([(append, queue, value)])
@@ -264,7 +267,8 @@ def start_worker(params: dict[str, Any]) -> dict[str, Any]:
     label, fn = _worker_callable(params, client)
     args, kwargs = _arguments(params, client)
     worker_id = f"w{next(_worker_ids)}"
-    name = params.get("name") if isinstance(params.get("name"), str) else f"devsandbox {worker_id}"
+    given = params.get("name")
+    name = given if isinstance(given, str) and given else f"devsandbox {worker_id}"
     run = runner.Run("worker", client.name, capture=bool(params.get("capture", False)))
     worker = Worker(worker_id, kind, name, label, client.name, run)
     if kind == "thread":

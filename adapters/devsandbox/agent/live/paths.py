@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import collections
+import math
 import operator
 import re
 import sys
@@ -172,12 +173,13 @@ def get_item(obj: Any, key: Any, path: str) -> Any:
         if value is _MISSING:
             raise RpcError(ERR_INVALID, f"{path}: no such key")
         return value
-    for base in (list, tuple, collections.deque):
+    bases: tuple[Any, ...] = (list, tuple, collections.deque)
+    for base in bases:
         if isinstance(obj, base):
             if not isinstance(key, int) or isinstance(key, bool):
                 raise RpcError(ERR_INVALID, f"{path}: a {base.__name__} needs an integer index")
             try:
-                return base.__getitem__(obj, key)  # type: ignore[attr-defined]
+                return base.__getitem__(obj, key)
             except IndexError:
                 raise RpcError(ERR_INVALID, f"{path}: index out of range") from None
     raise RpcError(ERR_INVALID, f"{path}: a {type(obj).__qualname__} is not a dict, list, tuple "
@@ -194,7 +196,7 @@ def extend(path: str, step: Step) -> str:
 
 def key_is_literal(key: Any) -> bool:
     if type(key) in _LITERAL_KEYS:
-        return not (type(key) is float and key != key)  # nan cannot be written back
+        return not (type(key) is float and math.isnan(key))  # nan cannot be written back
     if type(key) is tuple:
         return all(key_is_literal(k) for k in key)
     return False

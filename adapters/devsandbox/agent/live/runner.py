@@ -129,7 +129,7 @@ class Run:
 def _message(err: BaseException) -> str:
     try:
         return str(err)
-    except Exception:
+    except Exception:  # noqa: BLE001  (the program's own __str__)
         return "<str() of the exception failed>"
 
 
@@ -219,9 +219,9 @@ def async_raise(ident: int, exc_type: type[BaseException]) -> bool:
     set_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
     set_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
     set_exc.restype = ctypes.c_int
-    count = set_exc(ident, exc_type)
+    count = int(set_exc(ident, exc_type))
     if count > 1:  # cannot happen with a valid ident; undo to be safe
-        set_exc(ident, ctypes.py_object())  # type: ignore[arg-type]
+        set_exc(ident, ctypes.py_object())
     return count == 1
 
 
@@ -280,7 +280,7 @@ def _held(frame: Any) -> bool:
 def loop_suspended(loop: Any) -> bool:
     """Is the loop's thread held by the debugger (stopped at a breakpoint, paused)?"""
     ident = getattr(loop, "_thread_id", None)
-    return bool(ident) and _held(sys._current_frames().get(ident))
+    return isinstance(ident, int) and _held(sys._current_frames().get(ident))
 
 
 def program_paused() -> bool:
@@ -327,8 +327,8 @@ def _in_program_loop(run: Run, factory: Callable[[], Awaitable[Any]], loop: Any,
             future.cancel()
             try:
                 future.result(GRACE)
-            except BaseException:  # noqa: BLE001  (cancelled or failed while stopping)
-                pass
+            except BaseException as exc:  # noqa: BLE001  (cancelled, or failed while stopping)
+                run.note = f"stopped with {type(exc).__name__}"
             if future.done():
                 run.done.set()
             run.finished = time.perf_counter()
@@ -359,7 +359,7 @@ def _in_private_loop(run: Run, factory: Callable[[], Awaitable[Any]], timeout: f
         if loop is not None and task is not None:
             try:
                 loop.call_soon_threadsafe(task.cancel)
-            except RuntimeError:
-                pass
+            except RuntimeError:  # the private loop closed meanwhile: nothing left to cancel
+                run.note = "the private loop had already ended"
         run.done.wait(GRACE)
     return run

@@ -393,8 +393,9 @@ def callable_findings(fn: Any, label: str) -> list[dict[str, Any]]:
 
 def guard_callable(fn: Any, label: str, params: dict[str, Any], what: str) -> dict[str, Any]:
     """Like ``guard`` for a call of ``fn`` reached through the path ``label``."""
-    report = {"findings": callable_findings(fn, label)}
-    report["risk"] = min(100, sum(SCORES[f["severity"]] for f in report["findings"]))
+    findings = callable_findings(fn, label)
+    report: dict[str, Any] = {"findings": findings,
+                              "risk": min(100, sum(SCORES[f["severity"]] for f in findings))}
     level = level_of(params)
     report.update(decide(report, level, params.get("force") is True))
     if not report["allowed"]:

@@ -45,8 +45,19 @@ from ..rpc import RpcError
 from ..values import safe_repr, size_of, static_attribute, type_name
 from . import atomic, audit, evaluate, runner
 from .clients import ERR_FAILED, ERR_INVALID, Client, get, integer, need_str, number
-from .paths import (Resolved, Step, child, extend, key_is_literal, parse, remove_op, resolve,
-                    root_of, store_op, walk)
+from .paths import (
+    Resolved,
+    Step,
+    child,
+    extend,
+    key_is_literal,
+    parse,
+    remove_op,
+    resolve,
+    root_of,
+    store_op,
+    walk,
+)
 
 STRATEGIES = ("replace", "deep_merge", "partial_update")
 PAGE = 100
