@@ -51,7 +51,8 @@ def session(tmp_path):
             "program": str(program), "cwd": str(workdir), "console": "internalConsole",
             "justMyCode": False, "python": sys.executable,
             "devsandbox": {"hotReload": {"debounce": 0.1}},
-        }, breakpoints={str(program): [{"line": marker_line(program, "main_call")}]}, timeout=60)
+        }, breakpoints={str(program): [{"line": marker_line(program, "main_call")},
+                                       {"line": marker_line(program, "add_body")}]}, timeout=60)
         yield dap, workdir, env
     finally:
         dap.request("disconnect", {"terminateDebuggee": True}, timeout=10, check=False)
@@ -80,6 +81,10 @@ def test_live_requests_while_stopped_at_a_breakpoint(session):
     assert req(dap, "inspect", path="ACCOUNTS['bob']")["repr"] == "Account('bob', 50)"
     assert req(dap, "inspect", path="CONFIG['limits']")["repr"] == "{'cpu': 1, 'mem': 2}"
 
+    # injected code runs on threads debugpy leaves alone: a breakpoint in add() does not stop it
+    mark = dap.mark()
+    assert req(dap, "call", target="add", args=[2, 2])["value"] == "4"
+    assert not [m for m in dap.messages[mark:] if m.get("event") == "stopped"]
     called = req(dap, "call", target="greet", args=["paused"])
     assert (called["value"], called["stdout"]) == ("'hi paused'", "hello paused\n")
     coro = req(dap, "call", target="async_add", args=[1, 2])

@@ -56,7 +56,7 @@ ODD = SlowRepr()
 
 
 def add(a, b):
-    return a + b
+    return a + b  # @add_body
 
 
 def greet(name):
