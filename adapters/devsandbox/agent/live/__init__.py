@@ -10,14 +10,15 @@ feature is asked for):
 - ``paths``: the path syntax ``pkg.mod:NAME.attr[key][0]`` and ``$N`` handles;
 - ``atomic``: applying a list of stores as one C-level step (the GIL is never
   released in between), used by every mutation;
-- ``state``: inspect, find, set (replace / deep_merge / partial_update),
-  rollback, bulk transforms, backups;
+- ``state``: inspect and find; ``changes``: set (replace / deep_merge /
+  partial_update), rollback, bulk transforms, backups;
 - ``runner``: worker threads with timeouts, captured output, asyncio loops;
 - ``inject``: calls, queue messages, workers;
 - ``evaluate``: multi-line evaluation with a namespace per client, completions;
 - ``scanner``: the AST security scanner and the safety levels;
 - ``audit``: the append-only JSON-lines audit log and the audit hook;
-- ``hotswap``: reloading a module's source in place, versions and revert.
+- ``hotswap`` (with ``reloadplan``): reloading a module's source in place,
+  versions and revert.
 """
 
 from __future__ import annotations
