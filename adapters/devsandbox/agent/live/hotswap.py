@@ -17,9 +17,11 @@
    the same qualified name) and functions removed from the source (they stay).
 3. New top-level functions and classes are defined in the module; new methods
    are added to their existing class (``super()`` in them sees that class).
-4. Module constants (top-level ``NAME = expression``) are updated only when
-   asked (``updateConstants``: true or a list of names); otherwise the ones
-   whose literal value differs are listed.
+4. Module constants (top-level ``NAME = literal`` of an immutable type) are
+   updated only when asked: ``updateConstants: true`` updates those that
+   differ, a list of names updates exactly those (any expression, also a dict
+   or list: that replaces state).  Otherwise the differing ones are listed.
+   Names bound to dicts, lists and sets are the module's state and stay.
 5. Everything is applied as one step with respect to the program's threads
    (``atomic``) and recorded as a version; ``revertReload`` {version} puts the
    previous code, defaults and bindings back (and reverts the later versions of

@@ -192,25 +192,30 @@ def _constant_targets(node: ast.stmt) -> list[str]:
     return []
 
 
+_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), tuple, frozenset)
+
+
 def plan_constants(plan: Plan, wanted: Any) -> None:
+    """Constants are top-level names bound to immutable literals (``LIMIT = 10``); a dict or
+    list literal is the module's state (``CACHE = {}``), replaced only when named."""
     for node in plan.tree.body:
         names = _constant_targets(node)
         value_node = getattr(node, "value", None)
         if not names or value_node is None:
             continue
+        try:
+            value: Any = ast.literal_eval(value_node)
+            literal = isinstance(value, _IMMUTABLE)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            value, literal = _MISSING, False
         for name in names:
-            asked = wanted is True or (isinstance(wanted, list) and name in wanted)
-            if asked:
+            if (wanted is True and literal) or (isinstance(wanted, list) and name in wanted):
                 plan.risky_nodes.append(node)
                 plan.to_run.append(("constant", (name, value_node)))
-                continue
-            try:
-                value = ast.literal_eval(value_node)
-            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                continue
-            current = plan.namespace.get(name, _MISSING)
-            if current is _MISSING or type(current) is not type(value) or current != value:
-                plan.constants_differ.append(name)
+            elif literal:
+                current = plan.namespace.get(name, _MISSING)
+                if not _literal_equal(current, value):
+                    plan.constants_differ.append(name)
 
 
 _MISSING = object()
