@@ -217,3 +217,24 @@ def test_connections_without_the_token_are_refused(session):
     assert right.returncode == 0 and "'app'" in right.stdout
     assert os.environ.get("DEVSANDBOX_TOKEN") != "the-right-token"
     del stop
+
+
+def test_breakpoints_stop_in_reloaded_code(session):
+    dap, workdir, _env = session
+    stop = dap.stopped(60)
+    dap.request("setBreakpoints", {"source": {"path": str(workdir / "live_app.py")},
+                                   "breakpoints": []})
+    dap.request("continue", {"threadId": stop["threadId"]})
+    req(dap, "watch", enable=False)
+    module = workdir / "livemod.py"
+    new = module.read_text().replace("    return x * FACTOR\n",
+                                     "    y = x * FACTOR\n    return y + 1\n")
+    assert req(dap, "hotReload", module="livemod", source=new)["changed"][0]["name"] == "compute"
+    module.write_text(new)
+    line = new.splitlines().index("    return y + 1") + 1
+    mark = dap.mark()
+    dap.request("setBreakpoints", {"source": {"path": str(module)}, "breakpoints": [{"line": line}]})
+    stop = dap.stopped(30, start=mark)
+    frame = dap.top_frame(stop["threadId"])
+    assert (frame["name"], frame["line"]) == ("compute", line)
+    assert dap.locals(frame["id"]) == {"x": "2", "y": "20"}
