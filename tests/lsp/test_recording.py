@@ -13,6 +13,7 @@ from lsp_support import Workspace, eventually, hover, start_lsp, stop_lsp
 from lsprotocol import types as T
 from pytest_lsp import LanguageClient
 
+from devsandbox.dapclient import DapClient
 from devsandbox.recording.reader import Recording
 
 pytestmark = pytest.mark.timeout(120)
@@ -168,3 +169,26 @@ async def test_recording_given_in_initialization_options(ws: Workspace) -> None:
         assert lenses["accumulate"] == "1 call"
     finally:
         await stop_lsp(client)
+
+
+async def test_hover_follows_a_debug_session_in_the_past(recorded, lsp: LanguageClient) -> None:
+    """A session replaying the recording (time travel) reports its position: hovers and
+    inline values show the values at that step."""
+    ws, path = recorded
+    dap = DapClient(env=ws.env)
+    ws.sessions.append(dap)
+    dap.start("launch", {"devsandbox": {"replay": str(path)}, "cwd": str(ws.root)},
+              breakpoints={ws.app: [{"line": ws.line("loop_body") + 1}]})
+    stop = dap.stopped(timeout=30)
+    start = dap.mark()
+    dap.request("reverseContinue", {"threadId": stop["threadId"]})
+    dap.stopped(timeout=30, start=start)
+
+    async def past_total() -> str | None:
+        text = await hover(lsp, ws, ws.position("loop_body", "total"))
+        return text if text and "of the recording" in text else None
+
+    text = await eventually(past_total)
+    assert text is not None and "total = 36" in text  # the last time round: i == 9
+    text = await hover(lsp, ws, ws.position("loop_body", "i"))
+    assert text is not None and "i = 9" in text

@@ -11,7 +11,11 @@ random token and registers itself in the per-user runtime directory (see
 - ``variables`` {frameId}: the locals of a paused frame;
 - ``discover``: the agent's discovery report;
 - ``globalValue`` {file, expression}: a module global (or attribute path) of the
-  running program, read by the agent without pausing it (see agent/values.py).
+  running program, read by the agent without pausing it (see agent/values.py);
+- ``agent`` {method, params}: one of the recorder's agent methods
+  (``AGENT_METHODS_FOR_LSP``), for the language server's commands.
+The state of a session positioned in a recording (time travel) carries
+``position`` {recording, thread, step}.
 Notifications to connected clients: ``stateChanged`` with the new state.
 """
 
@@ -32,6 +36,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# agent methods the language server may call through ``agent`` (its code lens commands;
+# hot reload and the scanner go through ``live``)
+AGENT_METHODS_FOR_LSP = frozenset({
+    "recorder/status", "recorder/start", "recorder/stop", "recorder/flush",
+})
+
 
 class ControlServer:
     def __init__(self, session: Session) -> None:
@@ -46,6 +56,7 @@ class ControlServer:
                     "variables": self.variables, "discover": self.discover}
         handlers["globalValue"] = self.global_value  # for the language server's hover
         handlers["live"] = self.live  # devsandbox inspect|set|eval ... --session (dap/live.py)
+        handlers["agent"] = self.agent  # for the language server's commands
         self.server = await jsonrpc.serve(self.token, handlers, on_connection=self._track)
         host, port = self.server.sockets[0].getsockname()[:2]
         roots = {os.path.abspath(config.get("cwd") or os.getcwd())}
@@ -71,8 +82,14 @@ class ControlServer:
         if s.ended:
             return {"state": "ended"}
         if s.stopped is not None:
-            return {"state": "paused", "threadId": s.stopped.get("threadId"),
-                    "reason": s.stopped.get("reason")}
+            state = {"state": "paused", "threadId": s.stopped.get("threadId"),
+                     "reason": s.stopped.get("reason")}
+            pos = getattr(getattr(s, "timetravel", None), "pos", None)
+            if pos is not None:  # in the past: where (for the language server's hover)
+                state["position"] = {"recording": pos.tl.rec.path, "thread": pos.tid,
+                                     "step": pos.step}
+                state["recording"] = pos.tl.rec.path
+            return state
         return {"state": "running", "agent": bool(s.hub and s.hub.agents)}
 
     async def state(self, params: Any) -> Any:
@@ -147,6 +164,18 @@ class ControlServer:
             raise CannotHandle("no agent is connected to this session")
         return await hub.call(wire.LOOKUP_VALUE, {"file": params["file"],
                                                   "expression": params["expression"]}, timeout=5)
+
+    async def agent(self, params: Any) -> Any:
+        params = params or {}
+        method, arguments = params.get("method"), params.get("params")
+        if method not in AGENT_METHODS_FOR_LSP:
+            raise InvalidRequest(f"the agent method {method!r} is not available here")
+        if arguments is not None and not isinstance(arguments, dict):
+            raise InvalidRequest("agent params must be an object")
+        hub = self.session.hub
+        if hub is None or not hub.agents:
+            raise CannotHandle("no agent is connected to this session")
+        return await hub.call(method, dict(arguments or {}), timeout=30)
 
     async def live(self, params: Any) -> Any:
         """{verb, params, pid?}: the agent's live/<verb> (the command line's --session)."""

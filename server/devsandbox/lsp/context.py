@@ -207,6 +207,8 @@ class Context:
 
     async def _live_value(self, file: str, text: str, expr: source.Expression) -> Value | None:
         for session in self.sessions.for_file(file):
+            if session.position is not None:
+                continue  # in the past: its live frames are not where the developer is
             try:
                 if session.paused:
                     found = await self._paused_value(session, file, text, expr)
@@ -271,7 +273,7 @@ class Context:
                              f"step {snap.step:,}")
             return None
         for session in self.sessions.for_file(file):
-            if not session.paused:
+            if not session.paused or session.position is not None:
                 continue
             try:
                 frames = [f for f in await self.frames(session) if _same_file(f.get("file"), file)]

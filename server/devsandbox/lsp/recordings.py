@@ -36,6 +36,9 @@ RECENT = 5  # changes shown in a hover
 MAX_EXCEPTION_SITES = 500
 GENERATOR_FLAGS = 0x20 | 0x80 | 0x200  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
 MODULE = "<module>"
+QUIET = 0.3  # seconds without writes before a recording is indexed
+REINDEX_MIN = 5.0  # a recording that keeps growing is indexed again at most this often...
+REINDEX_FACTOR = 3.0  # ... and at most every 3 times as long as its last index took
 
 
 @dataclass
@@ -288,6 +291,7 @@ class Recordings:
         self.current: RecordingIndex | None = None
         self.position: tuple[int, int] | None = None  # (thread, step) chosen by a command
         self.closed = False  # the user closed the recordings (until one is opened)
+        self._indexed: dict[str, tuple[float, float]] = {}  # path -> (when, seconds it took)
         self._building: asyncio.Task[None] | None = None
         self._building_key: tuple[str, float, int] | None = None
         self._failed: tuple[str, float, int] | None = None
@@ -309,9 +313,10 @@ class Recordings:
                     newest = (mtime, path)
         return newest[1] if newest else None
 
-    async def refresh(self) -> None:
+    async def refresh(self, wait: bool = False) -> None:
         """Follow the candidate recording: (re)index it when it is new or changed; forget it
-        when it is gone.  A recording still being written is indexed once it is quiet."""
+        when it is gone.  A recording still being written is indexed once it is quiet for
+        a moment, or again when the last index is old (see ``_due``); ``wait``: now."""
         path = self.candidate()
         if path is None:
             if self.current is not None:
@@ -330,13 +335,26 @@ class Recordings:
             return
         if key == self._failed:
             return
-        if time.time() - stat.st_mtime < 0.3:
-            return  # still being written: wait until it is quiet
+        if not wait and not self._due(path, stat.st_mtime):
+            return
         self._building_key = key
         self._building = asyncio.ensure_future(self._build(key))
         await asyncio.shield(self._building)
 
+    def _due(self, path: str, mtime: float) -> bool:
+        """Index now?  Yes once the file has been quiet for QUIET seconds; while it keeps
+        growing (a live session records), at most every REINDEX_FACTOR times as long as the
+        last index took (and at least every REINDEX_MIN seconds)."""
+        if time.time() - mtime >= QUIET:
+            return True
+        last = self._indexed.get(path)
+        if last is None:
+            return False
+        finished, took = last
+        return time.monotonic() - finished >= max(REINDEX_MIN, REINDEX_FACTOR * took)
+
     async def _build(self, key: tuple[str, float, int]) -> None:
+        started = time.monotonic()
         try:
             index = await index_in_subprocess(key[0])
         except Exception as exc:
@@ -345,6 +363,7 @@ class Recordings:
             return
         finally:
             self._building_key = None
+            self._indexed[key[0]] = (time.monotonic(), time.monotonic() - started)
         self._set(index)
 
     def _set(self, index: RecordingIndex | None) -> None:

@@ -40,6 +40,7 @@ class DevsandboxLanguageServer(LanguageServer):
         self.on_refresh: list[Any] = []  # callables run when what the editor shows is stale
         self._tasks: list[asyncio.Task[Any]] = []
         self._refresh_pending = False
+        self.findings: Any = None  # features/diagnostics.py's Findings
         self.init_options: dict[str, Any] = {}  # initializationOptions: {"recording": path}
 
     # -- lifecycle ------------------------------------------------------------------------------

@@ -96,6 +96,17 @@ class DebugSession:
     async def call(self, method: str, params: Any = None, timeout: float = CALL_TIMEOUT) -> Any:
         return await self.conn.call(method, params, timeout)
 
+    async def agent(self, method: str, params: dict[str, Any] | None = None,
+                    timeout: float = 35.0) -> Any:
+        """A recorder method of the agent, through the session (dap/control.py ``agent``)."""
+        return await self.conn.call("agent", {"method": method, "params": params or {}}, timeout)
+
+    async def live(self, verb: str, params: dict[str, Any] | None = None,
+                   timeout: float = 35.0) -> Any:
+        """The agent's ``live/<verb>`` (hot reload, scan...), as the client "lsp"."""
+        return await self.conn.call("live", {"verb": verb, "params": dict(
+            params or {}, client="lsp")}, timeout)
+
 
 def session_key(entry: dict[str, Any]) -> tuple[int, int]:
     return int(entry.get("pid") or 0), int(entry.get("port") or 0)

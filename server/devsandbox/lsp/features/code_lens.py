@@ -1,5 +1,7 @@
 """textDocument/codeLens: on every function and method, what the current recording saw
-("1,204 calls · p50 0.8 ms · 3 raised"), and the commands that apply to it."""
+("1,204 calls · p50 0.8 ms · 3 raised"), and, while a debug session runs the file, the
+commands "record calls" and "hot reload".  ("replay last call" and "run experiment" need the
+experiments runner, which does not exist yet.)"""
 
 from __future__ import annotations
 
@@ -9,11 +11,10 @@ from lsprotocol import types as T
 
 from .. import source
 from ..recordings import FunctionStats
+from .commands import HOT_RELOAD, RECORD_CALLS, SHOW_CALLS
 
 if TYPE_CHECKING:
     from ..server import DevsandboxLanguageServer
-
-from .commands import SHOW_CALLS  # noqa: E402
 
 
 def _ms(value: float) -> str:
@@ -37,17 +38,27 @@ def register(server: "DevsandboxLanguageServer") -> None:
     def code_lens(ls: "DevsandboxLanguageServer",
                   params: T.CodeLensParams) -> list[T.CodeLens] | None:
         doc = ls.document(params.text_document.uri)
+        if doc is None:
+            return []
         index = ls.recordings.current
-        if doc is None or index is None:
+        live = bool(ls.sessions.for_file(doc.path))
+        if index is None and not live:
             return []
         lenses: list[T.CodeLens] = []
         for fn in source.functions(doc.source):
-            stats = index.function(doc.path, fn.qualname, fn.first_line)
             line = fn.line - 1
             span = doc.range_to_client_units(T.Range(
                 T.Position(line, fn.name_col), T.Position(line, fn.name_col + len(fn.name))))
             args: dict[str, Any] = {"file": doc.path, "function": fn.qualname,
-                                    "firstLine": fn.first_line, "recording": index.path}
-            lenses.append(T.CodeLens(range=span, command=T.Command(
-                title=title(stats), command=SHOW_CALLS, arguments=[args])))
+                                    "firstLine": fn.first_line}
+            if index is not None:
+                stats = index.function(doc.path, fn.qualname, fn.first_line)
+                lenses.append(T.CodeLens(range=span, command=T.Command(
+                    title=title(stats), command=SHOW_CALLS,
+                    arguments=[dict(args, recording=index.path)])))
+            if live:
+                lenses.append(T.CodeLens(range=span, command=T.Command(
+                    title="record calls", command=RECORD_CALLS, arguments=[args])))
+                lenses.append(T.CodeLens(range=span, command=T.Command(
+                    title="hot reload", command=HOT_RELOAD, arguments=[args])))
         return lenses

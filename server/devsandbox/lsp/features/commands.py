@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types as T
 
 from ...errors import DevsandboxError
+from ...wire.jsonrpc import RpcError
 from ..recordings import HISTORY_KEEP
+from .diagnostics import scanner_diagnostics
 
 if TYPE_CHECKING:
     from ..server import DevsandboxLanguageServer
@@ -22,6 +24,9 @@ CLOSE = "devsandbox.recording.close"
 GOTO = "devsandbox.recording.goto"
 LEAVE = "devsandbox.recording.leave"
 SESSIONS = "devsandbox.sessions"
+HOT_RELOAD = "devsandbox.hotReload"
+RECORD_CALLS = "devsandbox.recordCalls"
+STOP_RECORDING = "devsandbox.stopRecording"
 
 
 class CommandError(DevsandboxError):
@@ -35,6 +40,8 @@ def _arg(args: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def register(server: "DevsandboxLanguageServer") -> None:
+    register_session_commands(server)
+
     def say(text: str) -> None:
         server.window_show_message(T.ShowMessageParams(type=T.MessageType.Info, message=text))
 
@@ -83,7 +90,7 @@ def register(server: "DevsandboxLanguageServer") -> None:
             raise CommandError(f"no recording at {path!r}")
         ls.recordings.opened = os.path.abspath(path)
         ls.recordings.closed = False
-        await ls.recordings.refresh()
+        await ls.recordings.refresh(wait=True)
         index = ls.recordings.current
         if index is None or os.path.realpath(index.path) != os.path.realpath(path):
             raise CommandError(f"cannot read the recording {path}")
@@ -121,3 +128,84 @@ def register(server: "DevsandboxLanguageServer") -> None:
         await ls.sessions.refresh()
         return [{"pid": s.pid, "roots": s.roots, "program": s.program, "state": s.state}
                 for s in ls.sessions.all()]
+
+
+def _session_for(server: "DevsandboxLanguageServer", file: str) -> Any:
+    sessions = server.sessions.for_file(file)
+    if not sessions:
+        raise CommandError(f"no debug session runs {os.path.basename(file)}")
+    return sessions[0]
+
+
+def register_session_commands(server: "DevsandboxLanguageServer") -> None:
+    """Commands that act on the program through its debug session (and its agent)."""
+
+    def say(text: str, kind: T.MessageType = T.MessageType.Info) -> None:
+        server.window_show_message(T.ShowMessageParams(type=kind, message=text))
+
+    @server.command(HOT_RELOAD)
+    async def hot_reload(ls, *args):  # type: ignore[no-untyped-def]
+        """Scan the document's code (the editor's text, saved or not), show the scanner's
+        findings as diagnostics, then reload it into the running program (agent live/)."""
+        a = _arg(args)
+        file = a.get("file")
+        if not isinstance(file, str):
+            raise CommandError("hotReload needs a file")
+        await ls.sessions.refresh(max_age=0.5)
+        session = _session_for(ls, file)
+        from pygls.uris import from_fs_path
+
+        uri = from_fs_path(file)
+        doc = ls.workspace.get_text_document(uri)
+        text = doc.source
+        try:
+            report = await session.live("scan", {"code": text})
+            ls.findings.set_scanner(uri, scanner_diagnostics(report, text.splitlines()))
+            result = await session.live("hotReload", {
+                "file": file, "source": text, "force": a.get("force") is True})
+        except (DevsandboxError, RpcError) as exc:
+            say(f"Hot reload of {os.path.basename(file)} failed: {exc}", T.MessageType.Error)
+            raise CommandError(str(exc)) from exc
+        name = os.path.basename(file)
+        if not isinstance(result, dict) or result.get("status") != "ok":
+            why = (result or {}).get("reason") or (result or {}).get("error") or result
+            say(f"Hot reload of {name} did nothing: {why}", T.MessageType.Warning)
+            raise CommandError(f"hot reload of {name}: {why}")
+        changed = ", ".join(c["name"] for c in result.get("changed") or []) or "nothing changed"
+        say(f"Reloaded {name} into the running program ({changed}).")
+        return result
+
+    @server.command(RECORD_CALLS)
+    async def record_calls(ls, *args):  # type: ignore[no-untyped-def]
+        """Start recording the calls of one function in the running program."""
+        a = _arg(args)
+        file, function = a.get("file"), a.get("function")
+        if not isinstance(file, str) or not isinstance(function, str):
+            raise CommandError("recordCalls needs a file and a function")
+        session = _session_for(ls, file)
+        try:
+            status = await session.agent("recorder/start", {"options": {
+                "functions": [function], "include": [os.path.realpath(file)]}})
+        except (DevsandboxError, RpcError) as exc:
+            raise CommandError(f"cannot record {function}: {exc}") from exc
+        say(f"Recording the calls of {function} (devsandbox.stopRecording to stop).")
+        return status
+
+    @server.command(STOP_RECORDING)
+    async def stop_recording(ls, *args):  # type: ignore[no-untyped-def]
+        """Stop the program's recording and make it the current recording."""
+        a = _arg(args)
+        sessions = ls.sessions.for_file(a["file"]) if isinstance(a.get("file"), str) \
+            else ls.sessions.all()
+        if not sessions:
+            raise CommandError("no debug session is running")
+        try:
+            stopped = await sessions[0].agent("recorder/stop")
+        except (DevsandboxError, RpcError) as exc:
+            raise CommandError(f"cannot stop the recording: {exc}") from exc
+        path = stopped.get("path")
+        if isinstance(path, str) and os.path.isfile(path):
+            ls.recordings.opened = path
+            ls.recordings.closed = False
+            await ls.recordings.refresh(wait=True)
+        return stopped

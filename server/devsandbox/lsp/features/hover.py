@@ -12,12 +12,12 @@ from lsprotocol import types as T
 
 from .. import source
 from ..context import Value
+from .commands import SHOW_HISTORY
 
 if TYPE_CHECKING:
     from ..server import DevsandboxLanguageServer
 
 MAX_VALUE = 1000  # characters of the value shown
-from .commands import SHOW_HISTORY  # noqa: E402
 
 
 def render(value: Value) -> str:
