@@ -90,7 +90,7 @@ def _position(line: int, word: str) -> T.Position:
 def _stats(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     return {"p50": statistics.median(ordered),
-            "p95": ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))],
+            "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
             "max": ordered[-1], "n": len(ordered)}
 
 

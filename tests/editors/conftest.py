@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lsp"))
 
-from lsp_support import Workspace  # noqa: E402
+from lsp_support import Workspace
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ Neovim 0.7 (built-in client, headless).  Skipped when the editor is not installe
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -25,7 +24,7 @@ def _emacs_has(feature: str) -> bool:
     probe = subprocess.run(
         ["emacs", "--batch", "--eval",
          f"(progn (package-initialize) (kill-emacs (if (require '{feature} nil t) 0 1)))"],
-        capture_output=True, timeout=60)
+        capture_output=True, timeout=60, check=False)
     return probe.returncode == 0
 
 
@@ -36,7 +35,7 @@ EDITORS = {
                  lambda: ["emacs", "--batch", "-l", str(HERE / "hover_lsp_mode.el")]),
     "vim": (lambda: shutil.which("vim") is not None and subprocess.run(
         ["vim", "-Nu", "NONE", "-es", "-c", "if has('patch-9.0.1276') | qa! | else | cq | endif"],
-        timeout=30).returncode == 0,
+        timeout=30, check=False).returncode == 0,
             lambda: ["vim", "-Nu", "NONE", "-i", "NONE", "-es", "-S", str(HERE / "hover.vim")]),
     "neovim": (lambda: shutil.which("nvim") is not None,
                lambda: ["nvim", "--headless", "-u", "NONE", "-i", "NONE",
@@ -62,7 +61,7 @@ def test_editor_shows_the_value_under_the_cursor(editor: str, ws: Workspace,
                DSB_COL=str(position.character), DSB_OUT=str(out), TERM="dumb")
     env.pop("EMACSLOADPATH", None)
     proc = subprocess.run(command(), env=env, cwd=str(ws.root), stdin=subprocess.DEVNULL,
-                          capture_output=True, timeout=120)
+                          capture_output=True, timeout=120, check=False)
     shown = out.read_text() if out.exists() else ""
     detail = f"exit {proc.returncode}\nstdout: {proc.stdout[-2000:]!r}\nstderr: {proc.stderr[-4000:]!r}"
     assert "total = 3" in shown, f"{editor} showed {shown!r}\n{detail}"

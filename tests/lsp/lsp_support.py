@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types as T
-from pytest_lsp import ClientServerConfig, LanguageClient
 from pygls.uris import from_fs_path
+from pytest_lsp import ClientServerConfig, LanguageClient
 
 from devsandbox.dapclient import DapClient
 
@@ -86,7 +86,7 @@ class Workspace:
             if not dap.closed:
                 try:
                     dap.request("disconnect", {"terminateDebuggee": True}, timeout=5, check=False)
-                except Exception:
+                except Exception:  # noqa: BLE001, S110  (best effort: close() below ends it)
                     pass
             dap.close()
         self.sessions.clear()

@@ -80,10 +80,9 @@ def module_for_file(file: str) -> tuple[str, types.ModuleType] | None:
             return cached, module
     found: tuple[str, types.ModuleType] | None = None
     for name, module in _snapshot_modules():
-        if _file_of(module) == wanted:
-            # __main__ and its runpy alias share a file: prefer the real __main__
-            if found is None or name == "__main__":
-                found = (name, module)
+        # __main__ and its runpy alias share a file: prefer the real __main__
+        if _file_of(module) == wanted and (found is None or name == "__main__"):
+            found = (name, module)
     if found is not None:
         _module_by_file[wanted] = found[0]
     return found
@@ -177,8 +176,7 @@ def _render(value: Any, out: list[str], used: list[int], limit: int, deadline: f
             emit("[…]" if t is list else "{…}" if t in (dict, set) else "(…)")
             return
         seen.add(id(value))
-        brackets = {list: "[]", tuple: "()", dict: "{}", set: "{}", frozenset: "{}",
-                        collections.deque: "[]"}[t]
+        brackets = "()" if t is tuple else "{}" if t in (dict, set, frozenset) else "[]"
         if t is frozenset:
             emit("frozenset(")
         elif t is collections.deque:
@@ -242,7 +240,7 @@ def _user_repr(value: Any, deadline: float) -> str:
         text = repr(value)
     except _Budget:
         return fallback + " (repr took too long)"
-    except Exception as exc:  # the program's repr failed: say so, keep going
+    except Exception as exc:  # noqa: BLE001  (the program's repr failed: say so, keep going)
         return f"{fallback} (repr raised {type(exc).__name__})"
     finally:
         sys.settrace(previous)

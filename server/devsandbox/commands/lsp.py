@@ -25,7 +25,7 @@ def _take_stdio() -> tuple[int, int]:
     os.dup2(devnull, 0)
     os.dup2(2, 1)
     os.close(devnull)
-    sys.stdin = open(os.devnull)
+    sys.stdin = open(os.devnull)  # noqa: SIM115  (for the life of the process)
     sys.stdout = sys.stderr
     return in_fd, out_fd
 

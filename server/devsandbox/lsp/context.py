@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DevsandboxError
+from ..recording.reader import FormatError
 from . import source
-from .recordings import Recordings, Snapshot, ValueHistory
+from .recordings import Recordings, Snapshot, ValueHistory, snapshot_of
 from .sessions import DebugSession, SessionRegistry
 
 log = logging.getLogger(__name__)
@@ -82,15 +83,13 @@ class Context:
 
     def snapshot(self) -> Snapshot | None:
         """The recording step the developer is positioned at, if any."""
-        current = self.recordings.current
         for session in self.sessions.all():
             position = session.position
-            if position and current is not None and _same_file(position.get("recording"),
-                                                                  current.path):
+            if position and isinstance(position.get("recording"), str):
                 try:
-                    return current.snapshot(int(position.get("thread") or 1),
-                                            int(position["step"]))
-                except (IndexError, OSError, ValueError) as exc:
+                    return snapshot_of(position["recording"], int(position.get("thread") or 1),
+                                       int(position["step"]))
+                except (IndexError, OSError, ValueError, FormatError) as exc:
                     log.info("no snapshot at the session's position %s: %s", position, exc)
         return self.recordings.snapshot()
 
@@ -102,7 +101,7 @@ class Context:
         cached = self._frames.get(session.key)
         if cached is not None and cached[0] == marker:
             return cached[1]
-        frames = await session.call("frames")
+        frames: list[dict[str, Any]] = await session.call("frames")
         self._frames[session.key] = (marker, frames)
         return frames
 
@@ -190,7 +189,7 @@ class Context:
         history = index.history(file, function, name) if index is not None else None
         if history is None or not history.recent:
             return None
-        thread, step, line, value = history.recent[-1]
+        _thread, step, _line, value = history.recent[-1]
         return Value(name, value, None, None,
                      f"last value in the recording (step {step:,})")
 
@@ -294,7 +293,5 @@ class Context:
         task = self._prefetching.pop(session.key, None)
         if task is not None:
             task.cancel()
-        for key in [k for k in self._locals if k[0] == session.key]:
-            del self._locals[key]
-        for key in [k for k in self._sizes if k[0] == session.key]:
-            del self._sizes[key]
+        self._locals = {k: v for k, v in self._locals.items() if k[0] != session.key}
+        self._sizes = {k: v for k, v in self._sizes.items() if k[0] != session.key}

@@ -54,7 +54,7 @@ class FunctionStats:
         if not self.durations_ms:
             return None
         ordered = sorted(self.durations_ms)
-        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 @dataclass
@@ -105,8 +105,6 @@ class RecordingIndex:
     exceptions: dict[str, list[RaisedException]] = field(default_factory=dict)
     histories: dict[str, dict[str, dict[str, ValueHistory]]] = field(default_factory=dict)
     """file -> function qualname -> variable -> history."""
-    _snapshots: dict[tuple[int, int], Snapshot] = field(default_factory=dict)
-
     # -- queries ----------------------------------------------------------------------------
 
     def functions_in(self, file: str) -> list[FunctionStats]:
@@ -127,23 +125,7 @@ class RecordingIndex:
 
     def snapshot(self, thread: int, step: int) -> Snapshot:
         """The top frame's locals at ``step`` of ``thread`` (decodes one chunk; cached)."""
-        key = (thread, step)
-        cached = self._snapshots.get(key)
-        if cached is not None:
-            return cached
-        from ..recording.reader import Recording
-
-        with Recording(self.path) as rec:
-            ev = rec.event_at(thread, step)
-        code = ev.code
-        snap = Snapshot(self.path, thread, step, ev.kind,
-                        os.path.realpath(code.file) if code else None, ev.line,
-                        code.qualname if code else None, code.firstlineno if code else 0,
-                        dict(ev.locals))
-        if len(self._snapshots) > 64:
-            self._snapshots.clear()
-        self._snapshots[key] = snap
-        return snap
+        return snapshot_of(self.path, thread, step)
 
     # -- JSON ------------------------------------------------------------------------------
 
@@ -167,10 +149,37 @@ class RecordingIndex:
                             for f, v in data["exceptions"].items()}
         index.histories = {
             f: {fn: {n: ValueHistory(h["changes"], h["last_thread"], h["last_step"],
-                                     [tuple(r) for r in h["recent"]])  # type: ignore[misc]
+                                     [(r[0], r[1], r[2], r[3]) for r in h["recent"]])
                      for n, h in names.items()} for fn, names in fns.items()}
             for f, fns in data["histories"].items()}
         return index
+
+
+_snapshots: collections.OrderedDict[tuple[str, int, int], Snapshot] = collections.OrderedDict()
+
+
+def snapshot_of(path: str, thread: int, step: int) -> Snapshot:
+    """The top frame at ``step`` of ``thread`` in the recording at ``path``, without an index
+    (the reader decodes one chunk); the last few are cached (a recorded step never changes,
+    even while the recording grows)."""
+    key = (os.path.abspath(path), thread, step)
+    cached = _snapshots.get(key)
+    if cached is not None:
+        _snapshots.move_to_end(key)
+        return cached
+    from ..recording.reader import Recording
+
+    with Recording(path) as rec:
+        ev = rec.event_at(thread, step)
+    code = ev.code
+    snap = Snapshot(key[0], thread, step, ev.kind,
+                    os.path.realpath(code.file) if code else None, ev.line,
+                    code.qualname if code else None, code.firstlineno if code else 0,
+                    dict(ev.locals))
+    _snapshots[key] = snap
+    while len(_snapshots) > 64:
+        _snapshots.popitem(last=False)
+    return snap
 
 
 # -- building the index (in the indexing process) ---------------------------------------------
@@ -357,7 +366,7 @@ class Recordings:
         started = time.monotonic()
         try:
             index = await index_in_subprocess(key[0])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (any failure: say so, try the next one)
             log.warning("cannot index the recording %s: %s", key[0], exc)
             self._failed = key
             return
@@ -391,7 +400,7 @@ async def index_in_subprocess(path: str, timeout: float = 600.0) -> RecordingInd
         stderr=asyncio.subprocess.PIPE)
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except (asyncio.TimeoutError, asyncio.CancelledError):
+    except (TimeoutError, asyncio.CancelledError):
         proc.kill()
         await proc.wait()
         raise

@@ -167,7 +167,7 @@ class SessionRegistry:
         try:
             conn = await jsonrpc.connect(entry["host"], int(entry["port"]), entry["token"],
                                          on_notification=notified, timeout=CONNECT_TIMEOUT)
-        except (OSError, asyncio.TimeoutError, DevsandboxError, KeyError, ValueError) as exc:
+        except (TimeoutError, OSError, DevsandboxError, KeyError, ValueError) as exc:
             log.info("cannot connect to the debug session %s: %s", key, exc)
             self._refused[key] = time.monotonic() + 5.0
             return

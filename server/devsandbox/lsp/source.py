@@ -36,8 +36,7 @@ class Function:
 def _tokens(text: str) -> list[tokenize.TokenInfo]:
     out: list[tokenize.TokenInfo] = []
     try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            out.append(tok)
+        out.extend(tokenize.generate_tokens(io.StringIO(text).readline))
     except (tokenize.TokenError, IndentationError, SyntaxError):
         pass  # keep what was read: the file is being edited
     return out

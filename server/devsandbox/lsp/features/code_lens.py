@@ -33,9 +33,9 @@ def title(stats: FunctionStats | None) -> str:
     return " · ".join(parts)
 
 
-def register(server: "DevsandboxLanguageServer") -> None:
+def register(server: DevsandboxLanguageServer) -> None:
     @server.feature(T.TEXT_DOCUMENT_CODE_LENS, T.CodeLensOptions(resolve_provider=False))
-    def code_lens(ls: "DevsandboxLanguageServer",
+    def code_lens(ls: DevsandboxLanguageServer,
                   params: T.CodeLensParams) -> list[T.CodeLens] | None:
         doc = ls.document(params.text_document.uri)
         if doc is None:

@@ -39,7 +39,7 @@ def _arg(args: tuple[Any, ...]) -> dict[str, Any]:
     return {}
 
 
-def register(server: "DevsandboxLanguageServer") -> None:
+def register(server: DevsandboxLanguageServer) -> None:
     register_session_commands(server)
 
     def say(text: str) -> None:
@@ -130,14 +130,14 @@ def register(server: "DevsandboxLanguageServer") -> None:
                 for s in ls.sessions.all()]
 
 
-def _session_for(server: "DevsandboxLanguageServer", file: str) -> Any:
+def _session_for(server: DevsandboxLanguageServer, file: str) -> Any:
     sessions = server.sessions.for_file(file)
     if not sessions:
         raise CommandError(f"no debug session runs {os.path.basename(file)}")
     return sessions[0]
 
 
-def register_session_commands(server: "DevsandboxLanguageServer") -> None:
+def register_session_commands(server: DevsandboxLanguageServer) -> None:
     """Commands that act on the program through its debug session (and its agent)."""
 
     def say(text: str, kind: T.MessageType = T.MessageType.Info) -> None:

@@ -68,7 +68,7 @@ def scanner_diagnostics(report: dict[str, Any], lines: list[str]) -> list[T.Diag
 class Findings:
     """Diagnostics from the current recording and the scanner, published together."""
 
-    def __init__(self, server: "DevsandboxLanguageServer") -> None:
+    def __init__(self, server: DevsandboxLanguageServer) -> None:
         self.server = server
         self.scanner: dict[str, list[T.Diagnostic]] = {}  # uri -> findings
         self._published: set[str] = set()
@@ -111,6 +111,6 @@ class Findings:
         self._published = set(wanted)
 
 
-def register(server: "DevsandboxLanguageServer") -> None:
+def register(server: DevsandboxLanguageServer) -> None:
     server.findings = Findings(server)
     server.on_refresh.append(server.findings.publish)

@@ -41,9 +41,9 @@ def render(value: Value) -> str:
     return "\n".join(lines)
 
 
-def register(server: "DevsandboxLanguageServer") -> None:
+def register(server: DevsandboxLanguageServer) -> None:
     @server.feature(T.TEXT_DOCUMENT_HOVER)
-    async def hover(ls: "DevsandboxLanguageServer", params: T.HoverParams) -> T.Hover | None:
+    async def hover(ls: DevsandboxLanguageServer, params: T.HoverParams) -> T.Hover | None:
         doc = ls.document(params.text_document.uri)
         if doc is None:
             return None

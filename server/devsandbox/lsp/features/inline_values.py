@@ -21,9 +21,9 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
-def register(server: "DevsandboxLanguageServer") -> None:
+def register(server: DevsandboxLanguageServer) -> None:
     @server.feature(T.TEXT_DOCUMENT_INLINE_VALUE)
-    async def inline_value(ls: "DevsandboxLanguageServer",
+    async def inline_value(ls: DevsandboxLanguageServer,
                            params: T.InlineValueParams) -> list[T.InlineValue] | None:
         doc = ls.document(params.text_document.uri)
         if doc is None:
