@@ -9,7 +9,7 @@ Two ways into the past:
 - post-mortem: a launch with ``{"devsandbox": {"replay": FILE}}`` opens a
   recording with no program: every request is answered from it, starting at
   the uncaught exception that ended it, or at its end;
-- live (see `live`): a paused program recorded with ``devsandbox.record``;
+- live (see `livepast`): a paused program recorded with ``devsandbox.record``;
   stepBack & co. flush the recorder and move into its past; moving forwards
   past the live point hands the session back to debugpy.
 
@@ -30,7 +30,7 @@ from ..recording import navigate
 from ..recording.reader import FormatError, Recording
 from ..recording.timeline import Timeline
 from ..wire.channel import Message
-from . import pastbreaks, replay, travelquery
+from . import livepast, pastbreaks, replay, travelquery
 from .starting import NO_RESPONSE
 
 if TYPE_CHECKING:
@@ -77,6 +77,12 @@ def _replay_path(request: Message) -> str | None:
     return path
 
 
+def _records(request: Message) -> bool:
+    args = request.get("arguments")
+    section = args.get("devsandbox") if isinstance(args, dict) else None
+    return isinstance(section, dict) and bool(section.get("record"))
+
+
 def _name(command: str) -> str:
     return "on_" + command.replace("devsandbox/", "").replace("/", "_")
 
@@ -90,7 +96,7 @@ class TimeTravel:
         self.replaying = False  # post-mortem: no program at all
         self.breaks = pastbreaks.Breakpoints()
         self.play_task: asyncio.Task[Any] | None = None
-        self.live: Any = None  # live.LiveLink for recorded live sessions
+        self.live: livepast.LiveLink | None = None  # for recorded live sessions
         self._start: tuple[int, int, str, str] | None = None  # replay: first stop
 
     # -- dispatch ---------------------------------------------------------------------------
@@ -104,6 +110,8 @@ class TimeTravel:
                 path = _replay_path(request)
                 if path is not None:
                     return await self.launch_replay(request, path)
+                if _records(request):
+                    self.live = livepast.LiveLink(self)
             if self.pos is not None and mine is not None:
                 return await mine(request)
             if previous is not None:
@@ -126,7 +134,9 @@ class TimeTravel:
     def _observe(self, command: str, request: Message) -> None:
         """Remember the client's breakpoints whoever answers them."""
         args = request.get("arguments") or {}
-        if command == "setExceptionBreakpoints":
+        if command == "setBreakpoints":
+            self.breaks.set_lines(args)
+        elif command == "setExceptionBreakpoints":
             self.breaks.filters = set(args.get("filters") or []) | {
                 o.get("filterId") for o in args.get("filterOptions") or [] if o.get("filterId")}
         elif command == "setFunctionBreakpoints":
@@ -304,7 +314,8 @@ class TimeTravel:
     # -- breakpoints ----------------------------------------------------------------------------
 
     async def on_setBreakpoints(self, request: Message) -> Any:
-        bps = self.breaks.set_lines(request.get("arguments") or {})
+        path = ((request.get("arguments") or {}).get("source") or {}).get("path") or ""
+        bps = self.breaks.lines.get(pastbreaks.norm(path), [])
         if not self.replaying:
             self.session.forward(request)
             return NO_RESPONSE
@@ -385,11 +396,17 @@ class TimeTravel:
     async def on_goto(self, request: Message) -> Any:
         args = request.get("arguments") or {}
         target = args.get("targetId")
-        if self.pos is None and self.live is not None and not (
-                isinstance(target, int) and target >= replay.FIRST_ID):
-            return await self.live.forward_goto(request)
-        pos = await self.enter(request)
-        where = pos.refs.get(target, "goto target")
+        if self.pos is None and self.live is not None:
+            if not (isinstance(target, int) and target >= replay.FIRST_ID):
+                return await self.live.forward_goto(request)  # debugpy's set-next-statement
+            peek = self.live.position
+            if peek is None:
+                raise InvalidRequest(f"Unknown goto target {target!r}.")
+            where = peek.refs.get(target, "goto target")
+            pos = await self.enter(request)
+        else:
+            pos = await self.enter(request)
+            where = pos.refs.get(target, "goto target")
         if where[0] != "target":
             raise InvalidRequest(f"{target!r} is not a goto target.")
         _kind, tid, step = where

@@ -309,8 +309,14 @@ async def on_timeline(tt: TimeTravel, request: Message) -> Any:
 # ---- recording control ------------------------------------------------------------------------
 
 async def on_startRecording(tt: TimeTravel, request: Message) -> Any:
+    if tt.replaying:
+        raise CannotHandle("This session replays a recording: there is no program to record.")
     if tt.live is None:
-        raise CannotHandle("Recording can be started only in a launched session with an agent.")
+        if tt.session.hub is None:
+            raise CannotHandle("Recording needs the DevSandbox agent (a launched session).")
+        from .livepast import LiveLink
+
+        tt.live = LiveLink(tt)
     return await tt.live.start_recording(request)
 
 

@@ -1,0 +1,175 @@
+"""Time travel in a live, recorded session: from debugpy's present into the past and back.
+
+A launch with ``"devsandbox": {"record": true}`` has the agent record the
+program (adapters/devsandbox/recorder/control.py).  While the program is
+paused, a backward request (stepBack, reverseContinue, a goto target in the
+recording, ...) asks the agent to flush the recorder (``recorder/flush``: the
+file and each thread's last step), reads what is new in the file and places
+the session at the live point of the stopped thread (its last recorded step:
+the line debugpy is paused on).  From there the session answers from the
+recording (see timetravel.py); a forward motion that reaches the live point
+hands the session back to debugpy, with a stopped event for the live point.
+
+Threads: the recording's threads are shown with debugpy's thread ids (matched
+by name); a recorded thread debugpy does not know gets an id from
+`replay.FIRST_ID` up.  Changes made while paused (setVariable, setExpression,
+goto) are recorded by the recorder itself as marks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+from ..errors import CannotHandle, DevsandboxError, InvalidRequest
+from ..recording.reader import FormatError, Recording
+from ..recording.timeline import Timeline
+from ..wire.channel import Message
+from . import replay
+from .starting import NO_RESPONSE
+
+if TYPE_CHECKING:
+    from .timetravel import TimeTravel
+
+log = logging.getLogger(__name__)
+
+FLUSH = "recorder/flush"
+START = "recorder/start"
+STOP = "recorder/stop"
+
+
+class LiveLink:
+    def __init__(self, tt: TimeTravel) -> None:
+        self.tt = tt
+        self.session = tt.session
+        self.recording = True
+        self.tl: Timeline | None = None
+        self.position: replay.Position | None = None
+        self.live_steps: dict[int, int] = {}  # recording thread -> its last step (the live point)
+        self.live_stopped: dict[str, Any] | None = None
+
+    # -- the recording ----------------------------------------------------------------------------
+
+    async def _agent(self, method: str, params: Any = None, timeout: float = 30) -> Any:
+        hub = self.session.hub
+        if hub is None or not hub.agents:
+            raise CannotHandle("No DevSandbox agent is connected: time travel needs the agent "
+                               "that records the program.")
+        return await hub.call(method, params or {}, pid=self.session.debuggee_pid, timeout=timeout)
+
+    async def peek(self) -> replay.Position | None:
+        """The recording up to now (flushed and read), without entering the past."""
+        if self.session.stopped is None:
+            raise InvalidRequest("Pause the program first: the past is reached from a stop.")
+        flush = await self._agent(FLUSH)
+        path = flush.get("path")
+        if not path:
+            raise CannotHandle("The program is not being recorded (devsandbox/startRecording "
+                               "starts it).")
+        if self.tl is None or os.path.abspath(path) != self.tl.rec.path:
+            if self.tl is not None:
+                self.tl.rec.close()
+            try:
+                self.tl = Timeline(Recording(path))
+            except (OSError, FormatError) as exc:
+                raise CannotHandle(f"Cannot read the recording {path}: {exc}") from None
+            self.position = None
+        else:
+            self.tl.refresh()
+        tl = self.tl
+        if not tl.thread_ids():
+            return None
+        self.live_steps = {t["tid"]: t["last_step"] for t in flush.get("threads") or []
+                           if t.get("last_step") is not None}
+        for tid in tl.thread_ids():  # what the file holds, if the agent did not say
+            self.live_steps.setdefault(tid, tl.step_count(tid) - 1)
+        if self.position is None:
+            tid = tl.thread_ids()[0]
+            self.position = replay.Position(tl, tid, self.live_steps.get(tid, 0))
+        await self._map_threads(self.position)
+        return self.position
+
+    async def _map_threads(self, pos: replay.Position) -> None:
+        backend = self.session.backend
+        names: dict[str, int] = {}
+        if backend is not None and not backend.channel.closed:
+            response = await backend.channel.request("threads", {})
+            for t in (response.get("body") or {}).get("threads") or []:
+                names.setdefault(t.get("name"), t.get("id"))
+        mapping = {}
+        for tid in pos.tl.thread_ids():
+            dap = names.get(pos.tl.thread_name(tid))
+            mapping[tid] = dap if isinstance(dap, int) else replay.FIRST_ID + tid
+        pos.thread_ids = mapping
+
+    async def enter(self, request: Message) -> replay.Position:
+        pos = await self.peek()
+        if pos is None:
+            raise CannotHandle("The recording holds no steps yet.")
+        self.live_stopped = dict(self.session.stopped or {})
+        dap_tid = (request.get("arguments") or {}).get("threadId", self.live_stopped.get("threadId"))
+        try:
+            tid = pos.rec_thread(dap_tid)
+        except InvalidRequest:
+            tid = pos.tl.thread_ids()[0]
+        pos.move(tid, self.live_steps.get(tid, pos.tl.step_count(tid) - 1))
+        self.tt.tl = pos.tl
+        self.tt.replaying = False
+        self.tt.pos = pos
+        return pos
+
+    def beyond(self, tid: int, step: int) -> bool:
+        """Whether a step is at (or after) the live point: debugpy's business."""
+        live = self.live_steps.get(tid)
+        return live is not None and step >= live
+
+    def hand_back(self) -> None:
+        """Leave the past: debugpy answers again, from the live point."""
+        self.tt.pos = None
+        body = dict(self.live_stopped or self.session.stopped or {})
+        body["description"] = "Back at the live point"
+        body.pop("hitBreakpointIds", None)
+        self.session.stopped = body
+        if self.session.control is not None:
+            self.session.control.state_changed()
+        if not self.session.client.closed:
+            self.session.client.event("stopped", body)
+
+    # -- requests while live ----------------------------------------------------------------------
+
+    async def goto_targets(self, request: Message) -> list[dict[str, Any]]:
+        """debugpy's goto targets (lines of the paused frame) for the live program."""
+        backend = self.session.backend
+        if backend is None or backend.channel.closed:
+            return []
+        response = await backend.channel.request("gotoTargets", request.get("arguments") or {})
+        if not response.get("success"):
+            return []
+        return list((response.get("body") or {}).get("targets") or [])
+
+    async def forward_goto(self, request: Message) -> Any:
+        self.session.forward(request)
+        return NO_RESPONSE
+
+    async def start_recording(self, request: Message) -> Any:
+        options = (request.get("arguments") or {}).get("options") or {}
+        status = await self._agent(START, {"options": options})
+        self.recording = True
+        return status
+
+    async def stop_recording(self, request: Message) -> Any:
+        if self.tt.pos is not None:
+            self.hand_back()
+        result = await self._agent(STOP)
+        self.recording = False
+        return result
+
+    def close(self) -> None:
+        if self.tl is not None:
+            try:
+                self.tl.rec.close()
+            except DevsandboxError:
+                pass
+        self.tl = None
+        self.position = None
