@@ -2,6 +2,7 @@
 ;; Environment: DSB_PYTHON, DSB_FILE, DSB_LINE (1-based), DSB_COL (0-based), DSB_OUT.
 (package-initialize)
 (require 'eglot)
+(setq jsonrpc-default-request-timeout 30 eglot-connect-timeout 60)  ; slow CI machines
 (setq eglot-server-programs
       `((python-mode . (,(getenv "DSB_PYTHON") "-m" "devsandbox" "lsp"))))
 (defun dsb-write (text)

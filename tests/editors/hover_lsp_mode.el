@@ -6,7 +6,8 @@
       lsp-keep-workspace-alive nil
       lsp-enable-snippet nil
       lsp-auto-guess-root nil
-      lsp-restart 'ignore)
+      lsp-restart 'ignore
+      lsp-response-timeout 30)  ; slow CI machines
 (require 'lsp-mode)
 (lsp-register-client
  (make-lsp-client :new-connection (lsp-stdio-connection
