@@ -91,13 +91,20 @@ def start_from_env() -> Connection | None:
     return _from_env
 
 
-def register(method: str, fn: Callable[[Any], Any]) -> None:
+def register(method: str, fn: Callable[[Any], Any], *, concurrent: bool = False) -> None:
     """Answer ``method`` with ``fn(params)`` (params: the request's object, ``{}`` when absent).
 
     ``fn`` runs on an agent thread while the program keeps running; it must
     return something JSON-serialisable, and may raise RpcError(code, message).
+    Requests of one connection are answered in order, except those of methods
+    registered ``concurrent``, which run on a thread of their own (for slow work:
+    injected calls, evaluation), so that they do not hold up the others.
     """
     AGENT.methods[method] = fn
+    if concurrent:
+        AGENT.concurrent.add(method)
+    else:
+        AGENT.concurrent.discard(method)
 
 
 def notify(method: str, params: Any = None) -> int:
@@ -170,3 +177,8 @@ del _method
 from . import live as _live  # noqa: E402
 
 _live.install(register)
+
+# -- experiments (agent/experiments/): experiment/<verb> methods, loaded on first use --------------
+from . import experiments as _experiments  # noqa: E402
+
+_experiments.install(register)

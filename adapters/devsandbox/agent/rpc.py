@@ -224,9 +224,15 @@ class Connection:
                     break  # socket closed under us
                 if message is None:
                     break
-                if not self.authenticated and not self._accept(message):
-                    break
-                elif self.authenticated:
+                if not self.authenticated:
+                    if not self._accept(message):
+                        break
+                    continue  # the hello is answered by _accept, not dispatched
+                method = message.get("method")
+                if method in self.agent.concurrent:
+                    # slow methods run on a thread of their own, so others are not held up
+                    spawn(f"devsandbox.agent {method}", lambda m=message: self._dispatch(m))
+                else:
                     self._dispatch(message)
         finally:
             self.close()
@@ -292,6 +298,7 @@ class Agent:
 
     def __init__(self) -> None:
         self.methods: dict[str, Handler] = {}
+        self.concurrent: set[str] = set()  # methods answered on their own thread
         self.options: dict[str, Any] = {}
         self.parent: int | None = None
         self.started = time.time()
@@ -302,6 +309,7 @@ class Agent:
         self.methods[wire.PING] = lambda params: {"pid": os.getpid(), "time": time.time()}
         self.methods[wire.SHUTDOWN] = lambda params: None
         self.methods[wire.DISCOVER] = _discover
+        self.concurrent.add(wire.DISCOVER)  # counting objects can take a while
 
     def info(self) -> dict[str, Any]:
         return {

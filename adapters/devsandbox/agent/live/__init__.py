@@ -63,8 +63,14 @@ def _lazy(module: str, function: str) -> Callable[[Any], Any]:
     return handler
 
 
-def install(register: Callable[[str, Callable[[Any], Any]], None]) -> None:
+# Verbs that may take long (they run the program's code or walk the heap): answered on
+# their own thread, so that an inspect is not held up behind a ten-second eval.
+_CONCURRENT = frozenset({"call", "eval", "find"})
+
+
+def install(register: Callable[..., None]) -> None:
     """Register every ``live/<verb>`` method with the agent."""
     assert set(_TABLE) == set(wire.LIVE_VERBS), "wire.LIVE_VERBS and the table disagree"
     for verb, (module, function) in _TABLE.items():
-        register(wire.LIVE_PREFIX + verb, _lazy(module, function))
+        register(wire.LIVE_PREFIX + verb, _lazy(module, function),
+                 concurrent=verb in _CONCURRENT)
