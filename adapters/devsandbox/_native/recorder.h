@@ -106,6 +106,21 @@ int ds_values_init(void);
 /* Clear the per-type "repr is too slow" memory. */
 void ds_values_reset(void);
 
+/* ---- item-level shadows of containers (shadow.c) --------------------------- */
+
+#define E_ITEMS 0x52 /* format.py: E.ITEMS */
+
+typedef struct ShNode ShNode;
+
+/* V_LIST... for exact builtin containers, else 0 */
+int ds_container_tag(PyObject *o);
+/* a shadow of the container `o` shown at depth 0 (NULL: error, or not a container) */
+ShNode *ds_sh_new(PyObject *o);
+/* write ITEMS records for what changed in `o` since the shadow; update it */
+int ds_sh_diff(Buf *b, uint32_t name_id, ShNode *sh, PyObject *o);
+int ds_sh_tag(ShNode *sh);
+void ds_sh_free(ShNode *sh);
+
 /* ---- small pointer-keyed hash map ---------------------------------------- */
 
 typedef struct {

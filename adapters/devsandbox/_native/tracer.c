@@ -82,7 +82,8 @@ typedef struct {
 
 typedef struct {
     PyObject *ref; /* kept for values shown through repr(): their address stays theirs */
-    uint64_t fp;
+    uint64_t fp;   /* fingerprint of the whole value (not with item-level diffs) */
+    ShNode *tree;  /* builtin containers, with item-level diffs: shadow (shadow.c) */
     void *shallow_of; /* list or dict whose ds_shallow signature is `shallow` */
     uint64_t shallow;
     uint32_t gen;
@@ -286,13 +287,17 @@ static void
 frame_clear(FrameRec *fr)
 {
     if (fr->slots) {
-        for (int i = 0; i < fr->code->nlocals; i++) Py_XDECREF(fr->slots[i].ref);
+        for (int i = 0; i < fr->code->nlocals; i++) {
+            Py_XDECREF(fr->slots[i].ref);
+            ds_sh_free(fr->slots[i].tree);
+        }
         PyMem_RawFree(fr->slots);
         fr->slots = NULL;
     }
     for (int i = 0; i < fr->ndslots; i++) {
         Py_XDECREF(fr->dslots[i].name);
         Py_XDECREF(fr->dslots[i].s.ref);
+        ds_sh_free(fr->dslots[i].s.tree);
     }
     PyMem_RawFree(fr->dslots);
     fr->dslots = NULL;
@@ -396,6 +401,8 @@ slot_value(_PyInterpreterFrame *f, CodeRec *cr, int i)
     return v;
 }
 
+static int item_diffs; /* write E_ITEMS records (format 1.1) */
+
 static int
 emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
 {
@@ -406,24 +413,44 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
         put_var(b, name_id);
         s->present = 0;
         s->shallow_of = NULL;
+        ds_sh_free(s->tree);
+        s->tree = NULL;
         Py_CLEAR(s->ref);
         return 0;
     }
-    uint64_t sig = 0;
-    int has_sig = ds_shallow(v, &sig);
-    if (has_sig && s->present && s->shallow_of == (void *)v && s->shallow == sig) return 0;
-    ds_fp_deep = 0;
-    uint64_t h = ds_fingerprint(v, 0);
-    /* only scalar items: the signature alone tells whether it changed */
-    s->shallow_of = (has_sig && !ds_fp_deep) ? (void *)v : NULL;
-    s->shallow = sig;
-    if (s->present && s->fp == h) return 0;
+    int tag = 0;
+    uint64_t h = 0;
+    if (item_diffs) {
+        /* builtin containers: only the items that changed */
+        tag = ds_container_tag(v);
+        if (tag && s->present && s->tree && ds_sh_tag(s->tree) == tag)
+            return ds_sh_diff(b, name_id, s->tree, v);
+        if (!tag) {
+            h = ds_fingerprint(v, 0);
+            if (s->present && !s->tree && s->fp == h) return 0;
+        }
+        ds_sh_free(s->tree);
+        s->tree = NULL;
+    }
+    else {
+        /* the whole value again when anything in it changed */
+        uint64_t sig = 0;
+        int has_sig = ds_shallow(v, &sig);
+        if (has_sig && s->present && s->shallow_of == (void *)v && s->shallow == sig) return 0;
+        ds_fp_deep = 0;
+        h = ds_fingerprint(v, 0);
+        /* only scalar items: the signature alone tells whether it changed */
+        s->shallow_of = (has_sig && !ds_fp_deep) ? (void *)v : NULL;
+        s->shallow = sig;
+        if (s->present && s->fp == h) return 0;
+    }
     if (buf_need(b, 12) < 0) return -1;
     put_u8(b, E_SET);
     put_var(b, name_id);
     s->present = 1;
     s->fp = h;
     Py_XSETREF(s->ref, ds_is_structural(v) ? NULL : Py_NewRef(v));
+    if (tag && !(s->tree = ds_sh_new(v)) && PyErr_Occurred()) return -1;
     return ds_encode(b, v, 0);
 }
 
@@ -493,11 +520,15 @@ reset_shadow(FrameRec *fr)
             Py_CLEAR(fr->slots[i].ref);
             fr->slots[i].present = 0;
             fr->slots[i].shallow_of = NULL;
+            ds_sh_free(fr->slots[i].tree);
+            fr->slots[i].tree = NULL;
         }
     for (int i = 0; i < fr->ndslots; i++) {
         Py_CLEAR(fr->dslots[i].s.ref);
         fr->dslots[i].s.present = 0;
         fr->dslots[i].s.shallow_of = NULL;
+        ds_sh_free(fr->dslots[i].s.tree);
+        fr->dslots[i].s.tree = NULL;
     }
 }
 
@@ -1017,17 +1048,21 @@ py_configure(PyObject *m, PyObject *args, PyObject *kw)
 {
     static char *names[] = {"scope", "flush", "threading_active", "max_depth", "max_items",
                             "max_str", "max_repr", "repr_budget_ns", "flush_bytes",
-                            "set_local_events", "disable", "tool_id", "local_events", NULL};
+                            "set_local_events", "disable", "tool_id", "local_events",
+                            "item_diffs", NULL};
     PyObject *scope = NULL, *flush = NULL, *active = NULL, *sle = NULL, *disable = NULL;
     int max_depth = ds_limits.max_depth, tool_id = -1;
     Py_ssize_t max_items = ds_limits.max_items, max_str = ds_limits.max_str,
                max_repr = ds_limits.max_repr, flush_bytes = 1 << 20;
     long long budget = ds_limits.repr_budget_ns;
     long local_events = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|innnLnOOil", names, &scope, &flush, &active,
+    int items = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|innnLnOOilp", names, &scope, &flush, &active,
                                      &max_depth, &max_items, &max_str, &max_repr, &budget,
-                                     &flush_bytes, &sle, &disable, &tool_id, &local_events))
+                                     &flush_bytes, &sle, &disable, &tool_id, &local_events,
+                                     &items))
         return NULL;
+    item_diffs = items;
     Py_XSETREF(R.scope_fn, Py_NewRef(scope));
     Py_XSETREF(R.flush_cb, Py_NewRef(flush));
     Py_XSETREF(R.threading_active, active == Py_None ? NULL : Py_NewRef(active));

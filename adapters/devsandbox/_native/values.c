@@ -238,7 +238,8 @@ fp_other(PyObject *o, int depth)
     PyTypeObject *t = Py_TYPE(o);
     uint64_t h = mix(ptrbits(t), ptrbits(o));
     if (t->tp_repr == PyBaseObject_Type.tp_repr) return h; /* "<T object at 0x…>" */
-    if (depth >= ds_limits.max_depth) return h;
+    int user_repr = (t->tp_flags & Py_TPFLAGS_HEAPTYPE) && t->tp_repr == python_repr_slot;
+    if (depth >= ds_limits.max_depth && !user_repr) return h;
     if (PyList_Check(o))
         h = seq_fp(mix(h, (uint64_t)Py_SIZE(o)), ((PyListObject *)o)->ob_item, Py_SIZE(o),
                    depth + 1);
@@ -285,11 +286,17 @@ fp_other(PyObject *o, int depth)
         Py_DECREF(r);
         return mix(h, (uint64_t)hv);
     }
-    /* user class with its own __repr__: follow its instance attributes */
-    if (t->tp_dictoffset || (t->tp_flags & Py_TPFLAGS_MANAGED_DICT)) {
+    /* user class with its own __repr__: follow its instance attributes; its repr is
+     * not cut at max_depth, so at least its direct attributes count at any depth
+     * (objects reached through attributes: a few levels) */
+    static int following;
+    if (following < 4 && (t->tp_dictoffset || (t->tp_flags & Py_TPFLAGS_MANAGED_DICT))) {
         PyObject *d = PyObject_GenericGetDict(o, NULL);
         if (d) {
-            h = mix(h, ds_fingerprint(d, depth));
+            int at = depth < ds_limits.max_depth ? depth : ds_limits.max_depth - 1;
+            following++;
+            h = mix(h, ds_fingerprint(d, at < 0 ? 0 : at));
+            following--;
             Py_DECREF(d);
         }
         else {

@@ -10,7 +10,8 @@
 Options (all optional): ``out`` (file; default ``.devsandbox/recordings/…``),
 ``include`` / ``exclude`` (path globs), ``functions`` (qualname globs),
 ``max_depth``, ``max_items``, ``max_str``, ``max_repr`` (value limits),
-``repr_budget_ms``, ``flight_recorder_mb`` (keep only the last N MB in memory;
+``repr_budget_ms``, ``item_diffs`` (write only the items of a container that
+changed: smaller and faster; format 1.1), ``flight_recorder_mb`` (keep only the last N MB in memory;
 written by dump() and on an uncaught exception), ``backend`` ("auto",
 "native" or "python").
 
@@ -89,6 +90,10 @@ class Recorder:
         if opts.get("repr_budget_ms") is not None:
             limits["repr_budget_ns"] = int(float(opts["repr_budget_ms"]) * 1e6)
         self.backend = _make_backend(str(opts.get("backend") or "auto"), self.scope, limits)
+        # item-level container changes (format 1.1); the pure-Python recorder writes whole values
+        self.item_diffs = bool(opts.get("item_diffs")) and self.backend.name == "native"
+        if self.item_diffs:
+            self.backend.item_diffs = True
         self.started = time.time()
         self._t0 = time.perf_counter()
         self.id = uuid.uuid4().hex
@@ -110,6 +115,7 @@ class Recorder:
             "backend": self.backend.name,
             "mode": getattr(self.backend, "mode", None) or _native_mode(self.backend),
             "limits": limits,
+            "item_diffs": self.item_diffs,
         }
         self.writer = Writer(self.path, self.meta, self.backend.take, self.flight_bytes)
         self.stopped = False

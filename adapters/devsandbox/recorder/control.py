@@ -8,7 +8,8 @@ directory, or ``recordingPath`` (a directory, or a ``.dsrec`` file).  Other
 keys: ``include``, ``exclude``, ``functions`` (globs), ``maxDepth``,
 ``maxItems``, ``maxStr``, ``maxRepr``, ``reprBudgetMs``, ``flightRecorderMb``,
 ``recordChildren`` (default true: child processes record into files of their
-own, named with their pid and linked to this recording).  ``record`` may also
+own, named with their pid and linked to this recording), ``itemDiffs`` (only
+the changed items of containers: smaller, faster; format 1.1).  ``record`` may also
 be an object of recorder options (``devsandbox.recorder.start``'s names).
 
 Agent methods (the server calls them; see ``METHODS``):
@@ -42,7 +43,7 @@ _KEYS = {
     "maxDepth": "max_depth", "maxItems": "max_items", "maxStr": "max_str",
     "maxValueSize": "max_str", "maxRepr": "max_repr", "reprBudgetMs": "repr_budget_ms",
     "flightRecorderMb": "flight_recorder_mb", "recorderBackend": "backend",
-    "recordChildren": "children",
+    "recordChildren": "children", "itemDiffs": "item_diffs",
 }
 
 # debugpy's command line options that take a value (python DEBUGPY_DIR [options] target)

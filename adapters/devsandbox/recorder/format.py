@@ -35,7 +35,18 @@ the top frame and belongs to the event record before it:
     E.EXCEPTION line, type name id, value   event "exception"
     E.POP n                      n frames left without a return event
     E.SET name id, value / E.DEL name id
+    E.ITEMS name id, depth, path[depth], total, shown, count, count x (index, [key,] value)
+                                 (1.1) only some items of a container changed: the
+                                 container at `path` in the local's value (each index
+                                 picks an item; a dict's: the value of its entry) now
+                                 has `total` items, `shown` of them shown, and these
+                                 items (a dict's: key and value) are new.  Records for
+                                 nested containers come before the one holding them.
     E.MARK kind id, text         an explicit event (not a step): setVariable, goto…
+
+Readers keep each local as a Node (a container, see apply_value_op) or a
+(text, truncated) pair; a Node reads like that pair, ``node[0]`` rendering
+its text.
 
 Values: see decode_value (tag, payload).  Builtin scalars and containers are
 encoded by content and rebuilt into exactly their repr(); other objects carry
@@ -52,7 +63,7 @@ from typing import Any
 
 MAGIC = b"DSREC\x00"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 0
+FORMAT_MINOR = 1  # 1.1: E.ITEMS
 
 FILE_HEADER = struct.Struct("<6sHHI")
 FRAME_HEADER = struct.Struct("<2sBBIIII")  # magic, kind, codec, stored, raw, crc32, info length
@@ -95,6 +106,7 @@ class E:
     POP = 0x48
     SET = 0x50
     DEL = 0x51
+    ITEMS = 0x52
     MARK = 0x60
 
 
@@ -144,8 +156,11 @@ def zigzag(n: int) -> int:
 
 
 def file_header(meta: dict[str, Any]) -> bytes:
+    """The file header; minor version 1 only when ITEMS records may follow
+    (``meta["item_diffs"]``), so that 1.0 readers keep reading other files."""
     body = json.dumps(meta, sort_keys=True).encode()
-    return FILE_HEADER.pack(MAGIC, FORMAT_MAJOR, FORMAT_MINOR, len(body)) + body
+    minor = FORMAT_MINOR if meta.get("item_diffs") else 0
+    return FILE_HEADER.pack(MAGIC, FORMAT_MAJOR, minor, len(body)) + body
 
 
 def frame(kind: int, codec: int, stored: bytes, raw_len: int, info: bytes = b"") -> bytes:
@@ -309,3 +324,124 @@ def decode_value(buf: bytes, pos: int) -> tuple[str, bool, int]:
 
 def skip_value(buf: bytes, pos: int) -> int:
     return decode_value(buf, pos)[2]
+
+
+# ---- values that change item by item (E.ITEMS) ------------------------------------
+
+_EMPTY = {V.LIST: "[]", V.TUPLE: "()", V.SET: "set()", V.FROZENSET: "frozenset()", V.DICT: "{}"}
+
+
+class Node:
+    """A container value as recorded, patched in place by E.ITEMS records.
+
+    Reads like ``(text, truncated)``: ``node[0]`` is its repr text (rendered
+    when asked, then cached until the next patch), ``node[1]`` whether
+    something in it was cut.
+    """
+
+    __slots__ = ("tag", "total", "items", "keys", "_text", "_cut")
+
+    def __init__(self, tag: int, total: int, items: list[Any], keys: list[Any] | None) -> None:
+        self.tag = tag
+        self.total = total
+        self.items = items  # Node or (text, truncated) per shown item (a dict's: the values)
+        self.keys = keys  # a dict's keys, likewise
+        self._text: str | None = None
+        self._cut = False
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, i: int) -> Any:
+        if self._text is None:
+            self._render()
+        return (self._text, self._cut)[i]
+
+    def __iter__(self) -> Any:
+        return iter((self[0], self[1]))
+
+    def _render(self) -> None:
+        parts = []
+        cut = False
+        for i, item in enumerate(self.items):
+            text, c = item[0], item[1]
+            if self.keys is not None:
+                ktext, kc = self.keys[i][0], self.keys[i][1]
+                text = f"{ktext}: {text}"
+                c = c or kc
+            parts.append(text)
+            cut = cut or c
+        shown = len(self.items)
+        if shown < self.total:
+            parts.append(f"{ELLIPSIS}{self.total - shown} more")
+            cut = True
+        if not parts:
+            self._text = _EMPTY[self.tag]
+        else:
+            body = ", ".join(parts)
+            if self.tag == V.TUPLE and self.total == 1:
+                body += ","
+            self._text = _OPEN[self.tag] + body + _CLOSE[self.tag]
+        self._cut = cut
+
+
+def decode_node(buf: bytes, pos: int) -> tuple[Any, int]:
+    """Decode one value at `pos` as a Node (builtin containers) or a (text, truncated) pair."""
+    tag = buf[pos]
+    if not V.LIST <= tag <= V.DICT:
+        text, cut, pos = decode_value(buf, pos)
+        return (text, cut), pos
+    total, pos = read_varint(buf, pos + 1)
+    shown, pos = read_varint(buf, pos)
+    items: list[Any] = []
+    keys: list[Any] | None = [] if tag == V.DICT else None
+    for _ in range(shown):
+        if keys is not None:
+            key, pos = decode_node(buf, pos)
+            keys.append(key)
+        item, pos = decode_node(buf, pos)
+        items.append(item)
+    return Node(tag, total, items, keys), pos
+
+
+VALUE_OPS = frozenset({E.SET, E.DEL, E.ITEMS})
+
+
+def apply_value_op(values: dict[int, Any], op: int, buf: bytes, pos: int) -> int:
+    """Apply a SET, DEL or ITEMS record (op already read) to a frame's values
+    (name id -> Node or (text, truncated)); returns the position after it."""
+    name, pos = read_varint(buf, pos)
+    if op == E.SET:
+        values[name], pos = decode_node(buf, pos)
+        return pos
+    if op == E.DEL:
+        values.pop(name, None)
+        return pos
+    depth, pos = read_varint(buf, pos)
+    node = values.get(name)
+    chain = [node]
+    for _ in range(depth):
+        index, pos = read_varint(buf, pos)
+        if not isinstance(node, Node) or index >= len(node.items):
+            raise FormatError(f"ITEMS record at {pos} does not match the recorded value")
+        node = node.items[index]
+        chain.append(node)
+    if not isinstance(node, Node):
+        raise FormatError(f"ITEMS record at {pos} for a value that is not a container")
+    total, pos = read_varint(buf, pos)
+    shown, pos = read_varint(buf, pos)
+    count, pos = read_varint(buf, pos)
+    node.total = total
+    del node.items[shown:]
+    node.items.extend([None] * (shown - len(node.items)))
+    if node.keys is not None:
+        del node.keys[shown:]
+        node.keys.extend([None] * (shown - len(node.keys)))
+    for _ in range(count):
+        index, pos = read_varint(buf, pos)
+        if node.keys is not None:
+            node.keys[index], pos = decode_node(buf, pos)
+        node.items[index], pos = decode_node(buf, pos)
+    for n in chain:
+        n._text = None  # type: ignore[union-attr]
+    return pos

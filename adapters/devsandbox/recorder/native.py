@@ -39,6 +39,7 @@ class NativeBackend:
         self.scope = scope
         self.limits = limits
         self.tool_id = -1
+        self.item_diffs = False
         self._saved: dict[str, Any] = {}
         self._settrace: Any = None
 
@@ -55,7 +56,7 @@ class NativeBackend:
         return list(_tracer.threads())
 
     def start(self, flush: Callable[[], None]) -> None:
-        kwargs: dict[str, Any] = dict(self.limits)
+        kwargs: dict[str, Any] = dict(self.limits, item_diffs=self.item_diffs)
         if MODE == "monitoring":
             mon = sys.monitoring
             for tool in TOOL_IDS:

@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-depth", type=int, metavar="N", help="container nesting shown")
     parser.add_argument("--flight-recorder", type=float, metavar="MB",
                         help="keep only the last MB in memory; written on an uncaught exception")
+    parser.add_argument("--item-diffs", action="store_true",
+                        help="write only the items of a container that changed (smaller, faster;"
+                        " format 1.1)")
     parser.add_argument("--backend", choices=["auto", "native", "python"], default="auto")
     parser.add_argument("--python", default=sys.executable, help="interpreter to run")
     parser.add_argument("--quiet", "-q", action="store_true", help="no summary")
@@ -69,6 +72,8 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
         opts["max_depth"] = args.max_depth
     if args.flight_recorder:
         opts["flight_recorder_mb"] = args.flight_recorder
+    if args.item_diffs:
+        opts["item_diffs"] = True
     return opts
 
 

@@ -119,7 +119,7 @@ class _Frame:
         self.fid = fid
         self.code = code
         self.line = line
-        self.values: dict[int, tuple[str, bool]] = {}
+        self.values: dict[int, Any] = {}  # name id -> fmt.Node or (text, truncated)
 
 
 class _Thread:
@@ -306,6 +306,7 @@ class Recording:
         pos, n = 0, len(buf)
         dv = fmt.decode_value
         rv = fmt.read_varint
+        value_ops, apply_value = fmt.VALUE_OPS, fmt.apply_value_op
 
         def finish() -> Event:
             assert th is not None and pending is not None
@@ -322,14 +323,8 @@ class Recording:
         while pos < n:
             op = buf[pos]
             pos += 1
-            if op == E.SET:
-                k, pos = rv(buf, pos)
-                text, cut, pos = dv(buf, pos)
-                th.stack[-1].values[k] = (text, cut)  # type: ignore[union-attr]
-                continue
-            if op == E.DEL:
-                k, pos = rv(buf, pos)
-                th.stack[-1].values.pop(k, None)  # type: ignore[union-attr]
+            if op in value_ops:  # SET, DEL, ITEMS (format 1.1): see fmt.apply_value_op
+                pos = apply_value(th.stack[-1].values, op, buf, pos)  # type: ignore[union-attr]
                 continue
             if pending is not None:
                 yield finish()
