@@ -1,0 +1,104 @@
+"""Time travel in a live session through `devsandbox dap` with a real debugpy and the recorder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from tt_support import PROGRAMS, env, export, marker_line
+
+from devsandbox.dapclient import DapClient
+
+LOOP = PROGRAMS / "loop.py"
+
+
+@pytest.fixture
+def live(tmp_path: Path):
+    client = DapClient([sys.executable, "-m", "devsandbox", "dap"], env=env())
+    yield client, tmp_path
+    if client.proc is not None and client.proc.stdin is not None and not client.proc.stdin.closed:
+        try:
+            client.request("disconnect", {"terminateDebuggee": True}, timeout=15, check=False)
+        finally:
+            client.close()
+
+
+def start(client: DapClient, tmp: Path, breakpoints: list[dict]) -> int:
+    client.start("launch", {"program": str(LOOP), "console": "internalConsole",
+                            "devsandbox": {"record": True, "recordingPath": str(tmp)}},
+                 breakpoints={str(LOOP): breakpoints}, timeout=60)
+    return client.stopped(timeout=60)["threadId"]
+
+
+def locals_of(client: DapClient, tid: int) -> dict[str, str]:
+    frame = client.top_frame(tid)
+    return {k: v for k, v in client.locals(frame["id"]).items()
+            if not k.startswith(("(", "special", "function", "class"))}
+
+
+def test_reverse_continue_and_back_to_the_live_point(live):
+    client, tmp = live
+    line = marker_line(LOOP, "move")
+    tid = start(client, tmp, [{"line": line}])
+    for _ in range(3):
+        client.resume("continue", tid)
+    assert locals_of(client, tid)["i"] == "3"  # live, debugpy: the 4th hit
+    body = client.resume("reverseContinue", tid)
+    assert body["reason"] == "breakpoint" and body["description"].startswith("Breakpoint: step")
+    past = locals_of(client, tid)
+    assert past["i"] == "2" and past["total"] == "5" and past["items"] == "[0, 1, 2]"
+    pos = client.request("devsandbox/position")["body"]
+    assert pos["inPast"] and pos["line"] == line
+    recording = Path(pos["recording"])
+
+    # back across the call of square: stepBackIn enters it at its return line
+    client.resume("stepBack", tid)
+    body = client.resume("devsandbox/stepBackIn", tid)
+    frame = client.top_frame(tid)
+    assert frame["name"] == "square" and frame["line"] == 15
+    assert locals_of(client, tid) == {"x": "2", "y": "4"}
+    frames = client.request("stackTrace", {"threadId": tid})["body"]["stackFrames"]
+    assert [f["name"] for f in frames[:2]] == ["square", "main"]
+    assert all(f["id"] >= 1_000_000_000 for f in frames)
+
+    # forwards in the past, then to the live point: debugpy answers again
+    body = client.resume("continue", tid)
+    assert body["description"].startswith("Breakpoint")  # the 3rd hit, recorded
+    body = client.resume("continue", tid)
+    assert body["description"] == "Back at the live point"
+    assert client.request("devsandbox/position")["body"]["inPast"] is False
+    frame = client.top_frame(tid)
+    assert frame["id"] < 1_000_000_000  # debugpy's frame
+    assert locals_of(client, tid)["i"] == "3"
+    client.resume("continue", tid)  # live debugging goes on
+    assert locals_of(client, tid)["i"] == "4"
+
+    # every value shown in the past equals the recording's export
+    client.request("disconnect", {"terminateDebuggee": True}, timeout=15)
+    client.close()
+    truth = export(recording)
+    hits = [e for e in truth.events if e.get("kind") == "line" and e["line"] == line]
+    assert {k: hits[2]["locals"][k] for k in past} == past
+
+
+def test_step_back_from_a_live_stop_and_last_write(live):
+    client, tmp = live
+    tid = start(client, tmp, [{"line": marker_line(LOOP, "boom")}])
+    assert locals_of(client, tid)["msg"] == "'too big 3'"
+    body = client.resume("stepBack", tid)
+    assert body["description"].startswith("Step back: step")
+    assert client.top_frame(tid)["line"] == marker_line(LOOP, "boom") - 1
+    for _ in range(3):  # back over the handler into the caught exception
+        body = client.resume("stepBack", tid)
+    frame = client.top_frame(tid)
+    assert frame["line"] == marker_line(LOOP, "boom") - 4  # check(3), where the exception came
+    last = client.request("devsandbox/lastWrite", {"expression": "total"})["body"]
+    assert last["found"] and last["line"] == marker_line(LOOP, "call")
+    assert (last["old"], last["new"]) == ("14", "30")
+    hist = client.request("devsandbox/valueHistory", {"expression": "i"})["body"]
+    assert [c["value"] for c in hist["changes"]] == ["0", "1", "2", "3", "4"]
+    body = client.resume("next", tid)
+    while body["description"] != "Back at the live point":
+        body = client.resume("next", tid)
+    assert client.top_frame(tid)["line"] == marker_line(LOOP, "boom")
