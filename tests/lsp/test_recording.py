@@ -192,3 +192,29 @@ async def test_hover_follows_a_debug_session_in_the_past(recorded, lsp: Language
     assert text is not None and "total = 36" in text  # the last time round: i == 9
     text = await hover(lsp, ws, ws.position("loop_body", "i"))
     assert text is not None and "i = 9" in text
+
+
+async def test_hover_follows_a_live_session_stepping_back(ws: Workspace, lsp: LanguageClient) -> None:
+    """A live session that records: after stepBack the hover shows the past value, and back at
+    the live point the live one."""
+    dap = DapClient(env=ws.env)
+    ws.sessions.append(dap)
+    dap.start("launch", {"program": ws.app, "cwd": str(ws.root), "console": "internalConsole",
+                         "justMyCode": True, "python": sys.executable,
+                         "devsandbox": {"record": True}},
+              breakpoints={ws.app: [{"line": ws.line("loop_body") + 1, "condition": "i == 5"}]})
+    stop = dap.stopped(timeout=30)
+    text = await eventually(lambda: hover(lsp, ws, ws.position("loop_body", "total")))
+    assert text is not None and "total = 10" in text and "paused in `accumulate`" in text
+
+    for _ in range(2):  # back over `for i in range(n)` to the previous time round
+        start = dap.mark()
+        dap.request("stepBack", {"threadId": stop["threadId"]})
+        dap.stopped(timeout=30, start=start)
+
+    async def past() -> str | None:
+        text = await hover(lsp, ws, ws.position("loop_body", "total"))
+        return text if text and "of the recording" in text else None
+
+    text = await eventually(past)
+    assert text is not None and "total = 6" in text
