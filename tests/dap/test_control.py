@@ -50,6 +50,22 @@ def test_control_endpoint_reports_live_state(tmp_path):
             assert variables == {"i": "3", "n": "10", "total": "3"}
             with pytest.raises(jsonrpc.RpcError):
                 await conn.call("evaluate", {"expression": ""})
+            # a changed value is announced, so that readers refresh what they show
+            loop = asyncio.get_running_loop()
+            frame = await loop.run_in_executor(None, lambda: dap.top_frame(stop["threadId"]))
+            scopes = await loop.run_in_executor(None, lambda: dap.request(
+                "scopes", {"frameId": frame["id"]})["body"]["scopes"])
+            seen = len(notes)
+            await loop.run_in_executor(None, lambda: dap.request("setVariable", {
+                "variablesReference": scopes[0]["variablesReference"], "name": "total",
+                "value": "30"}))
+            for _ in range(100):
+                if len(notes) > seen:
+                    break
+                await asyncio.sleep(0.05)
+            assert notes[seen:] and notes[seen][1]["state"] == "paused"
+            value = await conn.call("evaluate", {"expression": "total", "file": LOOP})
+            assert value["result"] == "30"
             await asyncio.get_running_loop().run_in_executor(
                 None, lambda: dap.request("setBreakpoints", {"source": {"path": LOOP}, "breakpoints": []}))
             await asyncio.get_running_loop().run_in_executor(

@@ -31,6 +31,9 @@ ORDERED = frozenset({"initialize", "launch", "attach"})
 # Requests after which the program runs again.
 RESUMING = frozenset({"continue", "next", "stepIn", "stepOut", "goto", "terminate"})
 
+# Requests that change the paused program's values.
+CHANGING = frozenset({"setVariable", "setExpression"})
+
 
 class Session:
     def __init__(self, stream: ByteStream, *, server_token: str | None = None) -> None:
@@ -153,6 +156,9 @@ class Session:
             return
         if not self.client.closed:
             self.client.relay_response(request, response)
+        if (request["command"] in CHANGING and response.get("success")
+                and self.control is not None):
+            self.control.state_changed()  # values seen through the control endpoint changed
 
     async def on_backend_message(self, message: Message) -> None:
         kind = message["type"]
