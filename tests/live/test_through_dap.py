@@ -12,7 +12,7 @@ import time
 import pytest
 from live_support import CLIENT, clean_env, copy_programs, marker_line
 
-from devsandbox.dapclient import DapClient
+from devsandbox.dapclient import DapClient, DapError
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -33,7 +33,10 @@ def wait_value(dap: DapClient, path: str, expected: str, timeout: float = 15.0) 
     deadline = time.monotonic() + timeout
     seen = ""
     while time.monotonic() < deadline:
-        seen = req(dap, "inspect", path=path, count=0)["repr"]
+        try:
+            seen = req(dap, "inspect", path=path, count=0)["repr"]
+        except DapError as exc:  # e.g. the list is still empty right after continuing
+            seen = f"an error: {exc}"
         if seen == expected:
             return
         time.sleep(0.05)
