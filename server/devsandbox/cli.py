@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "export",
     "info",
     "debug",
+    "replay",  # time travel in the terminal (term/timetravel.py)
     "discover",
     "demo",
     "inspect",  # live state (server/devsandbox/live/cli.py): inspect, set, call, eval, reload,
@@ -27,6 +28,7 @@ COMMAND_MODULES = [
     "reload",
     "rollback",
     "audit",
+    "experiment",  # experiments and canaries (server/devsandbox/experiments/)
 ]
 
 

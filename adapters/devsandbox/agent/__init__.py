@@ -177,3 +177,8 @@ del _method
 from . import live as _live  # noqa: E402
 
 _live.install(register)
+
+# -- experiments (agent/experiments/): experiment/<verb> methods, loaded on first use --------------
+from . import experiments as _experiments  # noqa: E402
+
+_experiments.install(register)

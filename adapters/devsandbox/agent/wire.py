@@ -49,6 +49,13 @@ LIVE_VERBS = (
     "hotReload", "revertReload", "reloads", "audit", "setSafety",
 )
 
+# experiments (agent/experiments/): the DAP request ``devsandbox/experiment.<verb>`` for the verbs
+# below maps to the agent method EXPERIMENT_PREFIX + verb ("run" also runs without an agent).
+EXPERIMENT_PREFIX = "experiment/"
+EXPERIMENT_VERBS = ("run", "capture", "canaryStart", "canarySetShare", "canaryStatus",
+                    "canaryStop")
+EXPERIMENT_CANARY = "experiment/canary"  # notification: {"event": "rolledBack", "canary": {...}}
+
 # notifications the agent sends
 AGENT_LOG = "agent/log"
 AGENT_CHILD = "agent/child"  # a child process's agent came up: {"pid": ..., "parent": ...}

@@ -12,8 +12,13 @@ from ..agent_protocol import PROTOCOL_VERSION
 
 # Live state, injection and hot swap (dap/live.py): devsandbox/<verb> for the agent's live/<verb>.
 LIVE_REQUESTS = tuple(f"devsandbox/{verb}" for verb in _agent_wire.LIVE_VERBS) + ("devsandbox/watch",)
+# Experiments (dap/experiments.py): devsandbox/experiment.<verb>.
+EXPERIMENT_REQUESTS = tuple(f"devsandbox/experiment.{verb}" for verb in (
+    "run", "list", "get", "delete", "capture", "canaryStart", "canarySetShare", "canaryStatus",
+    "canaryStop"))
 # Custom requests this server answers itself (named devsandbox/<verb>).
-CUSTOM_REQUESTS = ("devsandbox/discover", "devsandbox/connectionState") + LIVE_REQUESTS
+CUSTOM_REQUESTS = ("devsandbox/discover", "devsandbox/connectionState") + LIVE_REQUESTS \
+    + EXPERIMENT_REQUESTS
 # Time travel (dap/timetravel.py): its custom requests and the standard capabilities it adds.
 TIME_TRAVEL_REQUESTS = (
     "devsandbox/stepBackIn", "devsandbox/stepBackOut", "devsandbox/lastWrite",

@@ -12,6 +12,8 @@ random token and registers itself in the per-user runtime directory (see
 - ``discover``: the agent's discovery report;
 - ``globalValue`` {file, expression}: a module global (or attribute path) of the
   running program, read by the agent without pausing it (see agent/values.py);
+- ``experiment`` {verb, params, pid?, timeout?}: the agent's ``experiment/<verb>`` (the
+  command line's ``devsandbox experiment ... --session``);
 - ``agent`` {method, params}: one of the recorder's agent methods
   (``AGENT_METHODS_FOR_LSP``), for the language server's commands.
 The state of a session positioned in a recording (time travel) carries
@@ -56,6 +58,7 @@ class ControlServer:
                     "variables": self.variables, "discover": self.discover}
         handlers["globalValue"] = self.global_value  # for the language server's hover
         handlers["live"] = self.live  # devsandbox inspect|set|eval ... --session (dap/live.py)
+        handlers["experiment"] = self.experiment  # devsandbox experiment ... --session
         handlers["agent"] = self.agent  # for the language server's commands
         self.server = await jsonrpc.serve(self.token, handlers, on_connection=self._track)
         host, port = self.server.sockets[0].getsockname()[:2]
@@ -180,6 +183,12 @@ class ControlServer:
     async def live(self, params: Any) -> Any:
         """{verb, params, pid?}: the agent's live/<verb> (the command line's --session)."""
         from .live import call_from_control
+
+        return await call_from_control(self.session, params)
+
+    async def experiment(self, params: Any) -> Any:
+        """{verb, params, pid?, timeout?}: the agent's experiment/<verb> (dap/experiments.py)."""
+        from .experiments import call_from_control
 
         return await call_from_control(self.session, params)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import DevsandboxError, InvalidRequest, PeerGone
 from ..wire.channel import ByteStream, Channel, Message
-from . import agents, capabilities, live, starting, timetravel
+from . import agents, capabilities, experiments, live, starting, timetravel
 from .backend import REVERSE_ALLOWED, Backend
 from .control import ControlServer
 from .starting import NO_RESPONSE
@@ -65,6 +65,7 @@ class Session:
         # Time travel (stepBack, replay, ...) wraps some handlers: see timetravel.py.
         self.timetravel = timetravel.install(self)
         live.register(self)  # devsandbox/inspect, /set, /eval, /hotReload, ... (dap/live.py)
+        experiments.register(self)  # devsandbox/experiment.* (dap/experiments.py)
 
     def start(self) -> None:
         self.client.start()
