@@ -15,6 +15,7 @@ namedtuples) expand into their fields.
 
 from __future__ import annotations
 
+import ast
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -355,12 +356,24 @@ def exception_info(pos: Position, args: dict[str, Any]) -> dict[str, Any]:
         raise InvalidRequest("The thread is not at an exception in the recording.")
     found = pos.tl.event_value(tid, step)
     text, _cut, exc_type = found or ("", False, None)
-    return {"exceptionId": exc_type or "Exception", "description": text,
+    return {"exceptionId": exc_type or "Exception", "description": exception_message(text),
             "breakMode": "always",
             "details": {"typeName": exc_type, "message": text,
                         "stackTrace": "".join(
                             f'  File "{f.code.file}", line {f.line}, in {_frame_name(f)}\n'
                             for f in reversed(pos.tl.stack(tid, step)))}}
+
+
+def exception_message(text: str) -> str:
+    """The message of a recorded exception repr: ``ValueError('too big')`` -> ``too big``."""
+    if text.endswith(")") and "(" in text:
+        inner = text[text.index("(") + 1:-1]
+        try:
+            value = ast.literal_eval(inner) if inner else ""
+        except (ValueError, SyntaxError):
+            return inner
+        return value if isinstance(value, str) else inner
+    return text
 
 
 def source(args: dict[str, Any]) -> dict[str, Any]:

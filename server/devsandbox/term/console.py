@@ -21,7 +21,7 @@ PROMPT = "(dsb) "
 HISTORY_LENGTH = 1000
 CONTEXT_BEFORE, CONTEXT_AFTER = 2, 2
 # modules that add entries to TABLE when imported (time travel commands go here)
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["devsandbox.term.timetravel"]
 
 
 def history_path() -> str:
