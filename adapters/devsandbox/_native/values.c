@@ -240,12 +240,16 @@ fp_other(PyObject *o, int depth)
     if (t->tp_repr == PyBaseObject_Type.tp_repr) return h; /* "<T object at 0x…>" */
     int user_repr = (t->tp_flags & Py_TPFLAGS_HEAPTYPE) && t->tp_repr == python_repr_slot;
     if (depth >= ds_limits.max_depth && !user_repr) return h;
-    if (PyList_Check(o))
+    if (PyList_Check(o)) {
         h = seq_fp(mix(h, (uint64_t)Py_SIZE(o)), ((PyListObject *)o)->ob_item, Py_SIZE(o),
                    depth + 1);
-    else if (PyTuple_Check(o))
+        if (t->tp_repr == PyList_Type.tp_repr) return h; /* shows its items, nothing else */
+    }
+    else if (PyTuple_Check(o)) {
         h = seq_fp(mix(h, (uint64_t)Py_SIZE(o)), ((PyTupleObject *)o)->ob_item, Py_SIZE(o),
                    depth + 1);
+        if (t->tp_repr == PyTuple_Type.tp_repr) return h;
+    }
     if (PyByteArray_Check(o)) {
         Py_ssize_t n = PyByteArray_GET_SIZE(o);
         h = mix(h, (uint64_t)n);
@@ -498,10 +502,61 @@ put_placeholder(Buf *b, int tag, PyObject *o, const char *why)
     return put_text(b, tag, text, n);
 }
 
+/* object.__repr__ ("<module.Qualname object at 0x…>") without running it: the
+ * part before the address is kept per type */
+static PtrMap repr_prefixes; /* type -> PyBytes "<module.Qualname object at " */
+
+static int
+enc_default_repr(Buf *b, PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    PyObject *prefix = ds_map_get(&repr_prefixes, t);
+    if (!prefix) {
+        PyObject *mod = PyObject_GetAttrString((PyObject *)t, "__module__");
+        if (!mod || !PyUnicode_Check(mod)) {
+            PyErr_Clear();
+            Py_CLEAR(mod);
+        }
+        PyObject *qual = PyType_GetQualName(t), *text;
+        if (!qual) {
+            Py_XDECREF(mod);
+            return -1;
+        }
+        if (mod && PyUnicode_CompareWithASCIIString(mod, "builtins") != 0)
+            text = PyUnicode_FromFormat("<%U.%U object at ", mod, qual);
+        else
+            text = PyUnicode_FromFormat("<%s object at ", t->tp_name);
+        Py_XDECREF(mod);
+        Py_DECREF(qual);
+        if (!text) return -1;
+        prefix = PyUnicode_AsUTF8String(text);
+        Py_DECREF(text);
+        if (!prefix) return -1;
+        Py_INCREF(t); /* the type's address stays its own */
+        if (ds_map_put(&repr_prefixes, t, prefix) < 0) return -1;
+    }
+    char addr[40];
+    int n = snprintf(addr, sizeof addr, "%p>", (void *)o);
+    if (n < 0 || n >= (int)sizeof addr) n = 0;
+    if (n < 3 || addr[0] != '0' || addr[1] != 'x') { /* as PyUnicode_FromFormat's %p */
+        char tmp[40];
+        memcpy(tmp, addr, sizeof tmp);
+        n = snprintf(addr, sizeof addr, "0x%s", tmp);
+    }
+    Py_ssize_t plen = PyBytes_GET_SIZE(prefix);
+    if (buf_need(b, (size_t)(plen + n) + 12) < 0) return -1;
+    put_u8(b, V_REPR);
+    put_var(b, (uint64_t)(plen + n));
+    put_bytes(b, PyBytes_AS_STRING(prefix), (size_t)plen);
+    put_bytes(b, addr, (size_t)n);
+    return 0;
+}
+
 static int
 enc_repr(Buf *b, PyObject *o)
 {
     PyTypeObject *t = Py_TYPE(o);
+    if (t->tp_repr == PyBaseObject_Type.tp_repr) return enc_default_repr(b, o);
     if (ds_map_get(&slow_types, t)) return put_placeholder(b, V_REPR_SLOW, o, "repr skipped: slow");
     int64_t t0 = now_ns();
     PyObject *r = PyObject_Repr(o);
