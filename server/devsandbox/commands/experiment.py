@@ -161,6 +161,8 @@ def _settings_from(args: argparse.Namespace) -> dict[str, Any]:
         settings["isolation"] = "inprocess"
     if getattr(args, "no_memory", False):
         settings["memory"] = False
+    if getattr(args, "force", False):
+        settings["force"] = True
     return settings
 
 

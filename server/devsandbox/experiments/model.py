@@ -27,6 +27,7 @@ KEEP_RUNS = 5
 INPUT_KINDS = ("recording", "explicit", "live")
 INJECTION_KINDS = ("mock", "stub", "spy")
 ISOLATIONS = ("subprocess", "inprocess")
+SAFETY_LEVELS = ("strict", "normal", "permissive")
 # settings passed to the job as they are, with their types and bounds
 SETTINGS: dict[str, tuple[type, float, float]] = {
     "repeat": (int, 1, 10_000), "minRounds": (int, 1, 10_000), "budget": (float, 0.01, 3600),
@@ -80,6 +81,8 @@ class Experiment:
             job["file"] = self.file
         job.update({k: v for k, v in self.settings.items() if k in SETTINGS or k in (
             "isolation", "copyInputs", "memory")})
+        job["safety"] = {"level": self.settings.get("safety", "normal"),
+                         "force": self.settings.get("force") is True}
         return job
 
     def add_run(self, report: dict[str, Any]) -> None:
@@ -159,8 +162,12 @@ def settings_from(raw: Any) -> dict[str, Any]:
             if value not in ISOLATIONS:
                 raise InvalidRequest(f"'isolation' must be one of {', '.join(ISOLATIONS)}")
             out[key] = value
-        elif key in ("copyInputs", "memory"):
+        elif key in ("copyInputs", "memory", "force"):
             out[key] = bool(value)
+        elif key == "safety":
+            if value not in SAFETY_LEVELS:
+                raise InvalidRequest(f"'safety' must be one of {', '.join(SAFETY_LEVELS)}")
+            out[key] = value
         elif key in ("python", "cwd", "where"):
             out[key] = str(value)
         else:

@@ -180,11 +180,15 @@ def text(report: dict[str, Any], *, differences: int = 5) -> str:
                 versus += f" p={comparison['p']:.2g}"
         diffs = len(v.get("differences") or [])
         correct = "yes" if v.get("correct") else f"NO ({diffs} differ)"
+        word = str(v.get("verdict") or comparison.get("verdict", ""))
+        if word in ("incorrect", "raises"):
+            word += f" (timing: {comparison.get('verdict', '?')})"
+        if v.get("winner"):
+            word += " — winner"
         rows.append((str(v.get("name")), "ok", correct,
                      duration((v.get("wall") or {}).get("median")),
                      duration((v.get("wall") or {}).get("iqr")),
-                     _bytes((v.get("memory") or {}).get("peakMax")), versus,
-                     str(comparison.get("verdict", ""))))
+                     _bytes((v.get("memory") or {}).get("peakMax")), versus, word))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())

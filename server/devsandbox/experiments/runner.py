@@ -110,7 +110,7 @@ def resolve_inputs(exp: Experiment, *, refresh: bool = False) -> None:
     found = calls_from_recording(path, exp.target, file=exp.file or inputs.get("file"),
                                  limit=limit)
     exp.inputs.update(found)
-    if not exp.file and found.get("file") and exp.target.startswith("__main__:"):
+    if not exp.file and found.get("file"):
         exp.file = found["file"]
     if not found["calls"]:
         why = f"; {len(found['unreconstructed'])} could not be reconstructed" \
@@ -170,6 +170,7 @@ async def run(exp: Experiment, *, agent_call: AgentCall | None = None,
         where = "offline"
     if not isinstance(report, dict):
         raise CannotHandle("the experiment run answered something that is not an object")
+    report.setdefault("target", exp.target)
     report["experiment"] = exp.id
     report["started"] = started
     report["where"] = where

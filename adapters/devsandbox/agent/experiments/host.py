@@ -134,21 +134,22 @@ def run_local(job: dict[str, Any], scan: Scan | None = None) -> dict[str, Any]:
         target = targets.resolve(str(job.get("target") or ""), job.get("file"))
     except targets.TargetError as exc:
         return {"status": "error", "error": {"type": "TargetError", "message": str(exc)}}
-    compiled, failed = _compile(job, target, scan)
     ids, calls, skipped = _decode_inputs(job, target, scan)
     base: dict[str, Any] = {"status": "ok", "target": target.spec, "file": target.file,
             "inputs": {"ids": ids, "count": len(ids), "skipped": skipped}}
     if not calls:
         base.update(status="error", error={"type": "NoInputs", "message": "no usable inputs"
                     + (f" ({len(skipped)} could not be reconstructed)" if skipped else "")})
-        base["variants"] = failed
+        base["variants"] = _compile(job, target, scan)[1]
         return base
     settings = measure.Settings.from_job(job)
-    arms = [measure.Arm("baseline", target.function)]
-    arms += [measure.Arm(name, fn) for name, fn in compiled]
     started = time.perf_counter()
     try:
         with inject.injected(list(job.get("injections") or []), _file_for(job)) as spies:
+            # compiled now: the variants' globals (a copy of the module's) see the injections
+            compiled, failed = _compile(job, target, scan)
+            arms = [measure.Arm("baseline", target.function)]
+            arms += [measure.Arm(name, fn) for name, fn in compiled]
             raw = measure.measure(arms, calls, settings)
             spy_reports = [spy.report() for spy in spies.values()]
     except inject.InjectionError as exc:
@@ -304,9 +305,30 @@ def _name_variants(job: dict[str, Any]) -> None:
         v["name"] = str(v.get("name") or f"variant{i + 1}")
 
 
+def verdict(variant: dict[str, Any]) -> str:
+    """One word per variant: its status when it did not run; "raises" when it raised on every
+    input the baseline answered; "incorrect" when results differ; else the timing verdict."""
+    if variant.get("status") != "ok":
+        return str(variant.get("status"))
+    diffs = variant.get("differences") or []
+    if diffs and all((d.get("variant") or {}).get("status") == "raised" for d in diffs) and \
+            len(diffs) == sum(1 for o in variant.get("outcomes") or []
+                              if o.get("status") == "raised"):
+        return "raises"
+    if variant.get("correct") is not True:
+        return "incorrect"
+    return str((variant.get("comparison") or {}).get("verdict", stats.SAME))
+
+
 def finish(result: dict[str, Any]) -> dict[str, Any]:
+    for variant in result.get("variants") or []:
+        variant["verdict"] = verdict(variant)
     if result.get("status") == "ok":
         result["recommendation"] = stats.recommend(result.get("variants") or [])
+        winner = result["recommendation"].get("winner")
+        for variant in result.get("variants") or []:
+            if variant.get("name") == winner:
+                variant["winner"] = True
     return finite(result)  # type: ignore[no-any-return]
 
 

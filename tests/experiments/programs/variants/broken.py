@@ -1,0 +1,2 @@
+def total(prices, currency="EUR")
+    return 0

@@ -1,0 +1,2 @@
+def total(prices, currency="EUR"):
+    return round(sum(prices) * fetch_rate(currency), 2)

@@ -1,0 +1,2 @@
+def total(prices, currency="EUR"):
+    raise NotImplementedError("not written yet")
