@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "info",
     "debug",
     "replay",  # time travel in the terminal (term/timetravel.py)
+    "replay_call",  # modify and replay one recorded call (recording/replaycall.py)
     "discover",
     "demo",
     "inspect",  # live state (server/devsandbox/live/cli.py): inspect, set, call, eval, reload,

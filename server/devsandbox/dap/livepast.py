@@ -119,6 +119,31 @@ class LiveLink:
         self.tt.pos = pos
         return pos
 
+    async def view(self, args: dict[str, Any]) -> tuple[replay.Position, int, int, Any, Any]:
+        """The recording at the live point, for questions asked while live (the session stays
+        in the present): (position, thread, step, frame, frames); args.frameId is debugpy's."""
+        peek = await self.peek()
+        if peek is None:
+            raise CannotHandle("The recording holds no steps yet.")
+        dap_tid = args.get("threadId", (self.session.stopped or {}).get("threadId"))
+        try:
+            tid = peek.rec_thread(dap_tid)
+        except InvalidRequest:
+            tid = peek.tl.thread_ids()[0]
+        step = self.live_steps.get(tid, peek.tl.step_count(tid) - 1)
+        pos = replay.Position(peek.tl, tid, step)
+        pos.thread_ids = dict(peek.thread_ids)
+        frames = pos.tl.stack(tid, step)
+        index = 0
+        frame_id = args.get("frameId")
+        backend = self.session.backend
+        if frame_id is not None and backend is not None and not backend.channel.closed:
+            response = await backend.channel.request("stackTrace", {"threadId": dap_tid})
+            ids = [f.get("id") for f in (response.get("body") or {}).get("stackFrames") or []]
+            if frame_id in ids:
+                index = min(ids.index(frame_id), len(frames) - 1)
+        return pos, tid, step, frames[index], frames
+
     def beyond(self, tid: int, step: int) -> bool:
         """Whether a step is at (or after) the live point: debugpy's business."""
         live = self.live_steps.get(tid)

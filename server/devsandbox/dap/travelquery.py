@@ -39,18 +39,25 @@ def _args(request: Message) -> dict[str, Any]:
     return args
 
 
-def _frame(tt: TimeTravel, args: dict[str, Any]) -> tuple[int, int, Any, Any]:
-    """(thread, step, frame, frames) of args.frameId, or the top frame of the focus."""
-    pos = tt.require_past()
+async def view(tt: TimeTravel, args: dict[str, Any]) -> tuple[replay.Position, int, int, Any, Any]:
+    """(position, thread, step, frame, frames) a question is about: args.frameId, or the top
+    frame of the focus.  A live session answers from the recording at the live point without
+    entering the past (a frameId is then debugpy's: the frame at the same depth)."""
+    pos = tt.pos
+    if pos is None:
+        if tt.live is None:
+            pos = await tt.enter({"arguments": args})  # raises: no recording
+        else:
+            return await tt.live.view(args)
     if args.get("frameId") is not None:
         tid, step, _index, frame, frames = replay.frame_of(pos, args["frameId"])
-        return tid, step, frame, frames
+        return pos, tid, step, frame, frames
     tid = pos.rec_thread(args.get("threadId")) if args.get("threadId") is not None else pos.tid
     step = pos.step_of(tid)
     if step is None:
         raise InvalidRequest("That thread has not started at this point of the recording.")
     frames = pos.tl.stack(tid, step)
-    return tid, step, frames[0], frames
+    return pos, tid, step, frames[0], frames
 
 
 def _summary(tl: Timeline, tid: int, step: int) -> str:
@@ -181,9 +188,8 @@ def _expression(args: dict[str, Any]) -> str:
 async def on_lastWrite(tt: TimeTravel, request: Message) -> Any:
     args = _args(request)
     expression = _expression(args)
-    await tt.enter(request)
-    tid, step, frame, frames = _frame(tt, args)
-    tl = tt.require_past().tl
+    pos, tid, step, frame, frames = await view(tt, args)
+    tl = pos.tl
     try:
         current = ev.show(ev.evaluate(expression, replay.frame_lookup(frame, frames)))
     except ev.EvalError as exc:
@@ -197,10 +203,10 @@ async def on_lastWrite(tt: TimeTravel, request: Message) -> Any:
     writer = history.writer_step(tl, tid, change.step, change.fid)
     st = tl.step(tid, writer)
     code = tl.code(st.code_id)
-    body = {"found": True, "expression": expression, "threadId": tt.require_past().dap_thread(tid),
+    body = {"found": True, "expression": expression, "threadId": pos.dap_thread(tid),
             "step": writer, "line": st.line, "file": code.file, "function": code.qualname,
             "old": change.old, "new": change.new, "seenAt": change.step, "value": current}
-    if args.get("goto"):
+    if args.get("goto") and tt.pos is not None:
         tt._respond_then(lambda: tt.stop_at(
             tid, writer, "step", f"Last write of {expression}: step {writer:,} of "
             f"{tl.step_count(tid):,}"))
@@ -212,9 +218,8 @@ async def on_lastWrite(tt: TimeTravel, request: Message) -> Any:
 async def on_valueHistory(tt: TimeTravel, request: Message) -> Any:
     args = _args(request)
     expression = _expression(args)
-    await tt.enter(request)
-    tid, _step, frame, _frames = _frame(tt, args)
-    tl = tt.require_past().tl
+    pos, tid, _step, frame, _frames = await view(tt, args)
+    tl = pos.tl
     scope = args.get("scope") or ("frame" if args.get("frameId") is not None else "function")
     limit = int(args.get("limit") or HISTORY_LIMIT)
     if scope == "frame":
@@ -229,7 +234,6 @@ async def on_valueHistory(tt: TimeTravel, request: Message) -> Any:
     changes: list[dict[str, Any]] = []
     distinct: dict[Any, dict[str, Any]] = {}
     truncated = False
-    pos = tt.require_past()
     for watch in watches:
         for change in history.changes(tl, watch):
             key = change.new_value
@@ -285,9 +289,8 @@ def calls_of(tl: Timeline, tid: int) -> list[dict[str, Any]]:
 
 async def on_timeline(tt: TimeTravel, request: Message) -> Any:
     args = _args(request)
-    await tt.enter(request)
-    pos = tt.require_past()
-    tid = pos.rec_thread(args.get("threadId")) if args.get("threadId") is not None else pos.tid
+    pos, tid, _step, _frame, _frames = await view(tt, {k: v for k, v in args.items()
+                                                        if k != "frameId"})
     tl = pos.tl
     calls = calls_of(tl, tid)
     max_depth = args.get("maxDepth")
