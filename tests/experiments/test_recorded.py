@@ -18,8 +18,12 @@ VARIANTS = ["--variant", "variants/fast.py", "--variant", "variants/wrong.py",
             "--variant", "variants/raises.py", "--variant", "variants/broken.py"]
 
 
+BROKEN = 'def total(prices, currency="EUR")\n    return 0\n'  # no colon: a SyntaxError
+
+
 def test_recorded_calls_three_kinds_of_variant_and_the_right_verdicts(recorded) -> None:
     workdir, recording = recorded
+    (workdir / "variants" / "broken.py").write_text(BROKEN)
     answer = devsandbox_json("experiment", "run", "shop_app:total", "--recording", str(recording),
                              *VARIANTS, "--repeat", "15", "--name", "cart totals", cwd=workdir)
     report = answer["report"]

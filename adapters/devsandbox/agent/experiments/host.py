@@ -24,6 +24,7 @@ of time or hits a limit is reported for its variant only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -203,9 +204,10 @@ def run_worker(job: dict[str, Any], variants: list[dict[str, Any]]) -> dict[str,
     payload = json.dumps(_worker_job(job, variants))
     cmd = [str(job.get("python") or sys.executable), "-m", "devsandbox.agent.experiments",
            "worker"]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=worker_env(),
-                            cwd=str(job.get("cwd") or os.getcwd()), start_new_session=True)
+    with _not_followed_by_debuggers():
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=worker_env(),
+                                cwd=str(job.get("cwd") or os.getcwd()), start_new_session=True)
     try:
         out, err = proc.communicate(payload.encode("utf-8"), timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -223,6 +225,19 @@ def run_worker(job: dict[str, Any], variants: list[dict[str, Any]]) -> dict[str,
         except ValueError:
             pass
     return {"status": "crashed", "error": _crash(proc.returncode, err)}
+
+
+def _not_followed_by_debuggers() -> contextlib.AbstractContextManager[Any]:
+    """In a program debugpy runs with subProcess on, its own opt-out: the worker is not
+    debugged (no child session in the editor, no tracing in the measurements)."""
+    monkey = sys.modules.get("_pydev_bundle.pydev_monkey")
+    skip = getattr(monkey, "skip_subprocess_arg_patch", None)
+    if callable(skip):
+        try:
+            return skip()  # type: ignore[no-any-return]
+        except Exception:  # noqa: BLE001, S110  (another pydevd: just start the worker)
+            pass
+    return contextlib.nullcontext()
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

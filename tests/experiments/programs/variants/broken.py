@@ -1,2 +1,0 @@
-def total(prices, currency="EUR")
-    return 0
