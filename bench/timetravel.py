@@ -235,7 +235,8 @@ def report(r: dict[str, Any]) -> str:
         (f"gotoStep (random jump) p50 / p95 {r['gotoStep_ms']['p50']:8.1f} / "
          f"{r['gotoStep_ms']['p95']:.1f} ms"),
         (f"reverseContinue, whole recording {r['reverseContinue_ms']['to_breakpoint']:8.1f} ms"
-         f"   (target < 300 ms; to the start without breakpoints: "
+         f"   (target < 300 ms; from the last step to line {r['reverseContinue_ms']['hit_line']},"
+         f" run only at the start; to the start without breakpoints: "
          f"{r['reverseContinue_ms']['to_start']:.1f} ms)"),
         (f"variables of a past frame p50/p95 {r['variables_ms']['p50']:7.1f} / "
          f"{r['variables_ms']['p95']:.1f} ms   (target p95 < 20 ms)"),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -77,8 +78,29 @@ class Step:
     fid: int
 
 
+_allocator_tuned = False
+
+
+def _tune_allocator() -> None:
+    """Have glibc map large blocks (decompressed chunks, step arrays) with mmap, always, so
+    that they go back to the system when dropped instead of fragmenting the heap (its
+    default threshold grows after the first large free)."""
+    global _allocator_tuned
+    if _allocator_tuned or not sys.platform.startswith("linux"):
+        return
+    _allocator_tuned = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 class Timeline:
     def __init__(self, rec: Recording) -> None:
+        _tune_allocator()
         self.rec = rec
         self._cache: collections.OrderedDict[int, ChunkScan] = collections.OrderedDict()
         self._summaries: list[Summary | None] = [None] * len(rec._chunks)
