@@ -13,6 +13,7 @@ BENCHMARKS = {
     "live": "bench.live",
     "lsp": "bench.lsp",
     "timetravel": "bench.timetravel",
+    "experiments": "bench.experiments",
 }
 DEFAULT = "foundation"
 
