@@ -102,3 +102,34 @@ def test_step_back_from_a_live_stop_and_last_write(live):
     while body["description"] != "Back at the live point":
         body = client.resume("next", tid)
     assert client.top_frame(tid)["line"] == marker_line(LOOP, "boom")
+
+
+def test_start_recording_during_the_session_and_goto_targets(live):
+    client, tmp = live
+    line = marker_line(LOOP, "move")
+    client.start("launch", {"program": str(LOOP), "console": "internalConsole",
+                            "devsandbox": {"recordingPath": str(tmp)}},
+                 breakpoints={str(LOOP): [{"line": line}]}, timeout=60)
+    tid = client.stopped(timeout=60)["threadId"]
+    error = client.request("stepBack", {"threadId": tid}, check=False)
+    assert not error["success"] and "recording" in error["message"]
+    status = client.request("devsandbox/startRecording", {})["body"]
+    assert status["running"]
+    client.resume("continue", tid)
+    client.resume("continue", tid)
+    assert locals_of(client, tid)["i"] == "2"
+    # goto targets: debugpy's (this frame, live) and every recorded execution of the line
+    targets = client.request("gotoTargets", {"source": {"path": str(LOOP)}, "line": line})
+    recorded = [t for t in targets["body"]["targets"] if t["id"] >= 1_000_000_000]
+    # recorded since the recording started (after i=0), up to the live point (i=2)
+    assert [t["label"].split(": ", 1)[1].split(", ")[-1] for t in recorded] == ["i=1", "i=2"]
+    assert any(t["id"] < 1_000_000_000 for t in targets["body"]["targets"])
+    body = client.resume("goto", tid, {"targetId": recorded[0]["id"]})
+    assert body["reason"] == "goto" and body["description"].startswith("Goto: step")
+    assert locals_of(client, tid)["i"] == "1"
+    body = client.resume("continue", tid)
+    assert body["description"] == "Back at the live point"
+    stopped = client.request("devsandbox/stopRecording", {})["body"]
+    assert stopped["running"] is False and Path(stopped["path"]).exists()
+    client.resume("continue", tid)
+    assert locals_of(client, tid)["i"] == "3"

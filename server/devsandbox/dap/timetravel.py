@@ -55,6 +55,9 @@ OWN = (
     "devsandbox/replayCall",
 )
 
+# ours in a recorded live session even in the present: they add the recording's places
+LIVE_AWARE = frozenset({"gotoTargets", "goto"})
+
 Handler = Callable[[Message], Awaitable[Any]]
 
 
@@ -112,7 +115,8 @@ class TimeTravel:
                     return await self.launch_replay(request, path)
                 if _records(request):
                     self.live = livepast.LiveLink(self)
-            if self.pos is not None and mine is not None:
+            if mine is not None and (self.pos is not None or (
+                    command in LIVE_AWARE and self.live is not None)):
                 return await mine(request)
             if previous is not None:
                 return await previous(request)
