@@ -1,7 +1,7 @@
 """textDocument/codeLens: on every function and method, what the current recording saw
 ("1,204 calls · p50 0.8 ms · 3 raised"), and, while a debug session runs the file, the
-commands "record calls" and "hot reload".  ("replay last call" and "run experiment" need the
-experiments runner, which does not exist yet.)"""
+commands "record calls" and "hot reload"; on functions with stored experiments, "Run
+experiment" (features/experiments.py).  ("replay last call" does not exist yet.)"""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from lsprotocol import types as T
 
 from .. import source
 from ..recordings import FunctionStats
+from . import experiments
 from .commands import HOT_RELOAD, RECORD_CALLS, SHOW_CALLS
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ def title(stats: FunctionStats | None) -> str:
 
 
 def register(server: DevsandboxLanguageServer) -> None:
+    experiments.register(server)  # the devsandbox.experiment.run command
+
     @server.feature(T.TEXT_DOCUMENT_CODE_LENS, T.CodeLensOptions(resolve_provider=False))
     def code_lens(ls: DevsandboxLanguageServer,
                   params: T.CodeLensParams) -> list[T.CodeLens] | None:
@@ -42,7 +45,8 @@ def register(server: DevsandboxLanguageServer) -> None:
             return []
         index = ls.recordings.current
         live = bool(ls.sessions.for_file(doc.path))
-        if index is None and not live:
+        stored = experiments.experiments_for(doc.path)
+        if index is None and not live and not stored:
             return []
         lenses: list[T.CodeLens] = []
         for fn in source.functions(doc.source):
@@ -61,4 +65,5 @@ def register(server: DevsandboxLanguageServer) -> None:
                     title="record calls", command=RECORD_CALLS, arguments=[args])))
                 lenses.append(T.CodeLens(range=span, command=T.Command(
                     title="hot reload", command=HOT_RELOAD, arguments=[args])))
+            lenses += experiments.lenses(stored, fn.qualname, span, args)
         return lenses
