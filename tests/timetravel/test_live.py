@@ -133,3 +133,50 @@ def test_start_recording_during_the_session_and_goto_targets(live):
     assert stopped["running"] is False and Path(stopped["path"]).exists()
     client.resume("continue", tid)
     assert locals_of(client, tid)["i"] == "3"
+
+
+def test_a_subprocess_session_has_its_own_timeline(live):
+    import threading
+    import time
+
+    client, tmp = live
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    parent, child = samples / "parent.py", samples / "child.py"
+    child_line = marker_line(child, "child_line")
+    sessions: list[DapClient] = []
+
+    def start_debugging(request):
+        config = request["arguments"]["configuration"]
+        sub = DapClient([sys.executable, "-m", "devsandbox", "dap"], env=env())
+        sessions.append(sub)
+        threading.Thread(target=lambda: sub.start(
+            "attach", config, breakpoints={str(child): [{"line": child_line}]}),
+            daemon=True).start()
+        return {}
+
+    client.reverse_handlers["startDebugging"] = start_debugging
+    client.start("launch", {"program": str(parent), "subProcess": True,
+                            "console": "internalConsole",
+                            "devsandbox": {"record": True, "recordingPath": str(tmp)}},
+                 timeout=60)
+    deadline = time.time() + 30
+    while not sessions and time.time() < deadline:
+        time.sleep(0.05)
+    sub = sessions[0]
+    try:
+        tid = sub.stopped(timeout=30)["threadId"]
+        assert sub.top_frame(tid)["line"] == child_line
+        body = sub.resume("stepBack", tid)
+        assert body["description"].startswith("Step back: step")
+        frame = sub.top_frame(tid)
+        assert frame["name"] == "<module>" and frame["line"] == child_line + 4
+        assert "greet" in sub.locals(frame["id"])
+        body = sub.resume("stepIn", tid)
+        assert body["description"] == "Back at the live point"
+        assert sub.locals(sub.top_frame(tid)["id"])["who"] == "'from-parent'"
+        sub.request("setBreakpoints", {"source": {"path": str(child)}, "breakpoints": []})
+        sub.request("continue", {"threadId": tid})
+        client.event("exited", timeout=30)
+    finally:
+        sub.close()
+    assert "child said hello from-parent exit 0" in client.output()

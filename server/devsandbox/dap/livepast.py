@@ -10,6 +10,11 @@ the line debugpy is paused on).  From there the session answers from the
 recording (see timetravel.py); a forward motion that reaches the live point
 hands the session back to debugpy, with a stopped event for the live point.
 
+Without an agent for the process (a subprocess's own session: its agent talks
+to the parent's session), the recording is found by the process id in the
+configured recording directory (the recorder names files ``...-PID.dsrec``)
+and read as far as the recorder has written it (it writes every 100 ms).
+
 Threads: the recording's threads are shown with debugpy's thread ids (matched
 by name); a recorded thread debugpy does not know gets an id from
 `replay.FIRST_ID` up.  Changes made while paused (setVariable, setExpression,
@@ -18,6 +23,8 @@ goto) are recorded by the recorder itself as marks.
 
 from __future__ import annotations
 
+import asyncio
+import glob
 import logging
 import os
 from typing import TYPE_CHECKING, Any
@@ -39,10 +46,19 @@ START = "recorder/start"
 STOP = "recorder/stop"
 
 
+WRITER_WAIT = 0.25  # the recorder's writer flushes every 100 ms
+
+
 class LiveLink:
-    def __init__(self, tt: TimeTravel) -> None:
+    def __init__(self, tt: TimeTravel, config: dict[str, Any]) -> None:
         self.tt = tt
         self.session = tt.session
+        section = config.get("devsandbox") if isinstance(config.get("devsandbox"), dict) else {}
+        self.where = section.get("recordingPath") if isinstance(
+            section.get("recordingPath"), str) else None
+        self.cwd = config.get("cwd") if isinstance(config.get("cwd"), str) else os.getcwd()
+        self.pid = config.get("subProcessId") if isinstance(config.get("subProcessId"), int) \
+            else None
         self.recording = True
         self.tl: Timeline | None = None
         self.position: replay.Position | None = None
@@ -58,11 +74,40 @@ class LiveLink:
                                "that records the program.")
         return await hub.call(method, params or {}, pid=self.session.debuggee_pid, timeout=timeout)
 
+    async def _flush(self) -> dict[str, Any]:
+        """The agent's flush answer, or (no agent for this process) the recording found by
+        its process id, read after the recorder's writer had time to write the stop."""
+        hub = self.session.hub
+        pid = self.pid or self.session.debuggee_pid
+        if hub is not None and hub.agents and (pid is None or pid in hub.agents):
+            return await self._agent(FLUSH)  # type: ignore[no-any-return]
+        path = self._find_recording(pid)
+        if path is None:
+            raise CannotHandle(f"No recording of process {pid} was found (looked in "
+                               f"{self._directory()}).")
+        await asyncio.sleep(WRITER_WAIT)
+        return {"path": path, "threads": []}
+
+    def _directory(self) -> str:
+        where = self.where
+        if where is None:
+            return os.path.join(self.cwd, ".devsandbox", "recordings")
+        where = os.path.expanduser(where)
+        if not os.path.isabs(where):
+            where = os.path.join(self.cwd, where)
+        return os.path.dirname(where) if where.endswith(".dsrec") else where
+
+    def _find_recording(self, pid: int | None) -> str | None:
+        if pid is None:
+            return None
+        found = glob.glob(os.path.join(glob.escape(self._directory()), f"*-{pid}.dsrec"))
+        return max(found, key=os.path.getmtime) if found else None
+
     async def peek(self) -> replay.Position | None:
         """The recording up to now (flushed and read), without entering the past."""
         if self.session.stopped is None:
             raise InvalidRequest("Pause the program first: the past is reached from a stop.")
-        flush = await self._agent(FLUSH)
+        flush = await self._flush()
         path = flush.get("path")
         if not path:
             raise CannotHandle("The program is not being recorded (devsandbox/startRecording "

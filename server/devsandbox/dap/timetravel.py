@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 # debugpy's requests that we answer while in the past
 INTERCEPTED = (
-    "launch", "configurationDone", "threads", "stackTrace", "scopes", "variables", "evaluate",
+    "launch", "attach", "configurationDone", "threads", "stackTrace", "scopes", "variables", "evaluate",
     "source", "exceptionInfo", "setBreakpoints", "setExceptionBreakpoints",
     "setFunctionBreakpoints", "continue", "next", "stepIn", "stepOut", "goto", "gotoTargets",
     "pause", "setVariable", "setExpression", "disconnect", "terminate", "completions",
@@ -113,8 +113,8 @@ class TimeTravel:
                 path = _replay_path(request)
                 if path is not None:
                     return await self.launch_replay(request, path)
-                if _records(request):
-                    self.live = livepast.LiveLink(self)
+            if command in ("launch", "attach") and self.pos is None and _records(request):
+                self.live = livepast.LiveLink(self, request.get("arguments") or {})
             if mine is not None and (self.pos is not None or (
                     command in LIVE_AWARE and self.live is not None)):
                 return await mine(request)

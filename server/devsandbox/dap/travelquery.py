@@ -319,7 +319,7 @@ async def on_startRecording(tt: TimeTravel, request: Message) -> Any:
             raise CannotHandle("Recording needs the DevSandbox agent (a launched session).")
         from .livepast import LiveLink
 
-        tt.live = LiveLink(tt)
+        tt.live = LiveLink(tt, {})
     return await tt.live.start_recording(request)
 
 
