@@ -130,6 +130,26 @@ def test_explicit_calls_stubs_spies_and_mocks(recorded) -> None:
         "outcomes"]] == ["7.5", "15.0"]
 
 
+def test_a_method_with_arguments_built_in_the_module(recorded) -> None:
+    workdir, _recording = recorded
+    method = ("def total(self, currency='EUR'):\n"
+              "    return round(sum(self.prices) * fetch_rate(currency), 2)\n")
+    loops = "def total(self, currency='EUR'):\n    return total(self.prices, currency) + 0\n"
+    report = devsandbox_json(
+        "experiment", "run", "shop_app:Cart.total", "--call", "Cart(range(30)), 'USD'",
+        "--call", "Cart([1, 2]), currency='GBP'", "--call", "Cart(eval('[1]'))",
+        "--variant-code", f"direct={method}", "--variant-code", f"delegate={loops}",
+        "--repeat", "8", "--no-save", cwd=workdir)["report"]
+    assert [o["value"] for o in report["baseline"]["outcomes"]] == ["543.75", "1.5"]
+    # eval() is refused by the scanner: that input is skipped, the others run
+    [skipped] = report["inputs"]["skipped"]
+    assert skipped["input"] == "3" and "refused" in skipped["reason"]
+    variants = by_name(report)
+    assert variants["direct"]["correct"] is True
+    # inside a method variant, total() is still the module's function, not the variant
+    assert variants["delegate"]["correct"] is True
+
+
 def test_limits_timeouts_and_refusals_hit_one_variant_only(recorded) -> None:
     workdir, _recording = recorded
     (workdir / "spin.py").write_text("def total(prices, currency='EUR'):\n"

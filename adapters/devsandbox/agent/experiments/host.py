@@ -100,9 +100,11 @@ def _compile(job: dict[str, Any], target: targets.Target, scan: Scan
     return compiled, failed
 
 
-def _decode_inputs(job: dict[str, Any], target: targets.Target, scan: Scan
+def _decode_inputs(job: dict[str, Any], target: targets.Target, scan: Scan,
+                   kept: list[dict[str, Any]] | None = None
                    ) -> tuple[list[str], list[tuple[tuple[Any, ...], dict[str, Any]]],
                               list[dict[str, Any]]]:
+    """(ids, decoded calls, skipped with reasons); ``kept`` collects the usable items."""
     ids, calls, skipped = [], [], []
     for index, item in enumerate(job.get("inputs") or []):
         ident = str(item.get("id", index + 1)) if isinstance(item, dict) else str(index + 1)
@@ -112,6 +114,8 @@ def _decode_inputs(job: dict[str, Any], target: targets.Target, scan: Scan
         try:
             calls.append(inputs.decode(item, target, lambda text: scan(text, "input")))
             ids.append(ident)
+            if kept is not None:
+                kept.append(dict(item, id=ident))
         except inputs.InputError as exc:
             skipped.append({"input": ident, "reason": str(exc)})
         except Refused as exc:
@@ -272,9 +276,17 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     except targets.TargetError as exc:
         return finish({"status": "error", "error": {"type": "TargetError", "message": str(exc)}})
     compiled, failed = _compile(job, target, scan)
-    # inputs are decoded here too: expressions are scanned once, and unusable ones reported
-    _ids, calls, skipped = _decode_inputs(job, target, scan)
+    # inputs are decoded here first: expressions are scanned here, once; the workers get the
+    # usable inputs only
+    usable: list[dict[str, Any]] = []
+    _ids, calls, skipped = _decode_inputs(job, target, scan, usable)
     del compiled
+    if not calls:
+        return finish({"status": "error", "target": target.spec, "file": target.file,
+                       "inputs": {"ids": [], "count": 0, "skipped": skipped},
+                       "variants": failed, "error": {"type": "NoInputs", "message":
+                       f"no usable inputs ({len(skipped)} could not be reconstructed)"}})
+    job = dict(job, inputs=usable)
     failed_names = {f["name"] for f in failed}
     wanted = [v for v in job.get("variants") or [] if v["name"] not in failed_names]
     started = time.perf_counter()
@@ -301,7 +313,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         for entry in report.get("variants") or []:
             entries[entry["name"]] = entry
     if "inputs" not in merged:
-        merged["inputs"] = {"ids": _ids, "count": len(calls), "skipped": skipped}
+        merged["inputs"] = {"ids": _ids, "count": len(calls), "skipped": []}
+    merged["inputs"]["skipped"] = skipped + list(merged["inputs"].get("skipped") or [])
     merged["variants"] = [entries[v["name"]] for v in job.get("variants") or []
                           if v["name"] in entries]
     merged.setdefault("environment", _environment("subprocess"))

@@ -189,7 +189,13 @@ def compile_function(source: str, target: Target, label: str) -> Any:
                                    f"(or exactly one function); it defines "
                                    f"{', '.join(names) or 'none'}")
             fn = namespace[wanted]
-            if not target.qualname.count(".") and wanted != target.name:
+            if "." in target.qualname:  # a method: its name is no global of the module
+                original = _module_dict(target.module)
+                if wanted in original:
+                    namespace[wanted] = original[wanted]
+                else:
+                    del namespace[wanted]
+            elif wanted != target.name:
                 namespace[target.name] = fn  # recursion through the target's own name
     except CompileError:
         raise
