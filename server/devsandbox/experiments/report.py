@@ -156,17 +156,18 @@ def text(report: dict[str, Any], *, differences: int = 5) -> str:
         err = report.get("error") or {}
         lines.append(f"  failed: {err.get('type')}: {err.get('message')}")
         return "\n".join(lines) + "\n"
-    rows = [("arm", "status", "correct", "median/round", "IQR", "memory peak", "vs baseline",
-             "verdict")]
+    rows = [("arm", "status", "correct", "median/round", "IQR", "CPU/round", "memory peak",
+             "vs baseline", "verdict")]
     base = report.get("baseline") or {}
     rows.append(("baseline", "ok", "—", duration((base.get("wall") or {}).get("median")),
                  duration((base.get("wall") or {}).get("iqr")),
+                 duration((base.get("cpu") or {}).get("median")),
                  _bytes((base.get("memory") or {}).get("peakMax")), "", ""))
     for v in report.get("variants") or []:
         if v.get("status") != "ok":
             err = v.get("error") or {}
             where = f" (line {err['line']})" if err.get("line") else ""
-            rows.append((str(v.get("name")), str(v.get("status")), "", "", "", "",
+            rows.append((str(v.get("name")), str(v.get("status")), "", "", "", "", "",
                          f"{err.get('type')}: {err.get('message')}{where}", ""))
             continue
         comparison = v.get("comparison") or {}
@@ -188,6 +189,7 @@ def text(report: dict[str, Any], *, differences: int = 5) -> str:
         rows.append((str(v.get("name")), "ok", correct,
                      duration((v.get("wall") or {}).get("median")),
                      duration((v.get("wall") or {}).get("iqr")),
+                     duration((v.get("cpu") or {}).get("median")),
                      _bytes((v.get("memory") or {}).get("peakMax")), versus, word))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:

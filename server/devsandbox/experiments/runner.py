@@ -154,7 +154,7 @@ async def run(exp: Experiment, *, agent_call: AgentCall | None = None,
     """Run the experiment (inputs resolved first); the report, also added to ``exp.runs``."""
     if not exp.variants:
         raise InvalidRequest("the experiment has no variants")
-    resolve_inputs(exp)
+    await asyncio.to_thread(resolve_inputs, exp)  # a large recording takes a while to scan
     if not exp.inputs.get("calls"):
         raise InvalidRequest("the experiment has no inputs (explicit calls, a recording, or a "
                              "live capture)")

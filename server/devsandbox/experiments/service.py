@@ -3,6 +3,7 @@ experiments), list, get, delete, each against a Store."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ async def run(store: Store, args: dict[str, Any], *, agent_call: runner.AgentCal
             raise InvalidRequest("inputs 'timeout' must be a positive number of seconds")
         await runner.capture_live(exp, agent_call, count, float(timeout))
     elif refresh:
-        runner.resolve_inputs(exp, refresh=True)
+        await asyncio.to_thread(runner.resolve_inputs, exp, refresh=True)
     result = await runner.run(exp, agent_call=agent_call, cwd=cwd, python=python)
     answer: dict[str, Any] = {"id": exp.id, "report": result, "text": report.text(result)}
     if args.get("save", True) is not False:
