@@ -232,29 +232,32 @@ async def on_valueHistory(tt: TimeTravel, request: Message) -> Any:
     else:
         raise InvalidRequest("'scope' is one of frame, function, recording.")
     changes: list[dict[str, Any]] = []
-    distinct: dict[Any, dict[str, Any]] = {}
+    distinct: dict[Any, list[Any]] = {}  # value -> [count, first step, last step, thread]
     truncated = False
     for watch in watches:
-        for change in history.changes(tl, watch):
-            key = change.new_value
-            if key is None:
-                continue
-            entry = distinct.get(key)
-            if entry is None:
-                distinct[key] = {"value": change.new, "count": 1, "firstStep": change.step,
-                                 "lastStep": change.step, "threadId": pos.dap_thread(change.tid)}
-            else:
-                entry["count"] += 1
-                entry["lastStep"] = change.step
-            if len(changes) >= limit:
-                truncated = True
-                continue
-            code = tl.code(change.code_id)
-            changes.append({"step": change.step, "line": tl.step(change.tid, change.step).line,
-                            "file": code.file, "function": code.qualname,
-                            "threadId": pos.dap_thread(change.tid), "value": change.new})
+        for batch in history.raw_changes(tl, watch):
+            for step, _fid, code_id, new, _old in batch:
+                if new is None:
+                    continue
+                entry = distinct.get(new)
+                if entry is None:
+                    distinct[new] = [1, step, step, watch.tid]
+                else:
+                    entry[0] += 1
+                    entry[2] = step
+                if len(changes) < limit:
+                    code = tl.code(code_id)
+                    changes.append({"step": step, "line": tl.step(watch.tid, step).line,
+                                    "file": code.file, "function": code.qualname,
+                                    "threadId": pos.dap_thread(watch.tid),
+                                    "value": history.text_of(new)})
+                else:
+                    truncated = True
+    distinct_out = [{"value": history.text_of(value), "count": count, "firstStep": first,
+                     "lastStep": last, "threadId": pos.dap_thread(tid)}
+                    for value, (count, first, last, tid) in distinct.items()]
     return {"expression": expression, "scope": scope, "changes": changes,
-            "distinct": list(distinct.values()), "truncated": truncated}
+            "distinct": distinct_out, "truncated": truncated}
 
 
 # ---- timeline --------------------------------------------------------------------------------

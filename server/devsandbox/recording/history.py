@@ -153,25 +153,48 @@ class _Tracker:
         return bool(self.shown or self.raw)
 
 
-def _chunk_changes(tl: Timeline, ci: int, tracker: _Tracker) -> Iterator[Change]:
+Raw = tuple[int, int, int, Value, Value]
+"""(step, frame id, code id, new value, old value): a change without an object around it."""
+
+
+def _chunk_raw(tl: Timeline, ci: int, tracker: _Tracker) -> list[Raw]:
+    """The changes in one chunk, in order (its payload only: no full scan of the chunk)."""
     w = tracker.watch
-    sc = tl.scan(ci)
-    ts = sc.threads.get(w.tid)
-    if ts is None:
-        return
-    buf = sc.buf
-    if tracker.simple:
-        (name_id,) = [k for k in tracker.ids][:1]
-        fast = chunks.changes(buf, w.tid, name_id, w.fids, w.codes, tracker.raw) if len(
-            tracker.ids) == 1 else None
+    first, n = _range(tl, ci, w.tid)
+    if not n:
+        return []
+    buf = tl.payload(ci)
+    if tracker.simple and len(tracker.ids) == 1:
+        (name_id,) = tracker.ids
+        fast = chunks.changes(buf, w.tid, name_id, w.fids, w.codes, tracker.raw)
         if fast is not None:
-            for index, fid, code, new, old in fast:
-                yield Change(w.tid, ts.first + max(index, 0), fid, code, old, new)
-            return
+            return [(first + (max(0, index)), fid, code, new, old)
+                    for index, fid, code, new, old in fast]
+    out: list[Raw] = []
     for write in chunks.writes(buf, w.tid, set(tracker.ids), w.fids, w.codes):
         changed = tracker.apply(buf, write)
         if changed is not None:
-            yield Change(w.tid, ts.first + max(write[0], 0), write[1], write[2], *changed)
+            out.append((first + max(write[0], 0), write[1], write[2], changed[1], changed[0]))
+    return out
+
+
+def _chunk_changes(tl: Timeline, ci: int, tracker: _Tracker) -> Iterator[Change]:
+    tid = tracker.watch.tid
+    for step, fid, code, new, old in _chunk_raw(tl, ci, tracker):
+        yield Change(tid, step, fid, code, old, new)
+
+
+def raw_changes(tl: Timeline, watch: Watch) -> Iterator[list[Raw]]:
+    """Every change over the recording, a chunk's list at a time (for counting fast)."""
+    ids = _name_ids(tl, names_in(watch.expression))
+    if not ids:
+        return
+    tracker = _Tracker(watch, ids)
+    id_set = frozenset(ids)
+    for ci in tl.chunks_of(watch.tid):
+        if tracker.started and not (tl.summary(ci).names.get(watch.tid, frozenset()) & id_set):
+            continue
+        yield _chunk_raw(tl, ci, tracker)
 
 
 def changes(tl: Timeline, watch: Watch, start: int | None = None,

@@ -128,6 +128,11 @@ class Timeline:
             self._cache.popitem(last=False)
         return sc
 
+    def payload(self, ci: int) -> bytes:
+        """The chunk's decompressed events (the cached scan's, or read again: no scan)."""
+        cached = self._cache.get(ci)
+        return cached.buf if cached is not None else self.rec._payload(self.rec._chunks[ci])
+
     def summary(self, ci: int) -> Summary:
         s = self._summaries[ci]
         if s is None:
