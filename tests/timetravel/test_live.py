@@ -180,3 +180,25 @@ def test_a_subprocess_session_has_its_own_timeline(live):
     finally:
         sub.close()
     assert "child said hello from-parent exit 0" in client.output()
+
+
+def test_set_variable_while_live_shows_in_the_past(live):
+    client, tmp = live
+    line = marker_line(LOOP, "move")
+    tid = start(client, tmp, [{"line": line}])
+    frame = client.top_frame(tid)
+    scopes = client.request("scopes", {"frameId": frame["id"]})["body"]["scopes"]
+    client.request("setVariable", {"variablesReference": scopes[0]["variablesReference"],
+                                   "name": "total", "value": "100"})
+    client.resume("continue", tid)
+    assert locals_of(client, tid)["total"] == "101"
+    hist = client.request("devsandbox/valueHistory", {"expression": "total"})["body"]
+    assert [c["value"] for c in hist["changes"]] == ["0", "100", "101"]
+    last = client.request("devsandbox/lastWrite", {"expression": "p.x"})["body"]
+    assert last["new"] == "100" and last["line"] == line  # p.x = total ran with the new total
+    client.resume("stepBack", tid)
+    client.resume("stepBack", tid)
+    last = client.request("devsandbox/lastWrite", {"expression": "total"})["body"]
+    assert (last["old"], last["new"]) == ("0", "100") and "byDebugger" in last
+    marks = client.request("devsandbox/timeline", {})["body"]["marks"]
+    assert marks and marks[0]["kind"] in ("resume", "setVariable")

@@ -2,13 +2,14 @@
 value history and the call timeline (handlers of `timetravel.TimeTravel`).
 
     devsandbox/lastWrite     {expression | name, frameId?, goto?}
-        -> {found, step, line, file, function, threadId, old, new, seenAt}
+        -> {found, step, line, file, function, threadId, old, new, seenAt, byDebugger?}
     devsandbox/valueHistory  {expression, frameId?, scope: frame|function|recording, limit?}
         -> {changes: [{step, line, file, function, threadId, value}], distinct:
             [{value, count, firstStep, lastStep}], truncated}
     devsandbox/timeline      {threadId?, start?, count?, maxDepth?}
         -> {calls: [{id, function, file, line, depth, startStep, endStep,
-            exception?}], total}
+            exception?}], total, marks: [{afterStep, kind, text}]}  (marks: what the
+            debugger did while the program was paused: setVariable, goto ...)
 """
 
 from __future__ import annotations
@@ -206,11 +207,32 @@ async def on_lastWrite(tt: TimeTravel, request: Message) -> Any:
     body = {"found": True, "expression": expression, "threadId": pos.dap_thread(tid),
             "step": writer, "line": st.line, "file": code.file, "function": code.qualname,
             "old": change.old, "new": change.new, "seenAt": change.step, "value": current}
+    mark = _debugger_mark(tl, tid, writer, change.step)
+    if mark is not None:  # the debugger changed it (setVariable, setExpression, goto ...)
+        body["byDebugger"] = {"kind": mark[2], "text": mark[3], "afterStep": mark[1]}
     if args.get("goto") and tt.pos is not None:
         tt._respond_then(lambda: tt.stop_at(
             tid, writer, "step", f"Last write of {expression}: step {writer:,} of "
             f"{tl.step_count(tid):,}"))
     return body
+
+
+def marks_of(tl: Timeline, tid: int, chunk_ids: list[int] | None = None) -> list[tuple[int, int, str, str]]:
+    """The recorder's explicit events of a thread: (thread, after step, kind, text)."""
+    out = []
+    for ci in chunk_ids if chunk_ids is not None else tl.chunks_of(tid):
+        out.extend(m for m in tl.summary(ci).marks if m[0] == tid)
+    return out
+
+
+def _debugger_mark(tl: Timeline, tid: int, writer: int, seen: int) -> tuple[int, int, str, str] | None:
+    """A mark (the debugger changed the program) between the writer step and the change."""
+    chunk_ids = tl.chunks_of(tid)
+    ci = chunk_ids.index(tl.locate(tid, seen)[0])
+    for mark in reversed(marks_of(tl, tid, chunk_ids[max(0, ci - 1):ci + 1])):
+        if writer <= mark[1] < seen:
+            return mark
+    return None
 
 
 # ---- value history ---------------------------------------------------------------------------
@@ -308,8 +330,10 @@ async def on_timeline(tt: TimeTravel, request: Message) -> Any:
             found = tl.event_value(tid, exc["step"])
             if found is not None:
                 exc.update(type=found[2], value=found[0])
+    marks = [{"afterStep": step, "kind": kind, "text": text}
+             for _t, step, kind, text in marks_of(tl, tid)]
     return {"threadId": pos.dap_thread(tid), "calls": page, "total": len(calls),
-            "steps": tl.step_count(tid)}
+            "steps": tl.step_count(tid), "marks": marks}
 
 
 # ---- recording control ------------------------------------------------------------------------
