@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from harness.processes import clean_env, marker_line, stop_process  # noqa: F401
+
 PROGRAMS = Path(__file__).resolve().parent / "programs"
-
-
-def marker_line(path: Path, marker: str) -> int:
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if f"# @{marker}" in line:
-            return number
-    raise LookupError(f"no @{marker} in {path}")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """Our environment without any DevSandbox variables (the tests may run inside one)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DEVSANDBOX_")}
-    env.pop("PYTHONPATH", None)
-    env.update(extra)
-    return env
 
 
 class Recorder:
@@ -70,15 +55,7 @@ class Programs:
 
     def stop_all(self) -> None:
         for proc in self.procs:
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            proc.wait(10)
-            for stream in (proc.stdin, proc.stdout, proc.stderr):
-                if stream is not None:
-                    stream.close()
+            stop_process(proc)
 
 
 async def read_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 20.0) -> str:

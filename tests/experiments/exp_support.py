@@ -7,11 +7,12 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from harness.processes import stop_process
 
 from devsandbox.agent_link import AgentHub
 
@@ -108,13 +109,6 @@ async def start_app(workdir: Path) -> App:
     return App(hub, proc, workdir, notes)
 
 
-def stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    proc.wait(10)
-    for stream in (proc.stdin, proc.stdout, proc.stderr):
-        if stream is not None:
-            stream.close()
+stop = stop_process
+
+

@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from harness.processes import clean_env, marker_line, stop_process  # noqa: F401
 
 from devsandbox.agent_link import AgentHub
 from devsandbox.errors import DevsandboxError
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 CLIENT = "test"
-
-
-def marker_line(path: Path, marker: str) -> int:
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if f"# @{marker}" in line:
-            return number
-    raise LookupError(f"no @{marker} in {path}")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DEVSANDBOX_")}
-    env.pop("PYTHONPATH", None)
-    env.update(extra)
-    return env
 
 
 def copy_programs(workdir: Path) -> Path:
@@ -104,13 +90,6 @@ async def start_app(hub: AgentHub, workdir: Path, options: dict[str, Any] | None
     return LiveApp(hub, proc, workdir)
 
 
-def stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    proc.wait(10)
-    for stream in (proc.stdin, proc.stdout, proc.stderr):
-        if stream is not None:
-            stream.close()
+stop = stop_process
+
+
