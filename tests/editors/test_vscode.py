@@ -159,11 +159,11 @@ def test_f5_step_back_hover_and_code_lens(code_server: CodeServer) -> None:
     continued = steps["continued"]
     assert continued["ok"] and {"i = 3", "total = 3"} <= set(continued["variables"]), detail
 
-    # The Step Back button of the debug toolbar: to the loop's `for` line (same values), then
-    # back to the previous time round the loop, with that time's values.
+    # The Step Back button of the debug toolbar: to the loop's `for` line (before i became 3),
+    # then back to the previous time round the loop, with that time's values.
     assert steps["step back button"]["label"].startswith("Step Back"), detail
     first = steps["step back 1"]
-    assert first["line"] == line - 1 and {"i = 3", "total = 3"} <= set(first["variables"]), detail
+    assert first["line"] == line - 1 and {"i = 2", "total = 3"} <= set(first["variables"]), detail
     assert first["frames"][0].startswith("accumulate"), detail
     second = steps["step back 2"]
     assert second["line"] == line and {"i = 2", "total = 1"} <= set(second["variables"]), detail

@@ -51,6 +51,7 @@ async function until(page, check, timeout = 20000) {
   }
 }
 
+const shown = (state) => ({ frames: state.frames, variables: state.variables });
 const hasVar = (state, name, value) => state.variables.includes(`${name} = ${value}`);
 const topLine = (state) => {
   const match = /(\d+):\d+$/.exec(state.frames[0] || '');
@@ -122,26 +123,26 @@ async function main() {
       } catch (err) { /* not yet */ }
     }
     let r = await until(page, (s) => s.paused.includes('PAUSED ON BREAKPOINT') && hasVar(s, 'i', 0), 60000);
-    note('stopped', { ok: r.ok, ...r.state });
+    note('stopped', { ok: r.ok, ...shown(r.state) });
 
     // Continue to the 4th time round the loop (F5 in the editor continues).
     for (let hit = 1; hit <= 3; hit++) {
       await page.keyboard.press('F5');
       r = await until(page, (s) => hasVar(s, 'i', hit) && topLine(s) === config.line);
     }
-    note('continued', { ok: r.ok, line: topLine(r.state), ...r.state });
+    note('continued', { ok: r.ok, line: topLine(r.state), ...shown(r.state) });
     await screenshot(page, 'vscode-stopped');
 
-    // Step Back, from the toolbar: first to the loop's `for` line (same values), then to the
-    // previous time round (i = 2, total = 1).
+    // Step Back, from the toolbar: first to the loop's `for` line (before i became 3), then to
+    // the previous time round (i = 2, total = 1).
     const stepBack = page.locator('.debug-toolbar .action-label.codicon-debug-step-back');
     note('step back button', { ok: await stepBack.isVisible(), label: await stepBack.getAttribute('aria-label') });
     await stepBack.click();
-    r = await until(page, (s) => topLine(s) === config.line - 1);
-    note('step back 1', { ok: r.ok, line: topLine(r.state), ...r.state });
+    r = await until(page, (s) => topLine(s) === config.line - 1 && hasVar(s, 'i', 2));
+    note('step back 1', { ok: r.ok, line: topLine(r.state), ...shown(r.state) });
     await stepBack.click();
-    r = await until(page, (s) => topLine(s) === config.line && hasVar(s, 'i', 2));
-    note('step back 2', { ok: r.ok, line: topLine(r.state), ...r.state });
+    r = await until(page, (s) => topLine(s) === config.line && hasVar(s, 'i', 2) && hasVar(s, 'total', 1));
+    note('step back 2', { ok: r.ok, line: topLine(r.state), ...shown(r.state) });
     await page.waitForTimeout(500);  // inline values and the status bar catch up
     await screenshot(page, 'vscode-step-back');
 
