@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CannotHandle, InvalidRequest
 from ..recording import navigate
-from ..recording.reader import FormatError, Recording
 from ..recording.timeline import Timeline
 from ..wire.channel import Message
-from . import livepast, pastbreaks, replay, travelquery
+from . import livepast, pastbreaks, playback, postmortem, replay, travelquery
 from .starting import NO_RESPONSE
 
 if TYPE_CHECKING:
@@ -100,7 +98,7 @@ class TimeTravel:
         self.breaks = pastbreaks.Breakpoints()
         self.play_task: asyncio.Task[Any] | None = None
         self.live: livepast.LiveLink | None = None  # for recorded live sessions
-        self._start: tuple[int, int, str, str] | None = None  # replay: first stop
+        self.first_stop: tuple[int, int, str, str, str | None] | None = None  # post-mortem
 
     # -- dispatch ---------------------------------------------------------------------------
 
@@ -185,7 +183,7 @@ class TimeTravel:
         if not self.session.client.closed:
             self.session.client.event("stopped", body)
 
-    def _thread_step(self, request: Message) -> tuple[replay.Position, int, int]:
+    def thread_step(self, request: Message) -> tuple[replay.Position, int, int]:
         pos = self.require_past()
         tid = pos.rec_thread((request.get("arguments") or {}).get("threadId"))
         step = pos.step_of(tid)
@@ -193,7 +191,7 @@ class TimeTravel:
             raise InvalidRequest("That thread has not started at this point of the recording.")
         return pos, tid, step
 
-    def _arrive(self, tid: int, step: int | None, forward: bool, verb: str) -> None:
+    def arrive(self, tid: int, step: int | None, forward: bool, verb: str) -> None:
         """Stop after a step/continue; the recording's end hands back to a live program."""
         tl = self.require_past().tl
         if step is None:
@@ -218,41 +216,7 @@ class TimeTravel:
         raise InvalidRequest("The session is already replaying a recording.")
 
     async def launch_replay(self, request: Message, path: str) -> Any:
-        args = request.get("arguments") or {}
-        base = args.get("cwd") if isinstance(args.get("cwd"), str) else os.getcwd()
-        full = path if os.path.isabs(path) else os.path.join(base, path)
-        try:
-            rec = Recording(full)
-        except FileNotFoundError:
-            raise InvalidRequest(f"Cannot replay: no recording at {full}.") from None
-        except (OSError, FormatError) as exc:
-            raise InvalidRequest(f"Cannot replay {full}: {exc}") from None
-        tl = Timeline(rec)
-        if not tl.thread_ids():
-            rec.close()
-            raise InvalidRequest(f"The recording {full} holds no events.")
-        await asyncio.get_running_loop().run_in_executor(None, tl.summaries)
-        self.open(tl, replaying=True)
-        where = navigate.uncaught(tl)
-        if where is not None:
-            found = tl.event_value(*where)
-            text = found[0] if found else ""
-            etype = found[2] if found else "exception"
-            self._start = (where[0], where[1], "exception",
-                           f"Uncaught {etype}: step {where[1]:,} of {tl.step_count(where[0]):,}")
-            self._start_text = text
-        else:
-            tid = tl.thread_ids()[0]
-            step = navigate.last_stop(tl, tid)
-            self._start = (tid, step, "entry",
-                           f"End of the recording: step {step:,} of {tl.step_count(tid):,}")
-            self._start_text = None
-        end = rec.end.get("reason") or "unknown"
-        self.session.output(f"DevSandbox: replaying {full} ({rec.event_count:,} events, "
-                            f"{len(tl.thread_ids())} thread(s); the recording ended: {end}).\n")
-        await self.session.start_control(args)
-        self.session.client.event("initialized", {})
-        return {}
+        return await postmortem.launch(self, request, path)
 
     def open(self, tl: Timeline, replaying: bool) -> replay.Position:
         self.tl = tl
@@ -265,10 +229,11 @@ class TimeTravel:
         if not self.replaying:
             self.session.forward(request)
             return NO_RESPONSE
-        start = self._start
-        if start is None:
+        first = self.first_stop
+        if first is None:
             return {}
-        return self._respond_then(lambda: self.stop_at(*start, text=self._start_text))
+        tid, step, reason, description, text = first
+        return self._respond_then(lambda: self.stop_at(tid, step, reason, description, text))
 
     # -- inspection ---------------------------------------------------------------------------
 
@@ -342,7 +307,7 @@ class TimeTravel:
     async def _motion(self, request: Message, forward: bool, how: str, verb: str) -> Any:
         self.stop_play()
         await self.enter(request)
-        pos, tid, step = self._thread_step(request)
+        pos, tid, step = self.thread_step(request)
         tl = pos.tl
         if how == "over":
             new = navigate.step_over(tl, tid, step, forward)
@@ -350,7 +315,7 @@ class TimeTravel:
             new = navigate.step_into(tl, tid, step, forward)
         else:
             new = navigate.step_out(tl, tid, step, forward)
-        return self._respond_then(lambda: self._arrive(tid, new, forward, verb))
+        return self._respond_then(lambda: self.arrive(tid, new, forward, verb))
 
     async def on_next(self, request: Message) -> Any:
         return await self._motion(request, True, "over", "Step")
@@ -373,11 +338,11 @@ class TimeTravel:
     async def _continue(self, request: Message, forward: bool) -> Any:
         self.stop_play()
         await self.enter(request)
-        pos, tid, step = self._thread_step(request)
+        pos, tid, step = self.thread_step(request)
         stop = pastbreaks.find_stop(pos.tl, self.breaks, tid, step, forward,
                                     lambda text: self.session.output(text, "console"))
         if stop is None:
-            return self._respond_then(lambda: self._arrive(tid, None, forward, ""))
+            return self._respond_then(lambda: self.arrive(tid, None, forward, ""))
         if forward and self.live is not None and self.live.beyond(stop.tid, stop.step):
             return self._respond_then(self.live.hand_back)
         total = pos.tl.step_count(stop.tid)
@@ -444,42 +409,7 @@ class TimeTravel:
             task.cancel()
 
     async def on_play(self, request: Message) -> Any:
-        args = request.get("arguments") or {}
-        self.stop_play()
-        if args.get("stop"):
-            return {"playing": False}
-        await self.enter(request)
-        _pos, tid, _step = self._thread_step(request)
-        rate = float(args.get("stepsPerSecond") or 10)
-        if not 0 < rate <= 1000:
-            raise InvalidRequest("'stepsPerSecond' must be between 0 and 1000.")
-        forward = (args.get("direction") or "forward") != "backward"
-        limit = args.get("steps")
-        self.play_task = asyncio.ensure_future(self._play(tid, forward, rate, limit))
-        return {"playing": True}
-
-    async def _play(self, tid: int, forward: bool, rate: float, limit: int | None) -> None:
-        count = 0
-        try:
-            while limit is None or count < int(limit):
-                await asyncio.sleep(1 / rate)
-                pos = self.pos
-                if pos is None:
-                    return
-                step = pos.step_of(tid)
-                if step is None:
-                    return
-                new = navigate.step_into(pos.tl, tid, step, forward)
-                if new is None or (forward and self.live is not None and self.live.beyond(tid, new)):
-                    self._arrive(tid, None, forward, "")
-                    return
-                count += 1
-                self.stop_at(tid, new, "step", f"Playing {'forwards' if forward else 'backwards'}"
-                             f": step {new:,} of {pos.tl.step_count(tid):,}")
-        except asyncio.CancelledError:
-            pass
-        except Exception:
-            log.exception("play failed")
+        return await playback.play(self, request)
 
     # -- end ----------------------------------------------------------------------------------------
 

@@ -178,7 +178,7 @@ class Recording:
     def close(self) -> None:
         self._f.close()
 
-    def __enter__(self) -> Recording:
+    def __enter__(self) -> Recording:  # noqa: PYI034  (Recording is not subclassed)
         return self
 
     def __exit__(self, *exc: object) -> None:
