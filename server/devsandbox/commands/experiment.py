@@ -252,10 +252,12 @@ class Program:
     """The agent of a running program, if the command line names one."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        from ..live.target import ProgramLink
+
         self.args = args
-        self.hub: Any = None
-        self.conn: Any = None
-        self.pid: int | None = None
+        session = getattr(args, "session", None)
+        self.link = ProgramLink(pid=getattr(args, "pid", None),
+                                connect=getattr(args, "connect", None), session=session)
 
     @property
     def wanted(self) -> bool:
@@ -264,40 +266,19 @@ class Program:
             getattr(a, "session", None) is not None
 
     async def __aenter__(self) -> Self:
-        a = self.args
-        if a.pid is not None or a.connect:
-            from ..agent_link import AgentHub
-            from ..live.target import open_agent
-
-            self.hub = AgentHub()
-            self.pid = await open_agent(self.hub, pid=a.pid, connect=a.connect, timeout=30.0)
-        elif a.session is not None:
-            from ..live.cli import pick_session
-            from ..wire import jsonrpc
-
-            entry = pick_session(a.session or "")
-            self.conn = await jsonrpc.connect(entry["host"], int(entry["port"]), entry["token"])
+        await self.link.__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self.conn is not None:
-            self.conn.close()
-        if self.hub is not None:
-            await self.hub.close()
+        await self.link.__aexit__(*exc)
 
     async def call(self, verb: str, params: dict[str, Any], timeout: float) -> Any:
+        from devsandbox.agent import wire
+
         params = dict(params, client=self.args.client)
         if getattr(self.args, "force", False):
             params["force"] = True
-        if self.hub is not None:
-            from devsandbox.agent import wire
-
-            return await self.hub.call(wire.EXPERIMENT_PREFIX + verb, params, pid=self.pid,
-                                       timeout=timeout)
-        if self.conn is not None:
-            return await self.conn.call("experiment", {"verb": verb, "params": params,
-                                                       "timeout": timeout}, timeout=timeout + 5)
-        raise InvalidRequest("name the running program: --pid N, --session or --connect")
+        return await self.link.call(wire.EXPERIMENT_PREFIX, verb, params, timeout)
 
 
 # -- actions ----------------------------------------------------------------------------------

@@ -27,9 +27,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, Self
 
-from ..agent_link import AgentHub
 from ..errors import DevsandboxError, InvalidRequest
-from .target import open_agent
+from .target import ProgramLink
 
 LEVELS = ("strict", "normal", "permissive")
 
@@ -67,42 +66,30 @@ class LiveTarget:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.hub: AgentHub | None = None
-        self.pid: int | None = None
-        self.conn: Any = None
+        self.link = ProgramLink(pid=args.pid, connect=args.connect,
+                                session=args.session or "", timeout=args.timeout)
 
     async def __aenter__(self) -> Self:
-        args = self.args
-        if args.pid is not None or args.connect:
-            self.hub = AgentHub()
-            self.pid = await open_agent(self.hub, pid=args.pid, connect=args.connect,
-                                        timeout=args.timeout)
-        else:
-            from ..wire import jsonrpc
-
-            entry = pick_session(args.session or "")
-            self.conn = await jsonrpc.connect(entry["host"], int(entry["port"]), entry["token"])
-        if getattr(args, "safety", None):
-            await self.call("setSafety", {"level": args.safety})
+        await self.link.__aenter__()
+        if getattr(self.args, "safety", None):
+            await self.call("setSafety", {"level": self.args.safety})
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self.conn is not None:
-            self.conn.close()
-        if self.hub is not None:
-            await self.hub.close()
+        await self.link.__aexit__(*exc)
+
+    @property
+    def pid(self) -> int | None:
+        return self.link.pid
 
     async def call(self, verb: str, params: dict[str, Any]) -> Any:
         params = dict(params, client=self.args.client)
         if getattr(self.args, "force", False):
             params["force"] = True
         wait = self.args.timeout + float(params.get("timeout") or 0) + 5
-        if self.hub is not None:
-            from devsandbox.agent import wire
+        from devsandbox.agent import wire
 
-            return await self.hub.call(wire.LIVE_PREFIX + verb, params, pid=self.pid,
-                                       timeout=wait)
-        return await self.conn.call("live", {"verb": verb, "params": params}, timeout=wait)
+        return await self.link.call(wire.LIVE_PREFIX, verb, params, wait)
 
 
 def pick_session(wanted: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ commands.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from ..agent_link import AgentHub
 from ..errors import InvalidRequest
@@ -37,3 +38,51 @@ async def open_agent(hub: AgentHub, *, pid: int | None = None, connect: str | No
     await inject_agent(pid, host, port_number, hub.token, timeout=timeout)
     await hub.wait_for_agent(pid, timeout=timeout)
     return pid
+
+
+class ProgramLink:
+    """An open way to a running program's agent, as the command line names it.
+
+    ``--pid`` injects the agent (or reaches the one there), ``--connect`` joins an
+    embedded agent, ``--session`` goes through a debug session's control endpoint.
+    ``call(prefix, verb, params, timeout)`` calls the agent's ``<prefix><verb>``; through a
+    session it is the control method named ``prefix`` without its slash.
+    """
+
+    def __init__(self, *, pid: int | None = None, connect: str | None = None,
+                 session: str | None = None, timeout: float = 30.0) -> None:
+        self.wanted_pid, self.connect, self.session, self.timeout = pid, connect, session, timeout
+        self.hub: AgentHub | None = None
+        self.pid: int | None = None
+        self.conn: Any = None
+
+    async def __aenter__(self) -> ProgramLink:
+        if self.wanted_pid is not None or self.connect:
+            self.hub = AgentHub()
+            self.pid = await open_agent(self.hub, pid=self.wanted_pid, connect=self.connect,
+                                        timeout=self.timeout)
+        elif self.session is not None:
+            from ..wire import jsonrpc
+            from .cli import pick_session
+
+            entry = pick_session(self.session)
+            self.conn = await jsonrpc.connect(entry["host"], int(entry["port"]), entry["token"])
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        if self.hub is not None:
+            await self.hub.close()
+
+    @property
+    def open(self) -> bool:
+        return self.hub is not None or self.conn is not None
+
+    async def call(self, prefix: str, verb: str, params: dict[str, Any], timeout: float) -> Any:
+        if self.hub is not None:
+            return await self.hub.call(prefix + verb, params, pid=self.pid, timeout=timeout)
+        if self.conn is None:
+            raise InvalidRequest("name the running program: --pid N, --session or --connect")
+        return await self.conn.call(prefix.rstrip("/"), {"verb": verb, "params": params,
+                                                         "timeout": timeout}, timeout=timeout + 5)
