@@ -243,3 +243,20 @@ def test_threads(tmp_path, replay_of):
     e = truth.at(pos["threadId"], pos["step"])
     assert e["thread_name"] == "worker-1" and e["line"] == worker_line
     assert r.locals(frame["id"]) == e["locals"]
+
+
+def test_data_breakpoint_with_a_condition(loop_recording, replay_of):
+    path, truth = loop_recording
+    r = replay_of(path)
+    main = next(f for f in r.frames() if f["name"] == "main")
+    info = r.request("dataBreakpointInfo", {"name": "total", "frameId": main["id"]})
+    r.request("setDataBreakpoints", {"breakpoints": [{"dataId": info["dataId"],
+                                                      "condition": "total < 10"}]})
+    # backwards the condition holds where it stops: the line that makes the change, which sees
+    # the old value: 14 -> 30 is skipped (total is 14 there), 5 -> 14 stops
+    body = r.move("reverseContinue")
+    assert "5 to 14" in body["description"]
+    event = check_against_truth(r, truth)
+    assert event["locals"]["total"] == "5" and event["line"] == marker_line(LOOP, "call")
+    body = r.move("continue")  # forwards it stops where the new value is seen: 14 fails, 30 too
+    assert body["description"].startswith("End of the recording")

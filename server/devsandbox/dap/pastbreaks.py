@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -238,33 +238,44 @@ def find_stop(tl: Timeline, breaks: Breakpoints, tid: int, step: int, forward: b
     return best
 
 
+MAX_DATA_CANDIDATES = 10_000  # changes tried against a data breakpoint's condition
+
+
 def data_stop(tl: Timeline, data: DataBreakpoint, tid: int, step: int,
               forward: bool) -> Stop | None:
+    """The nearest change of a data breakpoint's value (whose condition holds, if it has
+    one): forwards where the new value is first seen, backwards at the line that made it."""
     watch = history.Watch(data.expression, data.tid, fids=frozenset({data.fid}))
-    if data.tid == tid:
-        at = step
-    else:
-        at_other = tl.last_step_before(data.tid, tl.when(tid, step))
-        if at_other is None:
+    at = step if data.tid == tid else tl.last_step_before(data.tid, tl.when(tid, step))
+    if at is None:
+        return None
+    changes = ((c, c.step) for c in history.changes(tl, watch, at)) if forward else \
+        _changes_back(tl, watch, at)
+    for tried, (change, where) in enumerate(changes):
+        if tried >= MAX_DATA_CANDIDATES:
             return None
-        at = at_other
-    if forward:
-        change = history.first_change(tl, watch, at)
+        if data.condition:
+            frames = tl.stack(change.tid, where)
+            try:
+                if not ev.evaluate(data.condition, replay.frame_lookup(frames[0], frames)):
+                    continue
+            except ev.EvalError:
+                pass  # stop, like a line breakpoint whose condition fails
+        return Stop(change.tid, where, "data breakpoint",
+                    f"Data breakpoint: {data.expression} changed from {change.old} to "
+                    f"{change.new} (step {where:,})", [], f"{change.old} → {change.new}")
+    return None
+
+
+def _changes_back(tl: Timeline, watch: history.Watch, at: int) -> Iterator[
+        tuple[history.Change, int]]:
+    """Changes before `at`, newest first, with the step of the line that made each."""
+    before = at
+    while before >= tl.first_step(watch.tid):
+        change = history.last_change(tl, watch, before)
         if change is None:
-            return None
-        where = change.step
-    else:
-        before = at
-        while True:
-            change = history.last_change(tl, watch, before)
-            if change is None:
-                return None
-            where = history.writer_step(tl, change.tid, change.step, change.fid)
-            if where < at:
-                break
-            before = change.step - 1
-            if before < tl.first_step(data.tid):
-                return None
-    return Stop(change.tid, where, "data breakpoint",
-                f"Data breakpoint: {data.expression} changed from {change.old} to {change.new}"
-                f" (step {where:,})", [], f"{change.old} → {change.new}")
+            return
+        where = history.writer_step(tl, change.tid, change.step, change.fid)
+        if where < at:
+            yield change, where
+        before = change.step - 1
