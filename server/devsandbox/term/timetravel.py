@@ -100,8 +100,12 @@ def do_lastwrite(dbg: Debugger, arg: str) -> None:
     from . import render
 
     where = render.short_path(body.get("file"))
-    dbg.write(f"{dbg.style(arg, 'bold')} changed from {body['old']} to {body['new']} at step "
-              f"{body['step']:,}, {where}:{body['line']} in {body['function']}")
+    old = "(unbound)" if body.get("old") is None else body["old"]
+    new = "(unbound)" if body.get("new") is None else body["new"]
+    by = body.get("byDebugger")
+    how = f" (by the debugger: {by['kind']})" if by else ""
+    dbg.write(f"{dbg.style(arg, 'bold')} changed from {old} to {new} at step "
+              f"{body['step']:,}, {where}:{body['line']} in {body['function']}{how}")
 
 
 @TABLE.command("timeline", usage="timeline [START]", requires=BACK)
