@@ -122,7 +122,8 @@ def drive(server: CodeServer, folder: Path, line: int) -> dict:
     lines = (folder / "app.py").read_text().splitlines()
     config = {"url": server.url, "folder": str(folder), "file": str(folder / "app.py"),
               "line": line, "out": str(OUT), "chromium": shutil.which("chromium") or "chromium",
-              "lineText": {str(n): text.strip() for n, text in enumerate(lines, 1)}}
+              "lineText": {str(n): text.strip() for n, text in enumerate(lines, 1)},
+              "timelineFunction": "accumulate", "timelineLine": marker_line("total_init") - 1}
     config_file = server.base / f"{folder.name}-drive.json"
     config_file.write_text(json.dumps(config))
     env = dict(server.env, NODE_PATH=str(server.node_modules))
@@ -138,6 +139,7 @@ def drive(server: CodeServer, folder: Path, line: int) -> dict:
         report = json.loads(stdout)
     except json.JSONDecodeError:
         pytest.fail(f"drive.js exited {proc.returncode}: {stdout[-2000:]!r} {stderr[-3000:]!r}")
+    (OUT / f"{folder.name}-report.json").write_text(json.dumps(report, indent=1))
     for chrome in OUT.glob("chrome-*"):
         shutil.rmtree(chrome, ignore_errors=True)
     return report
@@ -176,5 +178,14 @@ def test_f5_step_back_hover_and_code_lens(code_server: CodeServer) -> None:
 
     # The language server's code lens with the recording's call count on accumulate().
     assert any(t.startswith("1 call") for t in steps["code lenses"]["lenses"]), detail
+
+    # The timeline webview: the recorded calls, the current one marked; a click jumps to the
+    # start of accumulate() (goto), where only n is set.
+    timeline = steps["timeline"]
+    assert timeline["ok"] and timeline["current"].startswith("accumulate"), detail
+    assert [r.split("app.py")[0] for r in timeline["rows"]][-2:] == ["main", "accumulate"], detail
+    assert timeline["where"].startswith("step "), detail
+    goto = steps["timeline goto"]
+    assert goto["ok"] and goto["variables"] == ["Locals", "n = 10", "Globals"], detail
     assert steps["stopped debugging"]["ok"], detail
     assert (OUT / "vscode-step-back.png").stat().st_size > 10_000

@@ -191,6 +191,30 @@ async function main() {
     }
     note('code lenses', { ok: lenses.some((t) => /\d+ calls?\b/.test(t)), lenses });
 
+    // The timeline (command palette): the recorded calls; clicking one jumps to its start.
+    await page.keyboard.press('Control+Shift+P');
+    await page.keyboard.type('DevSandbox: Open the Timeline');
+    await page.waitForTimeout(500);
+    await page.keyboard.press('Enter');
+    const view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+    const row = view.locator('.call', { hasText: config.timelineFunction }).first();
+    let rows = [];
+    try {
+      await row.waitFor({ timeout: 20000 });
+      rows = await view.locator('.call').allInnerTexts();
+      await view.locator('.call.current').first().waitFor({ timeout: 10000 });
+      note('timeline', { ok: true, rows, current: await view.locator('.call.current').first().innerText(),
+        where: await view.locator('#where').innerText() });
+      await screenshot(page, 'vscode-timeline');
+      await row.click();
+      r = await until(page, (s) => topLine(s) === config.timelineLine && !hasVar(s, 'total', 1));
+      note('timeline goto', { ok: r.ok, line: topLine(r.state), ...shown(r.state),
+        where: await view.locator('#where').innerText() });
+    } catch (err) {
+      note('timeline', { ok: false, rows, error: String(err) });
+      await screenshot(page, 'vscode-timeline');
+    }
+
     // Shift+F5 ends the session.
     await page.keyboard.press('Shift+F5');
     try {
