@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +38,12 @@ def _say(title: str, detail: str = "") -> None:
         print(detail)
 
 
+def _show_locals(dap: DapClient, frame_id: int) -> None:
+    shown = ("total", "discount", "item", "count")
+    local_vars = dap.locals(frame_id)
+    print("locals: " + ", ".join(f"{k}={local_vars[k]}" for k in shown if k in local_vars))
+
+
 def _source(line: int, around: int = 2) -> str:
     lines = SHOP.read_text().splitlines()
     out = []
@@ -45,51 +53,72 @@ def _source(line: int, around: int = 2) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    client = DapClient([sys.executable, "-m", "devsandbox", "dap"])
-    try:
-        return _narrate(client, args.python)
-    finally:
-        client.close()
+    # The example is copied to a workspace of its own, as a user's program would be (the
+    # recorder leaves DevSandbox's own files out of recordings).
+    with tempfile.TemporaryDirectory(prefix="devsandbox-demo-") as workspace:
+        program = Path(workspace) / SHOP.name
+        shutil.copy(SHOP, program)
+        client = DapClient([sys.executable, "-m", "devsandbox", "dap"])
+        try:
+            return _narrate(client, args.python, program)
+        finally:
+            client.close()
 
 
-def _narrate(dap: DapClient, python: str) -> int:
-    total_line, discount_line = _line("total"), _line("discount")
-    _say("Launching", f"{SHOP.name} under `devsandbox dap` (debugpy underneath, our agent inside),"
-         f" breakpoint at line {discount_line} when discount > 0.2")
-    caps = None
+def _narrate(dap: DapClient, python: str, program: Path) -> int:
+    discount_line = _line("discount")
+    _say("Launching", f"{program.name} under `devsandbox dap` (debugpy underneath, our agent and "
+         f"recorder inside), breakpoint at line {discount_line} when discount > 0.2")
     dap.start("launch", {
-        "program": str(SHOP), "console": "internalConsole", "python": python,
-        # After `pip install`, shop.py lives in site-packages, which justMyCode would skip
-        # (the breakpoint would never be hit); tests/test_packaging.py runs the installed demo.
-        "justMyCode": False,
-        "env": {"SHOP_LINGER": "1.5"},
-    }, breakpoints={str(SHOP): [{"line": discount_line, "condition": "discount > 0.2"}]})
+        "program": str(program), "cwd": str(program.parent), "console": "internalConsole",
+        "python": python, "env": {"SHOP_LINGER": "1.5"},
+        "devsandbox": {"record": True},
+    }, breakpoints={str(program): [{"line": discount_line, "condition": "discount > 0.2"}]})
     caps = dap.capabilities.get("devsandbox", {})
-    print(f"server: devsandbox {caps.get('version')}; custom requests: "
-          f"{', '.join(caps.get('requests', []))}")
+    print(f"server: devsandbox {caps.get('version')}, step back: "
+          f"{'yes' if dap.capabilities.get('supportsStepBack') else 'no'}, "
+          f"{len(caps.get('requests', []))} custom requests")
 
     stop = dap.stopped(timeout=30)
     tid = stop["threadId"]
     frames = dap.request("stackTrace", {"threadId": tid})["body"]["stackFrames"]
     _say(f"Stopped ({stop['reason']}) in {frames[0]['name']}()", _source(frames[0]["line"]))
     print("call stack: " + " <- ".join(f"{f['name']}:{f['line']}" for f in frames))
-    local_vars = dap.locals(frames[0]["id"])
-    print("locals: " + ", ".join(f"{k}={v}" for k, v in local_vars.items()
-                                 if k in ("total", "discount", "item", "count")))
+    _show_locals(dap, frames[0]["id"])
     expr = "round(total * (1 - discount), 2)"
     value = dap.request("evaluate", {"expression": expr, "frameId": frames[0]["id"],
                                      "context": "watch"})["body"]["result"]
     print(f"evaluate {expr} -> {value}")
 
-    scopes = dap.request("scopes", {"frameId": frames[0]["id"]})["body"]["scopes"]
+    _say("Time travel: two steps back")
+    for _ in range(2):
+        back = dap.resume("stepBack", tid)
+        frame = dap.top_frame(tid)
+        print(f"{back.get('description')}: line {frame['line']}")
+        print(_source(frame["line"], around=0))
+        _show_locals(dap, frame["id"])
+    history = dap.request("devsandbox/valueHistory", {
+        "expression": "total", "frameId": frame["id"], "scope": "frame"})["body"]
+    values = [c["value"] for c in history.get("changes", [])]
+    print(f"every value total took in this call: {', '.join(values)}")
+    last = dap.request("devsandbox/lastWrite", {"expression": "total",
+                                                "frameId": frame["id"]})["body"]
+    if last.get("found"):
+        print(f"last write to total: line {last['line']} at step {last['step']}, "
+              f"{last['old']} -> {last['new']}")
+    back = dap.resume("continue", tid)
+    print(f"continue walks the recording forward: {back.get('description') or back['reason']}")
+
+    frame = dap.top_frame(tid)
+    scopes = dap.request("scopes", {"frameId": frame["id"]})["body"]["scopes"]
     dap.request("setVariable", {"variablesReference": scopes[0]["variablesReference"],
                                 "name": "discount", "value": "0.5"})
-    _say("Changed discount to 0.5 with setVariable, then stepped over the line")
+    _say("Live again: changed discount to 0.5 with setVariable, then stepped over the line")
     dap.resume("next", tid)
     local_vars = dap.locals(dap.top_frame(tid)["id"])
     print(f"total is now {local_vars['total']}")
 
-    dap.request("setBreakpoints", {"source": {"path": str(SHOP)}, "breakpoints": []})
+    dap.request("setBreakpoints", {"source": {"path": str(program)}, "breakpoints": []})
     dap.request("continue", {"threadId": tid})
     time.sleep(0.5)
     _say("Discovery while the program runs (no pause)")
