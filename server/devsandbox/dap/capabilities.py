@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import devsandbox
-
 from devsandbox.agent import wire as _agent_wire
-
-from ..agent_protocol import PROTOCOL_VERSION
+from devsandbox.agent.wire import PROTOCOL_VERSION
 
 # Live state, injection and hot swap (dap/live.py): devsandbox/<verb> for the agent's live/<verb>.
 LIVE_REQUESTS = tuple(f"devsandbox/{verb}" for verb in _agent_wire.LIVE_VERBS) + ("devsandbox/watch",)
