@@ -29,20 +29,20 @@ def _vim9() -> bool:
     return probe.returncode == 0
 
 
-def test_launch_breakpoint_step_back_and_hover(tmp_path: Path) -> None:
+def run_vim(script: str, tmp_path: Path, **extra: str) -> dict:
+    """Run a client script on a copy of the sample in Vim; its JSON report."""
     if not _vim9():
         pytest.skip("Vim 9 (vim-nox) is not installed")
     ws = tmp_path / "ws"
-    ws.mkdir()
-    (tmp_path / "run").mkdir(mode=0o700)
+    ws.mkdir(exist_ok=True)
+    (tmp_path / "run").mkdir(mode=0o700, exist_ok=True)
     shutil.copy(SAMPLE, ws / "app.py")
-    out = tmp_path / "report.json"
-    line = marker_line("loop_body")  # total += i
+    out = tmp_path / f"{script}.json"
     env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path / "run"), HOME=str(tmp_path),
                DSB_PLUGIN=str(REPO / "editors" / "vim"), DSB_PYTHON=sys.executable,
-               DSB_FILE=str(ws / "app.py"), DSB_LINE=str(line), DSB_OUT=str(out), TERM="dumb")
-    proc = subprocess.Popen(["vim", "-Nu", "NONE", "-i", "NONE", "-es", "-S",
-                             str(HERE / "vim_client.vim")],
+               DSB_FILE=str(ws / "app.py"), DSB_LINE=str(marker_line("loop_body")),
+               DSB_OUT=str(out), TERM="dumb", **extra)
+    proc = subprocess.Popen(["vim", "-Nu", "NONE", "-i", "NONE", "-es", "-S", str(HERE / script)],
                             cwd=ws, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
     try:
@@ -51,10 +51,17 @@ def test_launch_breakpoint_step_back_and_hover(tmp_path: Path) -> None:
         kill_session(proc)
     assert out.exists(), f"vim exited {proc.returncode}: {stdout[-2000:]!r} {stderr[-2000:]!r}"
     report = json.loads(out.read_text())
+    report["returncode"] = proc.returncode
+    return report
+
+
+def test_launch_breakpoint_step_back_and_hover(tmp_path: Path) -> None:
+    line = marker_line("loop_body")  # total += i
+    report = run_vim("vim_client.vim", tmp_path)
     steps = {s["name"]: s for s in report["steps"]}
     detail = json.dumps(report, indent=1)[-6000:]
     assert "error" not in report, detail
-    assert proc.returncode == 0, detail
+    assert report["returncode"] == 0, detail
 
     assert steps["breakpoint"]["ok"], detail
     assert steps["stopped"]["ok"] and f"DevsandboxPC:{line}" in steps["stopped"]["signs"], detail
@@ -84,4 +91,30 @@ def test_launch_breakpoint_step_back_and_hover(tmp_path: Path) -> None:
     # The value history in the quickfix list.
     assert [h.split(":")[1].strip() for h in report["history"]][:3] == [
         "total = 0  (accumulate)", "total = 1  (accumulate)", "total = 3  (accumulate)"], detail
+    assert steps["ended"]["ok"], detail
+
+
+def test_replay_a_recording(tmp_path: Path) -> None:
+    """:DevsandboxReplay of a recording made with `devsandbox record`: reverse continue to the
+    last hit of the breakpoint, step back to the time round before, last write."""
+    line = marker_line("loop_body")
+    recording = tmp_path / "app.dsrec"
+    (tmp_path / "ws").mkdir()
+    program = shutil.copy(SAMPLE, tmp_path / "ws" / "app.py")
+    subprocess.run([sys.executable, "-m", "devsandbox", "record", "-q", "-o", str(recording), "--",
+                    str(program)], check=True, timeout=60, stdout=subprocess.DEVNULL,
+                   cwd=tmp_path / "ws")
+    report = run_vim("vim_replay.vim", tmp_path, DSB_RECORDING=str(recording))
+    steps = {s["name"]: s for s in report["steps"]}
+    detail = json.dumps(report, indent=1)[-6000:]
+    assert "error" not in report and report["returncode"] == 0, detail
+    assert steps["replaying"]["ok"], detail
+    assert steps["replaying"]["description"].startswith("End of the recording"), detail
+    back = steps["reverse continue"]
+    assert back["ok"] and {"i = 9", "total = 36"} <= set(back["variables"]), detail
+    assert f"DevsandboxPast:{line}" in back["signs"], detail
+    assert steps["step back"]["ok"], detail
+    assert {"i = 8", "total = 28"} <= set(steps["step back"]["variables"]), detail
+    assert steps["last write"]["ok"], detail
+    assert "total became 28 (was 21)" in report["messages"], detail
     assert steps["ended"]["ok"], detail
