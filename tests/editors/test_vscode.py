@@ -123,7 +123,8 @@ def drive(server: CodeServer, folder: Path, line: int) -> dict:
     config = {"url": server.url, "folder": str(folder), "file": str(folder / "app.py"),
               "line": line, "out": str(OUT), "chromium": shutil.which("chromium") or "chromium",
               "lineText": {str(n): text.strip() for n, text in enumerate(lines, 1)},
-              "timelineFunction": "accumulate", "timelineLine": marker_line("total_init") - 1}
+              "timelineFunction": "accumulate", "timelineLine": marker_line("total_init") - 1,
+              "inspect": "SETTINGS", "inspectShows": "SETTINGS['retries']"}
     config_file = server.base / f"{folder.name}-drive.json"
     config_file.write_text(json.dumps(config))
     env = dict(server.env, NODE_PATH=str(server.node_modules))
@@ -187,5 +188,7 @@ def test_f5_step_back_hover_and_code_lens(code_server: CodeServer) -> None:
     assert timeline["where"].startswith("step "), detail
     goto = steps["timeline goto"]
     assert goto["ok"] and goto["variables"] == ["Locals", "n = 10", "Globals"], detail
+    # Inspect a Live Value...: the agent's view of the program's SETTINGS dict, in the output
+    assert steps["inspect"]["ok"] and '"repr": "3"' in steps["inspect"]["text"], detail
     assert steps["stopped debugging"]["ok"], detail
     assert (OUT / "vscode-step-back.png").stat().st_size > 10_000

@@ -23,8 +23,8 @@ function selectedFrame() {
   return {};
 }
 
-/** The selection, else the word under the cursor, else ask. */
-async function expressionAtCursor(/** @type {string} */ prompt) {
+/** The selection, else the dotted name under the cursor, else ''. */
+function textAtCursor() {
   const editor = vscode.window.activeTextEditor;
   if (editor) {
     const selected = editor.document.getText(editor.selection).trim();
@@ -36,7 +36,12 @@ async function expressionAtCursor(/** @type {string} */ prompt) {
       return editor.document.getText(range);
     }
   }
-  return vscode.window.showInputBox({ prompt });
+  return '';
+}
+
+/** The text at the cursor, else ask. */
+async function expressionAtCursor(/** @type {string} */ prompt) {
+  return textAtCursor() || vscode.window.showInputBox({ prompt });
 }
 
 /** The error text of a failed custom request. */
@@ -163,7 +168,7 @@ function registerCommands(context, output, timeline) {
     const session = activeSession();
     const target = await vscode.window.showInputBox({
       prompt: 'What to inspect: a global of __main__ (NAME), pkg.mod:NAME.attr[key] or a $N handle',
-      value: await expressionAtCursor('') || '',
+      value: textAtCursor(),
     });
     if (target) {
       show(`inspect ${target}`, await session.customRequest('devsandbox/inspect', { path: target }));

@@ -89,6 +89,16 @@ async function hoverWord(page, lineText, word, dx = 0) {
   return point !== null;
 }
 
+/** Run a command from the command palette (typed once the palette is open). */
+async function runCommand(page, title) {
+  await page.keyboard.press('Control+Shift+P');
+  await page.locator('.quick-input-widget input').waitFor({ state: 'visible', timeout: 10000 });
+  await page.keyboard.type(title);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first()
+    .waitFor({ state: 'visible', timeout: 10000 });
+  await page.keyboard.press('Enter');
+}
+
 async function main() {
   const ctx = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(config.out, 'chrome-')), {
     executablePath: config.chromium, headless: true, viewport: { width: 1400, height: 900 },
@@ -192,10 +202,7 @@ async function main() {
     note('code lenses', { ok: lenses.some((t) => /\d+ calls?\b/.test(t)), lenses });
 
     // The timeline (command palette): the recorded calls; clicking one jumps to its start.
-    await page.keyboard.press('Control+Shift+P');
-    await page.keyboard.type('DevSandbox: Open the Timeline');
-    await page.waitForTimeout(500);
-    await page.keyboard.press('Enter');
+    await runCommand(page, 'DevSandbox: Open the Timeline');
     const view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
     const row = view.locator('.call', { hasText: config.timelineFunction }).first();
     let rows = [];
@@ -214,6 +221,25 @@ async function main() {
       note('timeline', { ok: false, rows, error: String(err) });
       await screenshot(page, 'vscode-timeline');
     }
+
+    // Live state: Inspect a Live Value... (devsandbox/inspect, answered by the agent in the
+    // program) shows the value in the DevSandbox output channel.
+    await page.keyboard.press('Escape');
+    await page.click('.monaco-editor .view-lines');
+    await runCommand(page, 'DevSandbox: Inspect a Live Value');
+    const input = page.locator('.quick-input-widget', { hasText: 'What to inspect' });
+    await input.waitFor({ state: 'visible', timeout: 10000 });
+    await page.keyboard.press('Control+a');
+    await page.keyboard.type(config.inspect);
+    await page.keyboard.press('Enter');
+    let inspected = '';
+    for (let attempt = 0; attempt < 40 && !inspected.includes(config.inspectShows); attempt++) {
+      await page.waitForTimeout(250);
+      inspected = await page.locator('.part.panel .monaco-editor .view-lines').allInnerTexts()
+        .then((t) => t.join('\n').replace(/\u00a0/g, ' '));
+    }
+    note('inspect', { ok: inspected.includes(config.inspectShows), text: inspected.slice(-1500) });
+    await screenshot(page, 'vscode-inspect');
 
     // Shift+F5 ends the session.
     await page.keyboard.press('Shift+F5');
