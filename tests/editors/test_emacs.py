@@ -77,3 +77,34 @@ def test_dap_mode_launch_step_back_and_eglot_hover(tmp_path: Path) -> None:
     assert steps["hover"]["ok"], detail
     assert "total = 1" in steps["hover"]["hover"] and "of the recording" in steps["hover"]["hover"]
     assert steps["disconnected"]["ok"], detail
+
+
+def test_lsp_mode_add_on_client_hover(ws, tmp_path: Path) -> None:
+    """devsandbox.el's lsp-mode client (an add-on: it runs beside the main Python server)
+    starts `devsandbox lsp'; its hover shows the paused program's value."""
+    if not _emacs_with("lsp-mode"):
+        pytest.skip("elpa-lsp-mode is not installed")
+    dap = ws.launch(breakpoints=[{"line": ws.line("loop_body") + 1, "condition": "i == 3"}])
+    assert dap.stopped(timeout=30)["reason"] == "breakpoint"
+    position = ws.position("loop_body", "total")
+    out = tmp_path / "hover.out"
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(ws.env, HOME=str(home), DSB_PLUGIN=str(REPO / "editors" / "emacs"),
+               DSB_PYTHON=sys.executable, DSB_ROOT=str(ws.root), DSB_FILE=ws.app,
+               DSB_LINE=str(position.line + 1), DSB_COL=str(position.character),
+               DSB_OUT=str(out), TERM="dumb")
+    env.pop("EMACSLOADPATH", None)
+    proc = subprocess.Popen(["emacs", "--batch", "-l", str(HERE / "emacs_lsp_mode.el")],
+                            cwd=str(ws.root), env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        kill_session(proc)
+    shown = out.read_text() if out.exists() else ""
+    detail = f"exit {proc.returncode}\n{output.decode(errors='replace')[-3000:]}"
+    assert shown.startswith("devsandbox"), f"{shown!r}\n{detail}"  # the workspace's client
+    assert "total = 3" in shown and "paused in `accumulate`" in shown, f"{shown!r}\n{detail}"
+    assert proc.returncode == 0, detail
