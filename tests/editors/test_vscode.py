@@ -177,6 +177,12 @@ def test_f5_step_back_hover_and_code_lens(code_server: CodeServer) -> None:
     hover = steps["lsp hover"]["text"]
     assert "total = 1" in hover and "of the recording" in hover, detail
 
+    # Value History of the Selection: the values total took, as a quick pick; picking the
+    # first one jumps to that step of the recording.
+    history = steps["value history"]
+    assert [h.split("step")[0] for h in history["history"]] == ["0", "1", "3"], detail
+    assert history["ok"] and "total = 0" in history["variables"], detail
+
     # The language server's code lens with the recording's call count on accumulate().
     assert any(t.startswith("1 call") for t in steps["code lenses"]["lenses"]), detail
 

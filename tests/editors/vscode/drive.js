@@ -58,8 +58,9 @@ const topLine = (state) => {
   return match ? Number(match[1]) : null;
 };
 
-/** Move the mouse onto a word of a line of the editor (Monaco renders tokens as spans). */
-async function hoverWord(page, lineText, word, dx = 0) {
+/** Move the mouse onto a word of a line of the editor (Monaco renders tokens as spans);
+ * with `select`, double-click it. */
+async function hoverWord(page, lineText, word, dx = 0, select = false) {
   const point = await page.evaluate(([text, w]) => {
     const norm = (s) => s.replace(/\u00a0/g, ' ').trim();
     for (const line of document.querySelectorAll('.monaco-editor .view-line')) {
@@ -85,6 +86,9 @@ async function hoverWord(page, lineText, word, dx = 0) {
     await page.mouse.move(point.x - 30 + dx, point.y + 30);
     await page.mouse.move(point.x - 3 + dx, point.y);
     await page.mouse.move(point.x + dx, point.y);
+    if (select) {
+      await page.mouse.dblclick(point.x + dx, point.y);
+    }
   }
   return point !== null;
 }
@@ -190,6 +194,24 @@ async function main() {
     await page.mouse.move(5, 450);
     await page.keyboard.press('Escape');
 
+    // Value History of the Selection (command palette, cursor on `total`): the values total
+    // took; picking the first one jumps to that step.
+    await hoverWord(page, lineText, 'total', 0, true);  // double-click: select the word
+    await runCommand(page, 'DevSandbox: Value History of the Selection');
+    const picks = page.locator('.quick-input-list .monaco-list-row');
+    let history = [];
+    try {
+      await picks.filter({ hasText: /step \d+ · line \d+/ }).first().waitFor({ state: 'visible', timeout: 15000 });
+      history = (await picks.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+      await screenshot(page, 'vscode-value-history');
+      await page.keyboard.press('Enter');  // the first change
+      r = await until(page, (s) => hasVar(s, 'total', 0) && !hasVar(s, 'i', 2));
+      note('value history', { ok: r.ok, history, line: topLine(r.state), ...shown(r.state) });
+    } catch (err) {
+      note('value history', { ok: false, history, error: String(err) });
+      await screenshot(page, 'vscode-value-history');
+    }
+
     // Code lenses from the language server: call counts of the recording.
     let lenses = [];
     for (let attempt = 0; attempt < 40; attempt++) {
@@ -214,7 +236,8 @@ async function main() {
         where: await view.locator('#where').innerText() });
       await screenshot(page, 'vscode-timeline');
       await row.click();
-      r = await until(page, (s) => topLine(s) === config.timelineLine && !hasVar(s, 'total', 1));
+      r = await until(page, (s) => topLine(s) === config.timelineLine &&
+        !s.variables.some((v) => v.startsWith('total')));  // not yet set at the call
       note('timeline goto', { ok: r.ok, line: topLine(r.state), ...shown(r.state),
         where: await view.locator('#where').innerText() });
     } catch (err) {
