@@ -184,3 +184,11 @@ def test_tcp_server_requires_its_token_and_serves_session_after_session(tmp_path
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_a_failed_hover_is_not_shown_to_the_user_but_other_errors_are(dap):
+    # our own errors (those debugpy gives are relayed as they are)
+    response = dap.request("evaluate", {"expression": "", "context": "hover"}, check=False)
+    assert response["success"] is False and response["body"]["error"]["showUser"] is False
+    response = dap.request("evaluate", {"expression": "", "context": "watch"}, check=False)
+    assert response["success"] is False and response["body"]["error"]["showUser"] is True

@@ -113,8 +113,11 @@ class Session:
                 self._respond(request, body)
 
     def _respond(self, request: Message, body: Any = None, error: str | None = None) -> None:
+        # A failed hover is no news to the user: the editor just shows no value.
+        quiet = ((request.get("arguments") or {}).get("context") == "hover"
+                 if isinstance(request.get("arguments"), dict) else False)
         try:
-            self.client.respond(request, body, error)
+            self.client.respond(request, body, error, show_user=not quiet)
         except PeerGone:
             log.info("client gone before the response to %s", request["command"])
 

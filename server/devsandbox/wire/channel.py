@@ -194,7 +194,8 @@ class Channel:
             msg["body"] = body
         self.send(msg)
 
-    def respond(self, request: Message, body: Any = None, error: str | None = None) -> None:
+    def respond(self, request: Message, body: Any = None, error: str | None = None,
+                show_user: bool = True) -> None:
         msg: Message = {
             "type": "response",
             "request_seq": request.get("seq", 0),
@@ -204,7 +205,7 @@ class Channel:
         if error is not None:
             msg["message"] = error
             msg["body"] = {"error": {"id": 1, "format": error.replace("{", "{{").replace("}", "}}"),
-                                     "showUser": True}}
+                                     "showUser": show_user}}
         elif body is not None:
             msg["body"] = body
         self.send(msg)
