@@ -75,6 +75,7 @@ typedef struct {
     Py_ssize_t max_str;     /* characters (str) or bytes (bytes) shown */
     Py_ssize_t max_repr;    /* characters of a user-defined repr shown */
     int64_t repr_budget_ns; /* a type whose repr took longer is not repr()'d again */
+    int64_t type_budget_ns; /* a class with its own __repr__ costing more per look: opaque */
 } Limits;
 
 extern Limits ds_limits;
@@ -92,6 +93,15 @@ extern int ds_fp_deep;
  * scalars, its content is unchanged.  Returns 0 for other types. */
 int ds_shallow(PyObject *o, uint64_t *sig);
 
+/* int, float, str, bytes, bool, None, complex: immutable, shown by value */
+static inline int
+ds_is_scalar(PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    return t == &PyLong_Type || t == &PyFloat_Type || t == &PyUnicode_Type || o == Py_None ||
+           t == &PyBool_Type || t == &PyBytes_Type || t == &PyComplex_Type;
+}
+
 /* True if the repr of `o` is computed from its content (no user code), so
  * that the shadow does not need to keep it alive to trust its address. */
 int ds_is_structural(PyObject *o);
@@ -102,6 +112,9 @@ int ds_encode(Buf *b, PyObject *o, int depth);
 
 /* Module initialisation of the value capture. */
 int ds_values_init(void);
+
+/* [(class qualname, repr ns, attribute values visited, looks, opaque)] */
+PyObject *ds_type_costs(void);
 
 /* Clear the per-type "repr is too slow" memory. */
 void ds_values_reset(void);

@@ -88,6 +88,7 @@ typedef struct {
     uint64_t shallow;
     uint32_t gen;
     uint8_t present;
+    uint8_t scalar; /* `ref` is an immutable scalar: the same object means the same value */
 } Slot;
 
 typedef struct {
@@ -418,6 +419,8 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
         Py_CLEAR(s->ref);
         return 0;
     }
+    /* the same immutable scalar object (held, so its address is still its own) */
+    if (s->present && v == s->ref && s->scalar) return 0;
     int tag = 0;
     uint64_t h = 0;
     if (item_diffs) {
@@ -449,7 +452,8 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
     put_var(b, name_id);
     s->present = 1;
     s->fp = h;
-    Py_XSETREF(s->ref, ds_is_structural(v) ? NULL : Py_NewRef(v));
+    s->scalar = (uint8_t)ds_is_scalar(v);
+    Py_XSETREF(s->ref, (s->scalar || !ds_is_structural(v)) ? Py_NewRef(v) : NULL);
     if (tag && !(s->tree = ds_sh_new(v)) && PyErr_Occurred()) return -1;
     return ds_encode(b, v, 0);
 }
@@ -1049,18 +1053,18 @@ py_configure(PyObject *m, PyObject *args, PyObject *kw)
     static char *names[] = {"scope", "flush", "threading_active", "max_depth", "max_items",
                             "max_str", "max_repr", "repr_budget_ns", "flush_bytes",
                             "set_local_events", "disable", "tool_id", "local_events",
-                            "item_diffs", NULL};
+                            "item_diffs", "type_budget_ns", NULL};
     PyObject *scope = NULL, *flush = NULL, *active = NULL, *sle = NULL, *disable = NULL;
     int max_depth = ds_limits.max_depth, tool_id = -1;
     Py_ssize_t max_items = ds_limits.max_items, max_str = ds_limits.max_str,
                max_repr = ds_limits.max_repr, flush_bytes = 1 << 20;
-    long long budget = ds_limits.repr_budget_ns;
+    long long budget = ds_limits.repr_budget_ns, type_budget = ds_limits.type_budget_ns;
     long local_events = 0;
     int items = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|innnLnOOilp", names, &scope, &flush, &active,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|innnLnOOilpL", names, &scope, &flush, &active,
                                      &max_depth, &max_items, &max_str, &max_repr, &budget,
                                      &flush_bytes, &sle, &disable, &tool_id, &local_events,
-                                     &items))
+                                     &items, &type_budget))
         return NULL;
     item_diffs = items;
     Py_XSETREF(R.scope_fn, Py_NewRef(scope));
@@ -1075,6 +1079,7 @@ py_configure(PyObject *m, PyObject *args, PyObject *kw)
     ds_limits.max_str = max_str < 1 ? 1 : max_str;
     ds_limits.max_repr = max_repr < 8 ? 8 : max_repr;
     ds_limits.repr_budget_ns = budget;
+    ds_limits.type_budget_ns = type_budget;
     R.flush_bytes = (size_t)(flush_bytes < 4096 ? 4096 : flush_bytes);
     if (!R.codes_list && !(R.codes_list = PyList_New(0))) return NULL;
     Py_RETURN_NONE;
@@ -1397,7 +1402,15 @@ py_fingerprint(PyObject *m, PyObject *obj)
     return PyLong_FromUnsignedLongLong(ds_fingerprint(obj, 0));
 }
 
+static PyObject *
+py_type_costs(PyObject *m, PyObject *unused)
+{
+    return ds_type_costs();
+}
+
 static PyMethodDef methods[] = {
+    {"type_costs", py_type_costs, METH_NOARGS,
+     "Classes with their own __repr__: (qualname, repr ns, values visited, looks, opaque)."},
     {"thread_frames", thread_frames, METH_NOARGS, "Current frame of every thread."},
     {"object_size", object_size, METH_O, "Shallow size of an object without calling user code."},
     {"configure", (PyCFunction)(void (*)(void))py_configure, METH_VARARGS | METH_KEYWORDS,

@@ -12,10 +12,24 @@
 #if PY_VERSION_HEX >= 0x030D0000
 #define Py_BUILD_CORE 1
 #include "internal/pycore_setobject.h" /* _PySet_NextEntry */
+#include "internal/pycore_dict.h"      /* instance attributes stored inline */
+#include "internal/pycore_object.h"
 #undef Py_BUILD_CORE
+#else
+/* 3.11: where an instance keeps its attributes (internal/pycore_object.h and
+ * pycore_dict.h, which cannot be included here) */
+struct ds_keys311 {
+    Py_ssize_t dk_refcnt;
+    uint8_t dk_log2_size, dk_log2_index_bytes, dk_kind;
+    uint32_t dk_version;
+    Py_ssize_t dk_usable, dk_nentries;
+};
+typedef struct {
+    PyObject *values[1];
+} ds_values311;
 #endif
 
-Limits ds_limits = {3, 64, 1000, 2000, 20 * 1000 * 1000};
+Limits ds_limits = {3, 64, 1000, 2000, 20 * 1000 * 1000, 500};
 
 /* ---- buffer and map helpers ---------------------------------------------- */
 
@@ -186,6 +200,67 @@ seq_fp(uint64_t h, PyObject **items, Py_ssize_t n, int depth)
 /* types whose repr() we found too slow: no longer called */
 static PtrMap slow_types;
 
+/* What following a class's instances costs (classes with their own __repr__):
+ * time in their repr() and attributes visited to see whether it changed.  A
+ * class whose instances cost more than ds_limits.type_budget_ns per look on
+ * average (after a few looks) becomes opaque: shown as "<T object at 0x…
+ * (repr skipped: too costly to follow)>", compared by identity. */
+typedef struct {
+    int64_t repr_ns;
+    uint64_t nodes, looks;
+    int opaque;
+} TypeCost;
+static PtrMap type_costs;    /* type -> TypeCost* (the type is kept alive) */
+static uint64_t fp_nodes;    /* values visited by ds_fingerprint, ever */
+#define NODE_NS 4            /* about what visiting one value costs */
+#define FOLLOW_MAX 64        /* objects followed for one value */
+
+static TypeCost *
+type_cost(PyTypeObject *t)
+{
+    TypeCost *tc = ds_map_get(&type_costs, t);
+    if (tc) return tc;
+    tc = PyMem_RawCalloc(1, sizeof(TypeCost));
+    if (!tc) return NULL;
+    Py_INCREF(t);
+    if (ds_map_put(&type_costs, t, tc) < 0) {
+        Py_DECREF(t);
+        PyMem_RawFree(tc);
+        PyErr_Clear();
+        return NULL;
+    }
+    return tc;
+}
+
+static inline void
+charge(TypeCost *tc)
+{
+    if (++tc->looks >= 64 && ds_limits.type_budget_ns > 0 &&
+        tc->repr_ns + (int64_t)(tc->nodes * NODE_NS) >
+            ds_limits.type_budget_ns * (int64_t)tc->looks)
+        tc->opaque = 1;
+}
+
+static PyTypeObject *deque_type;
+
+PyObject *
+ds_type_costs(void)
+{
+    PyObject *out = PyList_New(0);
+    for (size_t i = 0; out && i < type_costs.cap; i++) {
+        if (!type_costs.keys[i]) continue;
+        TypeCost *tc = type_costs.vals[i];
+        PyObject *name = PyType_GetQualName((PyTypeObject *)type_costs.keys[i]);
+        PyObject *t = name ? Py_BuildValue("(NLKKi)", name, (long long)tc->repr_ns,
+                                           (unsigned long long)tc->nodes,
+                                           (unsigned long long)tc->looks, tc->opaque)
+                           : NULL;
+        if (!t || PyList_Append(out, t) < 0) Py_CLEAR(out);
+        Py_XDECREF(t);
+    }
+    return out;
+}
+
 /* tp_repr of classes that define __repr__ in Python (CPython's slot_tp_repr) */
 static reprfunc python_repr_slot;
 
@@ -199,6 +274,12 @@ ds_values_init(void)
     if (!probe) return -1;
     python_repr_slot = ((PyTypeObject *)probe)->tp_repr;
     Py_DECREF(probe);
+    PyObject *coll = PyImport_ImportModule("_collections");
+    if (coll) {
+        deque_type = (PyTypeObject *)PyObject_GetAttrString(coll, "deque");
+        Py_DECREF(coll);
+    }
+    PyErr_Clear();
     return 0;
 }
 
@@ -206,6 +287,12 @@ void
 ds_values_reset(void)
 {
     ds_map_clear(&slow_types);
+    for (size_t i = 0; i < type_costs.cap; i++)
+        if (type_costs.keys[i]) {
+            PyMem_RawFree(type_costs.vals[i]);
+            Py_DECREF((PyObject *)type_costs.keys[i]);
+        }
+    ds_map_clear(&type_costs);
 }
 
 int
@@ -229,6 +316,44 @@ stable_repr(PyObject *o, PyTypeObject *t)
            t == &PyGetSetDescr_Type || t == &PyMemberDescr_Type || t == &PyRange_Type ||
            t == &PySlice_Type || PyType_Check(o) || PyExceptionInstance_Check(o) ||
            o == Py_Ellipsis || o == Py_NotImplemented;
+}
+
+/* an instance's attributes, read where CPython keeps them (without making
+ * a __dict__ for objects that keep their attributes inline) */
+static uint64_t
+attrs_fp(PyObject *o, PyTypeObject *t, int depth)
+{
+    PyObject *dict = NULL;
+    if (t->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+#if PY_VERSION_HEX >= 0x030D0000
+        dict = (PyObject *)_PyObject_GetManagedDict(o);
+        if (!dict && (t->tp_flags & Py_TPFLAGS_INLINE_VALUES)) {
+            PyDictValues *values = _PyObject_InlineValues(o);
+            PyDictKeysObject *keys = ((PyHeapTypeObject *)t)->ht_cached_keys;
+            if (!values->valid || !keys) return 0;
+            Py_ssize_t n = keys->dk_nentries < values->capacity ? keys->dk_nentries
+                                                                 : values->capacity;
+#else
+        dict = ((PyObject **)o)[-3];
+        ds_values311 *values = ((ds_values311 **)o)[-4];
+        if (!dict && values) {
+            struct ds_keys311 *keys = (struct ds_keys311 *)((PyHeapTypeObject *)t)->ht_cached_keys;
+            if (!keys) return 0;
+            Py_ssize_t n = keys->dk_nentries;
+#endif
+            uint64_t acc = (uint64_t)n;
+            for (Py_ssize_t i = 0; i < n; i++) {
+                PyObject *v = values->values[i];
+                acc = acc * 0x100000001b3ULL + (v ? elem_fp(v, depth + 1) : 0x9e3779b9ULL);
+            }
+            return acc;
+        }
+    }
+    else if (t->tp_dictoffset) {
+        PyObject **dp = _PyObject_GetDictPtr(o);
+        dict = dp ? *dp : NULL;
+    }
+    return dict && PyDict_Check(dict) ? ds_fingerprint(dict, depth) : 0;
 }
 
 /* the part of an arbitrary object's state that its repr plausibly shows */
@@ -264,7 +389,7 @@ fp_other(PyObject *o, int depth)
         }
         return mix(h, acc);
     }
-    if (strcmp(t->tp_name, "collections.deque") == 0) {
+    if (deque_type && t == deque_type) {
         /* the deque's own iterator is C code; it sees items in order */
         h = mix(h, (uint64_t)PyObject_Length(o));
         PyObject *it = PyObject_GetIter(o), *item;
@@ -294,17 +419,26 @@ fp_other(PyObject *o, int depth)
      * not cut at max_depth, so at least its direct attributes count at any depth
      * (objects reached through attributes: a few levels) */
     static int following;
-    if (following < 4 && (t->tp_dictoffset || (t->tp_flags & Py_TPFLAGS_MANAGED_DICT))) {
-        PyObject *d = PyObject_GenericGetDict(o, NULL);
-        if (d) {
-            int at = depth < ds_limits.max_depth ? depth : ds_limits.max_depth - 1;
-            following++;
-            h = mix(h, ds_fingerprint(d, at < 0 ? 0 : at));
-            following--;
-            Py_DECREF(d);
-        }
-        else {
-            PyErr_Clear();
+    TypeCost *tc = type_cost(t);
+    if (tc && tc->opaque) return h;
+    /* each object at most once per value looked at (object graphs share and cycle),
+     * and a bounded number of them */
+    static void *seen[FOLLOW_MAX];
+    static int nseen;
+    if (following == 0) nseen = 0;
+    for (int i = 0; i < nseen; i++)
+        if (seen[i] == (void *)o) return h;
+    if (nseen == FOLLOW_MAX) return h;
+    seen[nseen++] = o;
+    if (following < 4) {
+        int at = depth < ds_limits.max_depth ? depth : ds_limits.max_depth - 1;
+        uint64_t before = fp_nodes;
+        following++;
+        h = mix(h, attrs_fp(o, t, at < 0 ? 0 : at));
+        following--;
+        if (tc) {
+            tc->nodes += fp_nodes - before;
+            charge(tc);
         }
     }
     return h;
@@ -314,6 +448,7 @@ uint64_t
 ds_fingerprint(PyObject *o, int depth)
 {
     PyTypeObject *t = Py_TYPE(o);
+    fp_nodes++;
     if (t == &PyLong_Type) {
 #if PY_VERSION_HEX >= 0x030C0000
         if (PyUnstable_Long_IsCompact((PyLongObject *)o))
@@ -490,6 +625,23 @@ now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* "0x7f…" as printf's %p writes it (glibc), into out (>= 20 bytes); returns the length */
+static int
+hex_addr(char *out, const void *p)
+{
+    uintptr_t v = (uintptr_t)p;
+    char tmp[2 * sizeof v];
+    int n = 0;
+    do {
+        tmp[n++] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v);
+    out[0] = '0';
+    out[1] = 'x';
+    for (int i = 0; i < n; i++) out[2 + i] = tmp[n - 1 - i];
+    return n + 2;
+}
+
 /* "<module.Type object at 0x…>" without calling anything user-defined */
 static int
 put_placeholder(Buf *b, int tag, PyObject *o, const char *why)
@@ -536,13 +688,8 @@ enc_default_repr(Buf *b, PyObject *o)
         if (ds_map_put(&repr_prefixes, t, prefix) < 0) return -1;
     }
     char addr[40];
-    int n = snprintf(addr, sizeof addr, "%p>", (void *)o);
-    if (n < 0 || n >= (int)sizeof addr) n = 0;
-    if (n < 3 || addr[0] != '0' || addr[1] != 'x') { /* as PyUnicode_FromFormat's %p */
-        char tmp[40];
-        memcpy(tmp, addr, sizeof tmp);
-        n = snprintf(addr, sizeof addr, "0x%s", tmp);
-    }
+    int n = hex_addr(addr, o);
+    addr[n++] = '>';
     Py_ssize_t plen = PyBytes_GET_SIZE(prefix);
     if (buf_need(b, (size_t)(plen + n) + 12) < 0) return -1;
     put_u8(b, V_REPR);
@@ -558,9 +705,19 @@ enc_repr(Buf *b, PyObject *o)
     PyTypeObject *t = Py_TYPE(o);
     if (t->tp_repr == PyBaseObject_Type.tp_repr) return enc_default_repr(b, o);
     if (ds_map_get(&slow_types, t)) return put_placeholder(b, V_REPR_SLOW, o, "repr skipped: slow");
+    TypeCost *tc = NULL;
+    if ((t->tp_flags & Py_TPFLAGS_HEAPTYPE) && t->tp_repr == python_repr_slot) {
+        tc = type_cost(t);
+        if (tc && tc->opaque)
+            return put_placeholder(b, V_REPR_SLOW, o, "repr skipped: too costly to follow");
+    }
     int64_t t0 = now_ns();
     PyObject *r = PyObject_Repr(o);
     int64_t dt = now_ns() - t0;
+    if (tc) {
+        tc->repr_ns += dt;
+        charge(tc);
+    }
     if (dt > ds_limits.repr_budget_ns) {
         Py_INCREF(t); /* keep the type (and its address) alive */
         if (ds_map_put(&slow_types, t, t) < 0) return -1;

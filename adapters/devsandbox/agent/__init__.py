@@ -74,6 +74,7 @@ def start_from_env() -> Connection | None:
     address = os.environ.get(wire.ENV_AGENT)
     token = os.environ.get(wire.ENV_TOKEN)
     if not address or not token:
+        _record_without_server()
         return None
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
@@ -150,6 +151,16 @@ def _start_recorder(opts: dict[str, Any]) -> None:
 
         sys.stderr.write(f"devsandbox: warning: recording did not start in process "
                          f"{os.getpid()}: {type(exc).__name__}: {exc}\n")
+
+
+def _record_without_server() -> None:
+    """A child of `devsandbox record` (no server): record it if the options say so."""
+    try:
+        opts = json.loads(os.environ.get(wire.ENV_OPTIONS) or "{}")
+    except ValueError:
+        return
+    if isinstance(opts, dict) and opts.get("record"):
+        _start_recorder(opts)
 
 
 def _recorder_method(method: str) -> Callable[[Any], Any]:

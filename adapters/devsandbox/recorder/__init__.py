@@ -10,7 +10,10 @@
 Options (all optional): ``out`` (file; default ``.devsandbox/recordings/…``),
 ``include`` / ``exclude`` (path globs), ``functions`` (qualname globs),
 ``max_depth``, ``max_items``, ``max_str``, ``max_repr`` (value limits),
-``repr_budget_ms``, ``item_diffs`` (write only the items of a container that
+``repr_budget_ms`` (one repr() call), ``follow_budget_us`` (default 0.5: what
+keeping track of an instance of a class with its own ``__repr__`` may cost on
+average, repr() calls and attribute comparisons; past it the class is shown
+as "repr skipped: too costly to follow"; 0: no limit), ``item_diffs`` (write only the items of a container that
 changed: smaller and faster; format 1.1), ``flight_recorder_mb`` (keep only the last N MB in memory;
 written by dump() and on an uncaught exception), ``backend`` ("auto",
 "native" or "python").
@@ -89,6 +92,8 @@ class Recorder:
         limits: dict[str, int] = {k: int(opts[k]) for k in _LIMIT_KEYS if opts.get(k) is not None}
         if opts.get("repr_budget_ms") is not None:
             limits["repr_budget_ns"] = int(float(opts["repr_budget_ms"]) * 1e6)
+        if opts.get("follow_budget_us") is not None:
+            limits["type_budget_ns"] = int(float(opts["follow_budget_us"]) * 1e3)
         self.backend = _make_backend(str(opts.get("backend") or "auto"), self.scope, limits)
         # item-level container changes (format 1.1); the pure-Python recorder writes whole values
         self.item_diffs = bool(opts.get("item_diffs")) and self.backend.name == "native"
@@ -200,6 +205,67 @@ class Recorder:
         with _lock:
             if _current is self:
                 _current = None
+
+
+_orphans: list[Any] = []  # files inherited through fork: never closed (a close would flush)
+
+
+def _after_fork_in_child() -> None:
+    """A forked child (multiprocessing, os.fork) inherits the parent's recorder: drop it
+    without touching the parent's file and, unless the user opted out, record the child
+    into a file of its own, linked to the parent's recording."""
+    global _current, _lock
+    _lock = threading.Lock()
+    rec = _current
+    if rec is None or rec.stopped:
+        return
+    _current = None
+    rec.stopped = True
+    writer = rec.writer
+    writer._closed = True
+    f, writer.file = writer.file, None
+    if f is not None:
+        _orphans.append(f)
+        try:
+            os.close(f.fileno())
+        except OSError:
+            pass
+    try:
+        rec.backend.stop()
+        rec.backend.reset()
+    except Exception:  # noqa: BLE001 - the child must run on
+        pass
+    if not rec.options.get("children", True):
+        return
+    opts = dict(rec.options)
+    out = opts.pop("out", None)
+    if out and rec.path:
+        stem, ext = os.path.splitext(rec.path)
+        opts["out"] = f"{stem}-{os.getpid()}{ext or SUFFIX}"
+    os.environ[ENV_PARENT_RECORDING] = rec.id
+    os.environ[ENV_PARENT_RECORDING_FILE] = rec.path or ""
+    try:
+        child = start(opts)
+    except Exception as exc:  # noqa: BLE001
+        sys.stderr.write(f"devsandbox: warning: the forked child {os.getpid()} is not recorded: "
+                         f"{type(exc).__name__}: {exc}\n")
+        return
+    # multiprocessing's children end with os._exit: finish the file in its exit hook
+    # (its Process._bootstrap clears finalizers registered before it, then runs the
+    # after-fork callbacks)
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        def finish_at_exit(rec: Recorder) -> None:
+            util.Finalize(None, rec.stop, args=("exit",), exitpriority=100)
+
+        util.register_after_fork(child, finish_at_exit)
+    import atexit
+
+    atexit.register(child.stop, "exit")
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _native_mode(backend: Any) -> str | None:

@@ -10,11 +10,14 @@ are removed from tracebacks.  ``devsandbox record`` runs this.
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import json
 import os
 import runpy
+import shutil
 import sys
+import tempfile
 import threading
 import traceback
 import types
@@ -68,6 +71,31 @@ def run_script(path: str) -> None:
     exec(code, module.__dict__)
 
 
+def _record_children(options: dict[str, Any], recorder: Any) -> None:
+    """Child Python processes record too (unless "children" is false): each into its own
+    file beside this one, through the agent's bootstrap (sitecustomize) on PYTHONPATH."""
+    if not options.get("children", True) or not recorder.path:
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    package = os.path.dirname(here)  # adapters/devsandbox (or site-packages/devsandbox)
+    site = os.path.join(package, "agent", "_site", "sitecustomize.py")
+    if not os.path.exists(site):
+        return
+    boot = tempfile.mkdtemp(prefix="devsandbox-record-")
+    shutil.copy2(site, boot)
+    try:
+        os.symlink(package, os.path.join(boot, "devsandbox"), target_is_directory=True)
+    except OSError:
+        shutil.copytree(package, os.path.join(boot, "devsandbox"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    atexit.register(shutil.rmtree, boot, True)
+    child = {k: v for k, v in options.items() if k not in ("out", "program", "argv")}
+    os.environ["DEVSANDBOX_OPTIONS"] = json.dumps(
+        {"record": child or True, "recordingPath": os.path.dirname(recorder.path)})
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = boot + (os.pathsep + old if old else "")
+
+
 def main(argv: list[str]) -> int:
     options, rest = _parse(argv)
     if rest[0] == "-m":
@@ -82,6 +110,7 @@ def main(argv: list[str]) -> int:
         options.setdefault("program", program)
     options.setdefault("argv", list(rest))
     recorder = start(options)
+    _record_children(options, recorder)
     code = 0
     reason = "exit"
     try:
