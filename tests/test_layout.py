@@ -316,3 +316,13 @@ def test_the_adapter_import_check_catches_violations(
     assert len(found) == len(expected), found
     for finding, name in zip(found, expected):
         assert name in finding.what
+
+
+def test_test_modules_have_unique_names() -> None:
+    """pytest imports test modules of package-less folders by basename: a clash stops the run."""
+    seen: dict[str, Path] = {}
+    for path in sorted((REPO / "tests").rglob("test_*.py")):
+        if "node_modules" in path.parts or (path.parent / "__init__.py").exists():
+            continue
+        assert path.name not in seen, f"{path} and {seen[path.name]} share a name"
+        seen[path.name] = path
