@@ -192,11 +192,20 @@ def _time_debug(python: str, script: Path, loops: int, record: bool, out_dir: st
 
 
 def _bytes_per_line(python: str, path: str) -> tuple[float, int]:
-    out = subprocess.run([python, "-m", "devsandbox", "info", "--json", path],
-                         env=_env(1), capture_output=True, text=True, check=True)
-    info = json.loads(out.stdout)
-    lines = int(info["kinds"].get("line", 0))
-    return float(info["event_bytes_compressed"]) / max(1, lines), int(info["events"])
+    """Compressed event bytes per line event: frame headers and the end record only."""
+    sys.path[:0] = [p for p in (str(ROOT / "server"), str(ROOT / "adapters")) if p not in sys.path]
+    from devsandbox.recorder import format as fmt
+    from devsandbox.recording.reader import Recording
+
+    with Recording(path) as rec:
+        stored = sum(f.stored for f in rec.frames if f.kind == fmt.K.EVENTS)
+        lines = rec.end.get("line_events")
+        events = int(rec.end.get("events") or rec.event_count)
+    if lines is None:  # an older recorder: decode the events (slow)
+        out = subprocess.run([python, "-m", "devsandbox", "info", "--json", path],
+                             env=_env(1), capture_output=True, text=True, check=True)
+        lines = json.loads(out.stdout)["kinds"].get("line", 0)
+    return stored / max(1, int(lines)), events
 
 
 # ---- the benchmark -----------------------------------------------------------------------

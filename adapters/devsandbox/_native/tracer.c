@@ -73,6 +73,7 @@ typedef struct {
     uint32_t id;
     int in_scope;
     int optimized; /* fast locals (else a locals dict) */
+    int is_async;  /* a coroutine, async generator or iterable coroutine */
     int nlocals;
     uint32_t *name_ids;
     unsigned char *kinds;
@@ -107,6 +108,7 @@ typedef struct {
     int ndslots, capdslots;
     PtrMap dindex; /* name -> index + 1 */
     uint32_t gen;
+    uint8_t unwinding; /* an exception event was its last: the next line event is a handler */
 } FrameRec;
 
 typedef struct {
@@ -119,6 +121,7 @@ typedef struct {
     uint64_t step, chunk_first_step;
     Buf stage;
     Buf pending; /* marks for this thread made by another thread: written at its next event */
+    PyObject *task; /* the asyncio task its last coroutine step ran in (strong) */
 } ThreadRec;
 
 static struct {
@@ -135,7 +138,7 @@ static struct {
     uint32_t cur_tid; /* thread of the last appended event */
     uint64_t epoch;
     int busy; /* threads inside record(): take() waits for 0 */
-    uint64_t nevents, sampled_ns, nsampled;
+    uint64_t nevents, nlines, sampled_ns, nsampled;
     size_t flush_bytes;
     int flushing;
     PyObject *scope_fn, *flush_cb, *threading_active, *set_local_events, *disable;
@@ -233,6 +236,7 @@ new_code(PyCodeObject *co)
     if (!in_scope) return cr;
 
     cr->optimized = (co->co_flags & CO_OPTIMIZED) != 0;
+    cr->is_async = (co->co_flags & (CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR)) != 0;
     cr->nlocals = co->co_nlocalsplus;
     cr->name_ids = PyMem_RawCalloc((size_t)cr->nlocals + 1, sizeof(uint32_t));
     cr->kinds = PyMem_RawCalloc((size_t)cr->nlocals + 1, 1);
@@ -579,6 +583,7 @@ keyframe(ThreadRec *th, _PyInterpreterFrame *current)
     }
     th->epoch = R.epoch;
     th->chunk_first_step = th->step;
+    Py_CLEAR(th->task); /* a chunk reads on its own: its first coroutine step says the task */
     return 0;
 }
 
@@ -613,10 +618,17 @@ now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Hand the buffers over when 1 MB is waiting, or when the writer has not taken
+ * them for a while (checked every 1024 events): a program that keeps taking
+ * the GIL back (a loop printing often) can starve the writer thread. */
+static int64_t last_take_ns;
+
 static void
-maybe_flush(void)
+maybe_flush(int64_t now)
 {
-    if (R.ev.n < R.flush_bytes || R.busy || R.flushing || !R.flush_cb) return;
+    if (R.busy || R.flushing || !R.flush_cb) return;
+    if (R.ev.n < R.flush_bytes && !(now && now - last_take_ns > 150 * 1000 * 1000 && R.ev.n))
+        return;
     R.flushing = 1;
     PyObject *r = PyObject_CallNoArgs(R.flush_cb);
     if (!r) PyErr_WriteUnraisable(R.flush_cb);
@@ -639,6 +651,139 @@ append_stage(ThreadRec *th)
     return 0;
 }
 
+/* ---- explicit marks written by the recorder itself ---------------------- */
+
+static uint32_t
+kind_id(const char *kind, PyObject **cache)
+{
+    if (!*cache && !(*cache = PyUnicode_InternFromString(kind))) return 0;
+    return str_id(*cache);
+}
+
+static int
+put_mark_text(Buf *b, uint32_t kid, const char *text, size_t n)
+{
+    if (buf_need(b, n + 24) < 0) return -1;
+    put_u8(b, E_MARK);
+    put_var(b, kid);
+    put_var(b, (uint64_t)n);
+    put_bytes(b, text, n);
+    return 0;
+}
+
+/* "caught": the line where a frame handles an exception raised in (or through) it */
+static PyObject *caught_kind;
+
+static int
+mark_caught(Buf *b, int line)
+{
+    uint32_t kid = kind_id("caught", &caught_kind);
+    if (!kid) return -1;
+    char text[48];
+    int n = snprintf(text, sizeof text, "{\"line\": %d}", line);
+    return put_mark_text(b, kid, text, (size_t)n);
+}
+
+static int
+is_stop_exception(PyTypeObject *et)
+{
+    return PyType_IsSubtype(et, (PyTypeObject *)PyExc_StopIteration) ||
+           PyType_IsSubtype(et, (PyTypeObject *)PyExc_StopAsyncIteration) ||
+           PyType_IsSubtype(et, (PyTypeObject *)PyExc_GeneratorExit);
+}
+
+/* "task": the asyncio task the following steps of this thread run in, written when it
+ * changes (checked when a coroutine starts or resumes) */
+static PyObject *task_kind, *current_task_fn;
+
+static int
+json_str(Buf *b, PyObject *s)
+{
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    if (!u) {
+        PyErr_Clear();
+        u = "?";
+        n = 1;
+    }
+    if (buf_need(b, (size_t)n * 6 + 4) < 0) return -1;
+    put_u8(b, '"');
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)u[i];
+        if (c == '"' || c == '\\') {
+            put_u8(b, '\\');
+            put_u8(b, c);
+        }
+        else if (c < 0x20) {
+            char esc[8];
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            put_bytes(b, esc, 6);
+        }
+        else {
+            put_u8(b, c);
+        }
+    }
+    put_u8(b, '"');
+    return 0;
+}
+
+static int
+mark_task(Buf *b, ThreadRec *th)
+{
+    if (!current_task_fn) {
+        PyObject *mod_name = PyUnicode_FromString("asyncio");
+        PyObject *asyncio = mod_name ? PyImport_GetModule(mod_name) : NULL;
+        Py_XDECREF(mod_name);
+        PyErr_Clear();
+        if (!asyncio) return 0; /* never imported: no task can run */
+        current_task_fn = PyObject_GetAttrString(asyncio, "current_task");
+        Py_DECREF(asyncio);
+        if (!current_task_fn) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    PyObject *task = PyObject_CallNoArgs(current_task_fn);
+    if (!task) {
+        PyErr_Clear(); /* no running loop: a coroutine driven by hand */
+        task = Py_NewRef(Py_None);
+    }
+    int rc = 0;
+    if (task != th->task && !(task == Py_None && !th->task)) {
+        uint32_t kid = kind_id("task", &task_kind);
+        Buf text = {0};
+        rc = kid ? 0 : -1;
+        if (rc == 0 && task == Py_None) {
+            rc = buf_need(&text, 16);
+            if (rc == 0) put_bytes(&text, "null", 4);
+        }
+        else if (rc == 0) {
+            PyObject *name = PyObject_CallMethod(task, "get_name", NULL);
+            char head[48];
+            int n = snprintf(head, sizeof head, "{\"id\": \"%p\", \"name\": ", (void *)task);
+            rc = buf_need(&text, (size_t)n + 8);
+            if (rc == 0) put_bytes(&text, head, (size_t)n);
+            if (rc == 0 && name && PyUnicode_Check(name)) {
+                rc = json_str(&text, name);
+            }
+            else if (rc == 0) {
+                PyErr_Clear();
+                put_bytes(&text, "null", 4);
+            }
+            if (rc == 0 && buf_need(&text, 2) == 0) put_u8(&text, '}');
+            Py_XDECREF(name);
+        }
+        if (rc == 0) rc = put_mark_text(b, kid, (const char *)text.p, text.n);
+        PyMem_RawFree(text.p);
+        Py_XSETREF(th->task, task == Py_None ? NULL : Py_NewRef(task));
+    }
+    Py_DECREF(task);
+    PyErr_Restore(et, ev, etb);
+    return rc;
+}
+
 /* one event of an in-scope frame; `arg` is the return value or exception */
 static int
 record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int line,
@@ -659,6 +804,7 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
         th->pending.n = 0;
     }
     if (what == EV_CALL) {
+        if (cr->is_async && mark_task(b, th) < 0) goto fail;
         if (!(fr = push_frame(th, f, cr))) goto fail;
         fr->line = line;
         if (put_frame_head(b, E_CALL, fr) < 0) goto fail;
@@ -669,10 +815,15 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
         if (buf_need(b, 24) < 0) goto fail;
         if (line < 0) line = 0;
         if (what == EV_LINE) {
+            if (fr->unwinding) {
+                fr->unwinding = 0;
+                if (mark_caught(b, line) < 0 || buf_need(b, 24) < 0) goto fail;
+            }
             put_u8(b, E_LINE);
             put_var(b, (uint64_t)line);
         }
         else if (what == EV_RETURN) {
+            fr->unwinding = 0;
             put_u8(b, E_RETURN);
             put_var(b, (uint64_t)line);
             if (ds_encode(b, arg ? arg : Py_None, 0) < 0) goto fail;
@@ -689,6 +840,7 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
                 et = Py_TYPE(exc ? exc : Py_None);
             }
             uint32_t tid_ = type_name_id(et);
+            fr->unwinding = !is_stop_exception(et);
             if (buf_need(b, 12) < 0) goto fail;
             put_u8(b, E_EXCEPTION);
             put_var(b, (uint64_t)line);
@@ -700,6 +852,7 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
     if (what == EV_RETURN) pop_frames(th, 1);
     th->step++;
     R.nevents++;
+    R.nlines += what == EV_LINE;
     if (append_stage(th) < 0) goto fail;
     goto done;
 fail:
@@ -708,10 +861,12 @@ fail:
 done:
     R.busy--;
     if (sample) {
-        R.sampled_ns += (uint64_t)(now_ns() - t0);
+        int64_t t1 = now_ns();
+        R.sampled_ns += (uint64_t)(t1 - t0);
         R.nsampled++;
+        t0 = t1;
     }
-    if (rc == 0) maybe_flush();
+    if (rc == 0) maybe_flush(t0);
     return rc;
 }
 
@@ -822,12 +977,23 @@ install_tee(PyThreadState *ts)
     return rc;
 }
 
+/* install_tee_all(skip=()): every thread but those whose ident is in `skip` */
 static PyObject *
-py_install_tee_all(PyObject *m, PyObject *unused)
+py_install_tee_all(PyObject *m, PyObject *args)
 {
+    PyObject *skip = NULL;
+    if (!PyArg_ParseTuple(args, "|O", &skip)) return NULL;
     PyInterpreterState *interp = PyThreadState_GET()->interp;
-    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts)) {
+        if (skip) {
+            PyObject *ident = PyLong_FromUnsignedLong(ts->thread_id);
+            int in = ident ? PySequence_Contains(skip, ident) : -1;
+            Py_XDECREF(ident);
+            if (in < 0) return NULL;
+            if (in) continue;
+        }
         if (install_tee(ts) < 0) return NULL;
+    }
     Py_RETURN_NONE;
 }
 
@@ -1102,6 +1268,7 @@ clear_threads(void)
         PyMem_RawFree(th->stack);
         PyMem_RawFree(th->stage.p);
         PyMem_RawFree(th->pending.p);
+        Py_XDECREF(th->task);
         PyMem_RawFree(th);
     }
     PyMem_RawFree(R.threads);
@@ -1144,6 +1311,7 @@ py_take(PyObject *m, PyObject *unused)
     R.ev.n = 0;
     R.cur_tid = 0;
     R.epoch++;
+    last_take_ns = now_ns();
     return Py_BuildValue("(NNNK)", defs, ev, info, (unsigned long long)R.nevents);
 fail:
     Py_XDECREF(defs);
@@ -1171,7 +1339,7 @@ py_reset(PyObject *m, PyObject *unused)
     R.defs.n = R.ev.n = 0;
     R.next_str = R.next_code = R.next_frame = R.next_tid = 0;
     R.cur_tid = 0;
-    R.nevents = R.sampled_ns = R.nsampled = 0;
+    R.nevents = R.nlines = R.sampled_ns = R.nsampled = 0;
     Py_CLEAR(R.scope_fn);
     Py_CLEAR(R.flush_cb);
     Py_CLEAR(R.threading_active);
@@ -1204,7 +1372,8 @@ static PyObject *
 py_stats(PyObject *m, PyObject *unused)
 {
     double est = R.nsampled ? (double)R.sampled_ns / (double)R.nsampled * (double)R.nevents : 0.0;
-    return Py_BuildValue("{sKsKsdsisn}", "events", (unsigned long long)R.nevents, "sampled",
+    return Py_BuildValue("{sKsKsKsdsisn}", "events", (unsigned long long)R.nevents,
+                         "line_events", (unsigned long long)R.nlines, "sampled",
                          (unsigned long long)R.nsampled, "recorder_seconds_estimate", est / 1e9,
                          "threads", R.nthreads, "codes", (Py_ssize_t)R.codes.n);
 }
@@ -1433,7 +1602,7 @@ static PyMethodDef methods[] = {
     {"install_tee", py_install_tee, METH_NOARGS, "Tee this thread's trace slot."},
     {"install_noop_trace", py_install_noop_trace, METH_NOARGS, "A C trace function doing nothing."},
     {"mon_noop", (PyCFunction)(void (*)(void))mon_noop, METH_FASTCALL, "A monitoring callback doing nothing."},
-    {"install_tee_all", py_install_tee_all, METH_NOARGS, "Tee every thread's trace slot."},
+    {"install_tee_all", py_install_tee_all, METH_VARARGS, "Tee every thread's trace slot."},
     {"remove_tee_all", py_remove_tee_all, METH_NOARGS, "Remove idle tees."},
     {"settrace", py_settrace, METH_O, "sys.settrace that keeps the tee."},
     {"gettrace", py_gettrace, METH_NOARGS, "sys.gettrace that sees behind the tee."},

@@ -7,6 +7,8 @@
  * under a per-type time budget.
  */
 #include "recorder.h"
+#include <errno.h>
+#include <pthread.h>
 #include <time.h>
 
 #if PY_VERSION_HEX >= 0x030D0000
@@ -203,7 +205,7 @@ static PtrMap slow_types;
 /* What following a class's instances costs (classes with their own __repr__):
  * time in their repr() and attributes visited to see whether it changed.  A
  * class whose instances cost more than ds_limits.type_budget_ns per look on
- * average (after a few looks) becomes opaque: shown as "<T object at 0x…
+ * average to compare (after a few looks) becomes opaque: shown as "<T object at 0x…
  * (repr skipped: too costly to follow)>", compared by identity. */
 typedef struct {
     int64_t repr_ns;
@@ -232,12 +234,13 @@ type_cost(PyTypeObject *t)
     return tc;
 }
 
+/* a look: comparing an instance's attributes (every event it is in); repr() calls,
+ * made only when it changed, are bounded by the per-call budget instead */
 static inline void
 charge(TypeCost *tc)
 {
     if (++tc->looks >= 64 && ds_limits.type_budget_ns > 0 &&
-        tc->repr_ns + (int64_t)(tc->nodes * NODE_NS) >
-            ds_limits.type_budget_ns * (int64_t)tc->looks)
+        (int64_t)(tc->nodes * NODE_NS) > ds_limits.type_budget_ns * (int64_t)tc->looks)
         tc->opaque = 1;
 }
 
@@ -699,6 +702,143 @@ enc_default_repr(Buf *b, PyObject *o)
     return 0;
 }
 
+/* ---- the repr() time budget: a watchdog thread interrupts a repr() that runs
+ * past it (an asynchronous TimeoutError in the thread running it, as Ctrl-C
+ * would), so a user's __repr__ never holds the program up for longer. */
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int started;
+    int active;         /* a repr() is being watched */
+    uint64_t seq;       /* changes when one starts and when it ends */
+    uint64_t fired;     /* seq of the repr() interrupted */
+    int64_t deadline;   /* CLOCK_MONOTONIC ns */
+    unsigned long thread;
+} WD = {PTHREAD_MUTEX_INITIALIZER};
+
+static void
+wd_after_fork(void)
+{
+    pthread_mutex_init(&WD.mu, NULL);
+    WD.started = WD.active = 0;
+}
+
+static void *
+wd_main(void *unused)
+{
+    pthread_mutex_lock(&WD.mu);
+    for (;;) {
+        while (!WD.active) pthread_cond_wait(&WD.cv, &WD.mu);
+        uint64_t seq = WD.seq;
+        struct timespec until = {(time_t)(WD.deadline / 1000000000), (long)(WD.deadline % 1000000000)};
+        int r = 0;
+        while (WD.active && WD.seq == seq && r != ETIMEDOUT)
+            r = pthread_cond_timedwait(&WD.cv, &WD.mu, &until);
+        if (!(WD.active && WD.seq == seq)) continue;
+        pthread_mutex_unlock(&WD.mu);
+        if (!Py_IsInitialized()) return NULL;
+        PyGILState_STATE g = PyGILState_Ensure();
+        pthread_mutex_lock(&WD.mu);
+        if (WD.active && WD.seq == seq) { /* still running: with the GIL, so not yet back */
+            PyThreadState_SetAsyncExc(WD.thread, PyExc_TimeoutError);
+            WD.fired = seq;
+        }
+        pthread_mutex_unlock(&WD.mu);
+        PyGILState_Release(g);
+        pthread_mutex_lock(&WD.mu);
+        while (WD.active && WD.seq == seq) pthread_cond_wait(&WD.cv, &WD.mu);
+    }
+    return NULL;
+}
+
+static int
+wd_start(void)
+{
+    static int atfork;
+    if (!atfork) {
+        pthread_atfork(NULL, NULL, wd_after_fork);
+        atfork = 1;
+    }
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&WD.cv, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_t t;
+    pthread_attr_t ta;
+    pthread_attr_init(&ta);
+    pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &ta, wd_main, NULL);
+    pthread_attr_destroy(&ta);
+    if (rc != 0) return -1;
+    WD.started = 1;
+    return 0;
+}
+
+/* arm for the repr() about to run in this thread: 1 if armed */
+static int
+wd_arm(int64_t now)
+{
+    if (ds_limits.repr_budget_ns <= 0) return 0;
+    pthread_mutex_lock(&WD.mu);
+    int armed = 0;
+    if (!WD.started && wd_start() < 0) {
+        pthread_mutex_unlock(&WD.mu);
+        return 0;
+    }
+    if (!WD.active) { /* one repr() watched at a time (another thread's may be running) */
+        WD.active = 1;
+        WD.seq++;
+        WD.deadline = now + ds_limits.repr_budget_ns;
+        WD.thread = PyThread_get_thread_ident();
+        pthread_cond_signal(&WD.cv);
+        armed = 1;
+    }
+    pthread_mutex_unlock(&WD.mu);
+    return armed;
+}
+
+/* Take an interruption that came too late to land in the repr(): run a little
+ * bytecode, where the pending exception is raised (and the interpreter's
+ * "something pending" flag reset, which clearing it by hand would not do on
+ * 3.11), and drop it. */
+static void
+wd_absorb(void)
+{
+    static PyObject *code, *ns;
+    if (!code && !(code = Py_CompileString("None", "<devsandbox>", Py_eval_input))) {
+        PyErr_Clear();
+        return;
+    }
+    if (!ns && !(ns = PyDict_New())) {
+        PyErr_Clear();
+        return;
+    }
+    PyObject *r = PyEval_EvalCode(code, ns, ns);
+    if (r) Py_DECREF(r);
+    else PyErr_Clear();
+}
+
+/* the repr() is back (GIL held): 1 if the watchdog interrupted it */
+static int
+wd_disarm(PyObject *result)
+{
+    pthread_mutex_lock(&WD.mu);
+    int fired = WD.fired == WD.seq;
+    WD.active = 0;
+    WD.seq++;
+    pthread_cond_signal(&WD.cv);
+    pthread_mutex_unlock(&WD.mu);
+    if (fired && result) { /* finished before the exception landed: it is still pending */
+        PyObject *et, *ev, *etb;
+        PyErr_Fetch(&et, &ev, &etb);
+        wd_absorb();
+        PyErr_Restore(et, ev, etb);
+    }
+    return fired;
+}
+
 static int
 enc_repr(Buf *b, PyObject *o)
 {
@@ -712,12 +852,20 @@ enc_repr(Buf *b, PyObject *o)
             return put_placeholder(b, V_REPR_SLOW, o, "repr skipped: too costly to follow");
     }
     int64_t t0 = now_ns();
+    int armed = wd_arm(t0);
     PyObject *r = PyObject_Repr(o);
+    int interrupted = armed && wd_disarm(r);
     int64_t dt = now_ns() - t0;
-    if (tc) {
-        tc->repr_ns += dt;
-        charge(tc);
+    if (interrupted) {
+        Py_XDECREF(r);
+        PyErr_Clear();
+        if (!ds_map_get(&slow_types, t)) {
+            Py_INCREF(t); /* keep the type (and its address) alive */
+            if (ds_map_put(&slow_types, t, t) < 0) return -1;
+        }
+        return put_placeholder(b, V_REPR_SLOW, o, "repr skipped: over the time budget");
     }
+    if (tc) tc->repr_ns += dt;
     if (dt > ds_limits.repr_budget_ns) {
         Py_INCREF(t); /* keep the type (and its address) alive */
         if (ds_map_put(&slow_types, t, t) < 0) return -1;

@@ -10,10 +10,10 @@
 Options (all optional): ``out`` (file; default ``.devsandbox/recordings/…``),
 ``include`` / ``exclude`` (path globs), ``functions`` (qualname globs),
 ``max_depth``, ``max_items``, ``max_str``, ``max_repr`` (value limits),
-``repr_budget_ms`` (one repr() call), ``follow_budget_us`` (default 0.5: what
-keeping track of an instance of a class with its own ``__repr__`` may cost on
-average, repr() calls and attribute comparisons; past it the class is shown
-as "repr skipped: too costly to follow"; 0: no limit), ``item_diffs`` (write only the items of a container that
+``repr_budget_ms`` (one repr() call: interrupted past it, default 20),
+``follow_budget_us`` (default 0.5: what comparing an instance of a class with
+its own ``__repr__`` may cost on average, at every step it is in; past it the
+class is shown as "repr skipped: too costly to follow"; 0: no limit), ``item_diffs`` (write only the items of a container that
 changed: smaller and faster; format 1.1), ``flight_recorder_mb`` (keep only the last N MB in memory;
 written by dump() and on an uncaught exception), ``backend`` ("auto",
 "native" or "python").
@@ -122,7 +122,8 @@ class Recorder:
             "limits": limits,
             "item_diffs": self.item_diffs,
         }
-        self.writer = Writer(self.path, self.meta, self.backend.take, self.flight_bytes)
+        self.writer = Writer(self.path, self.meta, self.backend.take, self.flight_bytes,
+                             getattr(self.backend, "untrace_current_thread", None))
         self.stopped = False
         self._saved_excepthook: Any = None
         self._saved_env: dict[str, str | None] = {}

@@ -46,6 +46,11 @@ class NativeBackend:
     def take(self) -> Any:
         return _tracer.take()
 
+    def untrace_current_thread(self) -> None:
+        """The recorder's own threads run untraced (the tee is per thread on 3.11)."""
+        if MODE == "tee":
+            _tracer.uninstall_tee()
+
     def stats(self) -> dict[str, Any]:
         return dict(_tracer.stats())
 
@@ -146,8 +151,11 @@ class NativeBackend:
         from . import debugger
 
         debugger.install(settrace)
-        # every thread's current tracer (pydevd's, when it came first) goes behind a tee
-        _tracer.install_tee_all()
+        # every thread's current tracer (pydevd's, when it came first) goes behind a tee;
+        # the recorder's own threads stay untraced
+        own = tuple(t.ident for t in threading.enumerate()
+                    if getattr(t, "_devsandbox_internal", False) and t.ident is not None)
+        _tracer.install_tee_all(own)
 
     def stop(self) -> None:
         _tracer.stop()

@@ -13,6 +13,7 @@ import collections
 import json
 import os
 import threading
+import time
 from typing import Any, Callable
 
 from . import format as fmt
@@ -32,7 +33,7 @@ def _compress(data: bytes) -> tuple[int, bytes]:
 
 class Writer:
     def __init__(self, path: str | None, meta: dict[str, Any], take: Take,
-                 ring_bytes: int = 0) -> None:
+                 ring_bytes: int = 0, untrace: Callable[[], None] | None = None) -> None:
         self.path = path
         self.meta = meta
         self._take = take
@@ -42,6 +43,7 @@ class Writer:
         self._defs: list[bytes] = []  # ring mode: every DEFS frame (needed by any chunk)
         self._lock = threading.Lock()  # keeps take() and the order of frames together
         self._write_lock = threading.Lock()  # one writer of frames at a time (flush() waits)
+        self._last_write = time.monotonic()
         self.last_steps: dict[int, int] = {}  # thread id -> its last step written
         self._pending: list[tuple[bytes, bytes, list[tuple[int, int, int]], int]] = []
         self._events_written = 0
@@ -49,6 +51,8 @@ class Writer:
         self._wake = threading.Event()
         self._closed = False
         self.bytes_raw = 0
+        _compress(b"")  # import lz4 now: in the writer thread, under a busy program's GIL, slow
+        self._untrace = untrace  # run in the writer thread: the recorder leaves it alone
         self.file = None
         if path and not ring_bytes:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -63,10 +67,13 @@ class Writer:
         self._thread._devsandbox_internal = True  # type: ignore[attr-defined]
         self._thread.start()
 
-    # called by the recorder (any thread) when its buffer is full
+    # called by the recorder (any thread) when its buffer is full, or not taken for a while
     def request_flush(self) -> None:
         self._collect()
         self._wake.set()
+        if time.monotonic() - self._last_write > 0.2:
+            # the writer thread is starved of the GIL (or stuck): write from here
+            self._write_pending()
 
     def _collect(self) -> bool:
         with self._lock:
@@ -79,6 +86,8 @@ class Writer:
 
     def _run(self) -> None:
         while not self._closed:
+            if self._untrace is not None:
+                self._untrace()  # a tee may have been put on every thread meanwhile
             self._wake.wait(FLUSH_INTERVAL)
             self._wake.clear()
             if self._closed:
@@ -90,6 +99,7 @@ class Writer:
         with self._write_lock:
             with self._lock:
                 pending, self._pending = self._pending, []
+            self._last_write = time.monotonic()
             for defs, events, threads, total in pending:
                 if defs:
                     self._emit(fmt.K.DEFS, defs)
