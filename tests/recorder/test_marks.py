@@ -67,3 +67,21 @@ def test_a_slow_repr_is_interrupted_at_the_budget(tmp_path):
              if "Sluggish" in v]
     assert any(v.endswith("(repr skipped: over the time budget)>") for v in shown), shown
     assert all("Sluggish(" not in v for v in shown)  # never the repr's text
+
+
+def test_module_globals_a_function_reads(tmp_path):
+    program = PROGRAMS / "globals_app.py"
+    proc = record(program, tmp_path / "rec.dsrec", options={"globals": True})
+    assert proc.returncode == 0, proc.stderr
+    bumps = [e for e in export(tmp_path / "rec.dsrec") if e["function"] == "bump"]
+    # at each step, the globals bump() reads, as they were: data only (not `math`)
+    first = bumps[0]
+    assert first["globals"] == {"COUNTER": "0", "SETTINGS": "{'scale': 2}", "history": "[]"}
+    assert "n" in first["locals"] and "COUNTER" not in first["locals"]
+    last = bumps[-1]
+    assert last["kind"] == "return"
+    assert last["globals"] == {"COUNTER": "16", "SETTINGS": "{'scale': 10}",
+                               "history": "[0, 2, 6, 16]"}
+    # without the option, no globals
+    proc = record(program, tmp_path / "plain.dsrec")
+    assert all("globals" not in e for e in export(tmp_path / "plain.dsrec"))

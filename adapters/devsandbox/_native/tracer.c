@@ -74,6 +74,9 @@ typedef struct {
     int in_scope;
     int optimized; /* fast locals (else a locals dict) */
     int is_async;  /* a coroutine, async generator or iterable coroutine */
+    int nglobals;  /* module globals it reads (option "globals") */
+    PyObject **gnames;   /* strong */
+    uint32_t *gname_ids; /* ids of "global:NAME" */
     int nlocals;
     uint32_t *name_ids;
     unsigned char *kinds;
@@ -104,6 +107,7 @@ typedef struct {
     uint32_t frame_id;
     int line;
     Slot *slots; /* optimized frames: one per co_nlocalsplus */
+    Slot *gslots; /* the module globals its code reads */
     DSlot *dslots; /* dict frames */
     int ndslots, capdslots;
     PtrMap dindex; /* name -> index + 1 */
@@ -141,7 +145,7 @@ static struct {
     uint64_t nevents, nlines, sampled_ns, nsampled;
     size_t flush_bytes;
     int flushing;
-    PyObject *scope_fn, *flush_cb, *threading_active, *set_local_events, *disable;
+    PyObject *scope_fn, *flush_cb, *threading_active, *set_local_events, *disable, *globals_fn;
     int tool_id;
     long local_events;
     PyObject *codes_list; /* in-scope code objects, for stop() on 3.12+ */
@@ -210,6 +214,48 @@ type_name_id(PyTypeObject *t)
 
 /* ---- code objects -------------------------------------------------------- */
 
+/* the module globals a function reads, as the option's function lists them */
+static int
+code_globals(CodeRec *cr, PyCodeObject *co)
+{
+    PyObject *names = PyObject_CallOneArg(R.globals_fn, (PyObject *)co);
+    if (!names) {
+        PyErr_WriteUnraisable(R.globals_fn);
+        return 0;
+    }
+    PyObject *seq = PySequence_Fast(names, "globals: a sequence of names");
+    Py_DECREF(names);
+    if (!seq) {
+        PyErr_WriteUnraisable(R.globals_fn);
+        return 0;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    cr->gnames = PyMem_RawCalloc((size_t)n + 1, sizeof(PyObject *));
+    cr->gname_ids = PyMem_RawCalloc((size_t)n + 1, sizeof(uint32_t));
+    if (!cr->gnames || !cr->gname_ids) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    int k = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *name = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyUnicode_Check(name)) continue;
+        PyObject *shown = PyUnicode_FromFormat("global:%U", name);
+        uint32_t id = shown ? str_id(shown) : 0;
+        Py_XDECREF(shown);
+        if (!id) {
+            Py_DECREF(seq);
+            return -1;
+        }
+        cr->gnames[k] = Py_NewRef(name);
+        cr->gname_ids[k++] = id;
+    }
+    cr->nglobals = k;
+    Py_DECREF(seq);
+    return 0;
+}
+
 static CodeRec *
 new_code(PyCodeObject *co)
 {
@@ -248,6 +294,7 @@ new_code(PyCodeObject *co)
         cr->name_ids[i] = str_id(PyTuple_GET_ITEM(co->co_localsplusnames, i));
         cr->kinds[i] = (unsigned char)PyBytes_AS_STRING(co->co_localspluskinds)[i];
     }
+    if (R.globals_fn && cr->optimized && code_globals(cr, co) < 0) return NULL;
     uint32_t fid = str_id(co->co_filename), qid = str_id(co->co_qualname),
              nid = str_id(co->co_name);
     if (buf_need(&R.defs, 40) < 0) return NULL;
@@ -283,14 +330,30 @@ free_code(CodeRec *cr)
     Py_XDECREF(cr->code);
     PyMem_RawFree(cr->name_ids);
     PyMem_RawFree(cr->kinds);
+    for (int i = 0; i < cr->nglobals; i++) Py_XDECREF(cr->gnames[i]);
+    PyMem_RawFree(cr->gnames);
+    PyMem_RawFree(cr->gname_ids);
     PyMem_RawFree(cr);
 }
 
 /* ---- threads and frames -------------------------------------------------- */
 
 static void
+free_slots(Slot *slots, int n)
+{
+    if (!slots) return;
+    for (int i = 0; i < n; i++) {
+        Py_XDECREF(slots[i].ref);
+        ds_sh_free(slots[i].tree);
+    }
+    PyMem_RawFree(slots);
+}
+
+static void
 frame_clear(FrameRec *fr)
 {
+    free_slots(fr->gslots, fr->code->nglobals);
+    fr->gslots = NULL;
     if (fr->slots) {
         for (int i = 0; i < fr->code->nlocals; i++) {
             Py_XDECREF(fr->slots[i].ref);
@@ -386,6 +449,8 @@ push_frame(ThreadRec *th, _PyInterpreterFrame *f, CodeRec *cr)
         fr->slots = PyMem_RawCalloc((size_t)cr->nlocals, sizeof(Slot));
         if (!fr->slots) return (FrameRec *)PyErr_NoMemory();
     }
+    if (cr->nglobals && !(fr->gslots = PyMem_RawCalloc((size_t)cr->nglobals, sizeof(Slot))))
+        return (FrameRec *)PyErr_NoMemory();
     return fr;
 }
 
@@ -491,6 +556,15 @@ diff_locals(Buf *b, FrameRec *fr, _PyInterpreterFrame *f)
     if (cr->optimized) {
         for (int i = 0; i < cr->nlocals; i++)
             if (emit_slot(b, &fr->slots[i], cr->name_ids[i], slot_value(f, cr, i)) < 0) return -1;
+        for (int i = 0; i < cr->nglobals; i++) {
+            PyObject *v = PyDict_Check(f->f_globals)
+                              ? PyDict_GetItemWithError(f->f_globals, cr->gnames[i]) : NULL;
+            if (!v) PyErr_Clear();
+            else if (PyModule_Check(v) || PyFunction_Check(v) || PyType_Check(v) ||
+                     PyCFunction_Check(v) || PyMethod_Check(v))
+                v = NULL; /* code, not data */
+            if (emit_slot(b, &fr->gslots[i], cr->gname_ids[i], v) < 0) return -1;
+        }
         return 0;
     }
     PyObject *locals = f->f_locals;
@@ -521,8 +595,21 @@ diff_locals(Buf *b, FrameRec *fr, _PyInterpreterFrame *f)
 }
 
 static void
+reset_slots(Slot *slots, int n)
+{
+    for (int i = 0; slots && i < n; i++) {
+        Py_CLEAR(slots[i].ref);
+        slots[i].present = 0;
+        slots[i].shallow_of = NULL;
+        ds_sh_free(slots[i].tree);
+        slots[i].tree = NULL;
+    }
+}
+
+static void
 reset_shadow(FrameRec *fr)
 {
+    reset_slots(fr->gslots, fr->code->nglobals);
     if (fr->slots)
         for (int i = 0; i < fr->code->nlocals; i++) {
             Py_CLEAR(fr->slots[i].ref);
@@ -1219,18 +1306,19 @@ py_configure(PyObject *m, PyObject *args, PyObject *kw)
     static char *names[] = {"scope", "flush", "threading_active", "max_depth", "max_items",
                             "max_str", "max_repr", "repr_budget_ns", "flush_bytes",
                             "set_local_events", "disable", "tool_id", "local_events",
-                            "item_diffs", "type_budget_ns", NULL};
-    PyObject *scope = NULL, *flush = NULL, *active = NULL, *sle = NULL, *disable = NULL;
+                            "item_diffs", "type_budget_ns", "globals", NULL};
+    PyObject *scope = NULL, *flush = NULL, *active = NULL, *sle = NULL, *disable = NULL,
+             *gfn = NULL;
     int max_depth = ds_limits.max_depth, tool_id = -1;
     Py_ssize_t max_items = ds_limits.max_items, max_str = ds_limits.max_str,
                max_repr = ds_limits.max_repr, flush_bytes = 1 << 20;
     long long budget = ds_limits.repr_budget_ns, type_budget = ds_limits.type_budget_ns;
     long local_events = 0;
     int items = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|innnLnOOilpL", names, &scope, &flush, &active,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|innnLnOOilpLO", names, &scope, &flush, &active,
                                      &max_depth, &max_items, &max_str, &max_repr, &budget,
                                      &flush_bytes, &sle, &disable, &tool_id, &local_events,
-                                     &items, &type_budget))
+                                     &items, &type_budget, &gfn))
         return NULL;
     item_diffs = items;
     Py_XSETREF(R.scope_fn, Py_NewRef(scope));
@@ -1238,6 +1326,7 @@ py_configure(PyObject *m, PyObject *args, PyObject *kw)
     Py_XSETREF(R.threading_active, active == Py_None ? NULL : Py_NewRef(active));
     Py_XSETREF(R.set_local_events, sle && sle != Py_None ? Py_NewRef(sle) : NULL);
     Py_XSETREF(R.disable, Py_NewRef(disable ? disable : Py_None));
+    Py_XSETREF(R.globals_fn, gfn && gfn != Py_None ? Py_NewRef(gfn) : NULL);
     R.tool_id = tool_id;
     R.local_events = local_events;
     ds_limits.max_depth = max_depth < 1 ? 1 : max_depth;
@@ -1345,6 +1434,7 @@ py_reset(PyObject *m, PyObject *unused)
     Py_CLEAR(R.threading_active);
     Py_CLEAR(R.set_local_events);
     Py_CLEAR(R.codes_list);
+    Py_CLEAR(R.globals_fn);
     Py_RETURN_NONE;
 }
 

@@ -14,7 +14,9 @@ Options (all optional): ``out`` (file; default ``.devsandbox/recordings/…``),
 ``follow_budget_us`` (default 0.5: what comparing an instance of a class with
 its own ``__repr__`` may cost on average, at every step it is in; past it the
 class is shown as "repr skipped: too costly to follow"; 0: no limit), ``item_diffs`` (write only the items of a container that
-changed: smaller and faster; format 1.1), ``flight_recorder_mb`` (keep only the last N MB in memory;
+changed: smaller and faster; format 1.1), ``globals`` (the module globals each
+function reads, data only, recorded beside its locals as ``global:NAME``),
+``flight_recorder_mb`` (keep only the last N MB in memory;
 written by dump() and on an uncaught exception), ``backend`` ("auto",
 "native" or "python").
 
@@ -99,6 +101,10 @@ class Recorder:
         self.item_diffs = bool(opts.get("item_diffs")) and self.backend.name == "native"
         if self.item_diffs:
             self.backend.item_diffs = True
+        # module globals each function reads, shown beside its locals as "global:NAME"
+        self.capture_globals = bool(opts.get("globals")) and self.backend.name == "native"
+        if self.capture_globals:
+            self.backend.capture_globals = True
         self.started = time.time()
         self._t0 = time.perf_counter()
         self.id = uuid.uuid4().hex
@@ -121,6 +127,7 @@ class Recorder:
             "mode": getattr(self.backend, "mode", None) or _native_mode(self.backend),
             "limits": limits,
             "item_diffs": self.item_diffs,
+            "globals": self.capture_globals,
         }
         self.writer = Writer(self.path, self.meta, self.backend.take, self.flight_bytes,
                              getattr(self.backend, "untrace_current_thread", None))

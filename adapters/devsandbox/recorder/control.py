@@ -43,7 +43,7 @@ _KEYS = {
     "maxDepth": "max_depth", "maxItems": "max_items", "maxStr": "max_str",
     "maxValueSize": "max_str", "maxRepr": "max_repr", "reprBudgetMs": "repr_budget_ms",
     "flightRecorderMb": "flight_recorder_mb", "recorderBackend": "backend",
-    "recordChildren": "children", "itemDiffs": "item_diffs",
+    "recordChildren": "children", "itemDiffs": "item_diffs", "recordGlobals": "globals",
 }
 
 # debugpy's command line options that take a value (python DEBUGPY_DIR [options] target)

@@ -32,6 +32,16 @@ def _thread_hook(frame: Any, event: str, arg: Any) -> None:  # pragma: no cover 
     return None
 
 
+def global_names(code: Any) -> tuple[str, ...]:
+    """The names a function loads as globals (option "globals"; the recorder shows those
+    that are data in its module, not functions, classes or modules)."""
+    import dis
+
+    names = [ins.argval for ins in dis.get_instructions(code)
+             if ins.opname == "LOAD_GLOBAL" and isinstance(ins.argval, str)]
+    return tuple(dict.fromkeys(names))
+
+
 class NativeBackend:
     name = "native"
 
@@ -40,6 +50,7 @@ class NativeBackend:
         self.limits = limits
         self.tool_id = -1
         self.item_diffs = False
+        self.capture_globals = False
         self._saved: dict[str, Any] = {}
         self._settrace: Any = None
 
@@ -61,7 +72,8 @@ class NativeBackend:
         return list(_tracer.threads())
 
     def start(self, flush: Callable[[], None]) -> None:
-        kwargs: dict[str, Any] = dict(self.limits, item_diffs=self.item_diffs)
+        kwargs: dict[str, Any] = dict(self.limits, item_diffs=self.item_diffs,
+                                      globals=global_names if self.capture_globals else None)
         if MODE == "monitoring":
             mon = sys.monitoring
             for tool in TOOL_IDS:

@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--item-diffs", action="store_true",
                         help="write only the items of a container that changed (smaller, faster;"
                         " format 1.1)")
+    parser.add_argument("--globals", action="store_true", dest="capture_globals",
+                        help="also record the module globals each function reads")
     parser.add_argument("--backend", choices=["auto", "native", "python"], default="auto")
     parser.add_argument("--python", default=sys.executable, help="interpreter to run")
     parser.add_argument("--quiet", "-q", action="store_true", help="no summary")
@@ -74,6 +76,8 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
         opts["flight_recorder_mb"] = args.flight_recorder
     if args.item_diffs:
         opts["item_diffs"] = True
+    if args.capture_globals:
+        opts["globals"] = True
     return opts
 
 

@@ -10,6 +10,8 @@ from typing import IO, Any
 
 from .reader import Recording
 
+GLOBAL_PREFIX = "global:"  # module globals a function reads (recorder option "globals")
+
 
 def export_events(rec: Recording, marks: bool = False) -> Iterator[dict[str, Any]]:
     names = rec.thread_names()
@@ -17,6 +19,11 @@ def export_events(rec: Recording, marks: bool = False) -> Iterator[dict[str, Any
     absolute: dict[str, str] = {}
     for ev in rec.events(marks=marks):
         obj = ev.to_json(names)
+        values = obj.get("locals")
+        if values and any(k.startswith(GLOBAL_PREFIX) for k in values):
+            obj["locals"] = {k: v for k, v in values.items() if not k.startswith(GLOBAL_PREFIX)}
+            obj["globals"] = {k[len(GLOBAL_PREFIX):]: v for k, v in values.items()
+                              if k.startswith(GLOBAL_PREFIX)}
         f = obj.get("file")
         if f is not None:
             if f not in absolute:
