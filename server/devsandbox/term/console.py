@@ -44,6 +44,10 @@ class Terminal:
         # the other one's text waits in _pending until that line ends
         self._owner: str | None = None
         self._pending: dict[str, str] = {}
+        # at the prompt, an unfinished line waits briefly for the rest of it (print() writes
+        # its parts separately), so that the prompt is not redrawn in the middle of a line
+        self._held: dict[str, str] = {}
+        self._release_timer: threading.Timer | None = None
         self._readline: Any = None
 
     def write(self, text: str) -> None:
@@ -82,13 +86,41 @@ class Terminal:
                 + text[len(body):]
         with self._lock:
             if self._at_prompt:
-                self.out.write("\r\x1b[K" if self.interactive else "\n")
-                self.out.write(text if text.endswith("\n") else text + "\n")
-                buffer = self._readline.get_line_buffer() if self._readline else ""
-                self.out.write(PROMPT + buffer)
+                text = self._held.pop(category, "") + text
+                if not text.endswith("\n"):
+                    self._held[category] = text
+                    self._release_soon()
+                    return
+                self._show_above_prompt(text)
             else:
                 self._emit(category, text)
             self.out.flush()
+
+    HOLD_SECONDS = 0.15
+
+    def _release_soon(self) -> None:
+        if self._release_timer is None:
+            self._release_timer = threading.Timer(self.HOLD_SECONDS, self._release_held)
+            self._release_timer.daemon = True
+            self._release_timer.start()
+
+    def _release_held(self) -> None:
+        """Show what waited for the end of its line (called by the timer, or at the prompt's end)."""
+        with self._lock:
+            self._release_timer = None
+            held, self._held = self._held, {}
+            for category, text in held.items():
+                if self._at_prompt:
+                    self._show_above_prompt(text + "\n")
+                else:
+                    self._emit(category, text)
+            self.out.flush()
+
+    def _show_above_prompt(self, text: str) -> None:
+        self.out.write("\r\x1b[K" if self.interactive else "\n")
+        self.out.write(text)
+        buffer = self._readline.get_line_buffer() if self._readline else ""
+        self.out.write(PROMPT + buffer)
 
     def read_line(self) -> str | None:
         """One command line; None at end of input (Ctrl-D)."""
@@ -104,6 +136,8 @@ class Terminal:
         finally:
             with self._lock:
                 self._at_prompt = False
+                if self._held:
+                    self._release_held()
 
     def setup_readline(self, words: list[str]) -> None:
         if not self.interactive:
