@@ -407,23 +407,51 @@ def decode_node(buf: bytes, pos: int) -> tuple[Any, int]:
 VALUE_OPS = frozenset({E.SET, E.DEL, E.ITEMS})
 
 
+class Shown(tuple):  # type: ignore[type-arg]
+    """A container value as SET wrote it: ``(text, truncated)``, plus where it is encoded,
+    so that an ITEMS record can turn it into a Node (only then are its items decoded)."""
+
+    __slots__ = ()
+    at: tuple[bytes, int]
+
+    def __new__(cls, text: str, cut: bool, buf: bytes, pos: int) -> Shown:
+        self = super().__new__(cls, (text, cut, buf, pos))
+        return self
+
+    def __len__(self) -> int:
+        return 2
+
+    def __iter__(self) -> Any:
+        return iter((tuple.__getitem__(self, 0), tuple.__getitem__(self, 1)))
+
+    def node(self) -> Node:
+        return decode_node(tuple.__getitem__(self, 2), tuple.__getitem__(self, 3))[0]
+
+
 def apply_value_op(values: dict[int, Any], op: int, buf: bytes, pos: int) -> int:
     """Apply a SET, DEL or ITEMS record (op already read) to a frame's values
-    (name id -> Node or (text, truncated)); returns the position after it."""
+    (name id -> Node, Shown or (text, truncated)); returns the position after it."""
     name, pos = read_varint(buf, pos)
     if op == E.SET:
-        values[name], pos = decode_node(buf, pos)
+        start = pos
+        text, cut, pos = decode_value(buf, pos)
+        values[name] = Shown(text, cut, buf, start) if V.LIST <= buf[start] <= V.DICT else (
+            text, cut)
         return pos
     if op == E.DEL:
         values.pop(name, None)
         return pos
     depth, pos = read_varint(buf, pos)
     node = values.get(name)
+    if isinstance(node, Shown):
+        node = values[name] = node.node()
     chain = [node]
     for _ in range(depth):
         index, pos = read_varint(buf, pos)
         if not isinstance(node, Node) or index >= len(node.items):
             raise FormatError(f"ITEMS record at {pos} does not match the recorded value")
+        if isinstance(node.items[index], Shown):
+            node.items[index] = node.items[index].node()
         node = node.items[index]
         chain.append(node)
     if not isinstance(node, Node):
