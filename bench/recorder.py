@@ -173,13 +173,13 @@ def _time_debug(python: str, script: Path, loops: int, record: bool, out_dir: st
     }
     with tempfile.TemporaryFile("w+") as stderr:
         t0 = time.perf_counter()
-        client = DapClient([python, "-m", "devsandbox", "dap"], env=env, stderr=stderr,
-                           keep=lambda m: m.get("event") != "output")
+        client = DapClient([python, "-m", "devsandbox", "dap"], env=env, stderr=stderr)
         try:
             client.start("launch", config, timeout=120)
             client.event("terminated", timeout=RUN_TIMEOUT)
             wall = time.perf_counter() - t0
             exited = client.events("exited")
+            output = client.output()
         finally:
             try:
                 client.request("disconnect", {}, timeout=5, check=False)
@@ -187,7 +187,8 @@ def _time_debug(python: str, script: Path, loops: int, record: bool, out_dir: st
                 pass
             client.close()
     if exited and exited[0]["body"].get("exitCode") not in (0, None):
-        raise RuntimeError(f"{script} exited {exited[0]['body']['exitCode']} under devsandbox dap")
+        raise RuntimeError(f"{script} exited {exited[0]['body']['exitCode']} under devsandbox dap"
+                           f":\n{output[-3000:]}")
     return wall
 
 
@@ -224,25 +225,31 @@ def _measure(python: str, name: str, script: Path, loops: int, modes: list[str],
         "items": [python, "-m", "devsandbox.recorder", "--options",
                   json.dumps({"out": items, "item_diffs": True}), "--", str(script)],
     }
+    failed: list[str] = []
     wall: dict[str, list[float]] = {m: [] for m in modes}
     cpu: dict[str, list[float]] = {m: [] for m in modes if m in commands}
     for _ in range(runs):  # interleaved, so that load changes hit every mode alike
         for mode in modes:
-            if mode in commands:
-                w, c = _time_process(commands[mode], loops, str(script.parent))
-                wall[mode].append(w)
-                cpu[mode].append(c)
-            else:
-                wall[mode].append(_time_debug(python, script, loops, mode == "debug+rec", tmp))
+            try:
+                if mode in commands:
+                    w, c = _time_process(commands[mode], loops, str(script.parent))
+                    wall[mode].append(w)
+                    cpu[mode].append(c)
+                else:
+                    wall[mode].append(_time_debug(python, script, loops, mode == "debug+rec", tmp))
+            except Exception as exc:  # noqa: BLE001 - one failed run must not end the benchmark
+                print(f"  {name} {mode} failed: {exc}", file=sys.stderr, flush=True)
+                failed.append(mode)
     result: dict[str, Any] = {
         "loops": loops,
-        "wall": {m: statistics.median(v) for m, v in wall.items()},
-        "cpu": {m: statistics.median(v) for m, v in cpu.items()},
-        "spread": {m: (max(v) - min(v)) / statistics.median(v) for m, v in wall.items()},
+        "wall": {m: statistics.median(v) for m, v in wall.items() if v},
+        "cpu": {m: statistics.median(v) for m, v in cpu.items() if v},
+        "spread": {m: (max(v) - min(v)) / statistics.median(v) for m, v in wall.items() if v},
+        "failed": failed,
     }
-    if "record" in modes:
+    if "record" in modes and os.path.exists(rec):
         result["bytes_per_line"], result["events"] = _bytes_per_line(python, rec)
-    if "items" in modes:
+    if "items" in modes and os.path.exists(items):
         result["bytes_per_line_items"], _ = _bytes_per_line(python, items)
     return result
 
@@ -263,28 +270,30 @@ def _geomean(values: list[float]) -> float:
 def _report(python: str, version: str, results: dict[str, dict[str, Any]]) -> str:
     lines = [f"\n{python} ({version}): median wall seconds, whole process"]
     names = list(results)
-    modes = [m for m in MODES if all(m in r["wall"] for r in results.values())]
+    modes = [m for m in MODES if any(m in r["wall"] for r in results.values())]
     ratio_names = [f"{a}/{b}" for a, b in RATIOS if a in modes and b in modes]
     head = f"  {'workload':<14}" + "".join(f"{m:>10}" for m in modes)
     head += "".join(f"{r:>17}" for r in ratio_names) + f"{'B/line':>8}{'B/l it':>8}"
     lines.append(head)
     for name in names:
         r = results[name]
-        row = f"  {name:<14}" + "".join(f"{r['wall'][m]:>10.3f}" for m in modes)
+        row = f"  {name:<14}" + "".join(f"{r['wall'].get(m, float('nan')):>10.3f}" for m in modes)
         rat = _ratios(r, "wall")
-        row += "".join(f"{rat[k]:>16.2f}x" for k in ratio_names)
+        row += "".join(f"{rat.get(k, float('nan')):>16.2f}x" for k in ratio_names)
         row += f"{r.get('bytes_per_line', float('nan')):>8.2f}"
         row += f"{r.get('bytes_per_line_items', float('nan')):>8.2f}"
         lines.append(row)
-    gm = {k: _geomean([_ratios(results[n], "wall")[k] for n in names]) for k in ratio_names}
+    gm = {k: _geomean([_ratios(results[n], "wall")[k] for n in names
+                       if k in _ratios(results[n], "wall")]) for k in ratio_names}
     lines.append(f"  {'geomean':<14}" + " " * (10 * len(modes))
                  + "".join(f"{gm[k]:>16.2f}x" for k in ratio_names))
     cpu_ratios = [k for k in ratio_names if "debug" not in k]
     if cpu_ratios:
-        gc = {k: _geomean([_ratios(results[n], "cpu")[k] for n in names]) for k in cpu_ratios}
+        gc = {k: _geomean([_ratios(results[n], "cpu")[k] for n in names
+                           if k in _ratios(results[n], "cpu")]) for k in cpu_ratios}
         lines.append("  geomean of CPU-time ratios: " + ", ".join(
             f"{k} {v:.2f}x" for k, v in gc.items()))
-    noisy = [n for n in names if max(results[n]["spread"].values()) > 0.25]
+    noisy = [n for n in names if max(results[n]["spread"].values(), default=0) > 0.25]
     if noisy:
         lines.append(f"  note: runs varied by more than 25% on {', '.join(noisy)} (a busy "
                      "machine?): compare the CPU-time ratios")

@@ -1196,7 +1196,7 @@ frame_line(CodeRec *cr, _PyInterpreterFrame *f, int *cache_off, int *cache_line)
 
 /* PY_START, PY_RESUME, PY_THROW: settrace's "call" */
 static PyObject *
-mon_start(PyObject *m, PyObject *const *args, Py_ssize_t n)
+mon_start_event(PyObject *const *args, Py_ssize_t n, int may_disable)
 {
     if (!R.active || n < 2) return mon_result(0);
     CodeRec *cr = get_code((PyCodeObject *)args[0]);
@@ -1204,12 +1204,25 @@ mon_start(PyObject *m, PyObject *const *args, Py_ssize_t n)
         recorder_failed();
         return mon_result(0);
     }
-    if (!cr->in_scope) return mon_result(1);
+    if (!cr->in_scope) return mon_result(may_disable);
     PyThreadState *ts = PyThreadState_GET();
     _PyInterpreterFrame *f = CURRENT_IFRAME(ts);
     int line = frame_line(cr, f, &cr->start_off, &cr->start_line);
     if (record(ts, f, cr, EV_CALL, line, NULL) < 0) recorder_failed();
     return mon_result(0);
+}
+
+static PyObject *
+mon_start(PyObject *m, PyObject *const *args, Py_ssize_t n)
+{
+    return mon_start_event(args, n, 1);
+}
+
+/* PY_THROW cannot be disabled (returning DISABLE removes the callback) */
+static PyObject *
+mon_throw(PyObject *m, PyObject *const *args, Py_ssize_t n)
+{
+    return mon_start_event(args, n, 0);
 }
 
 static PyObject *
@@ -1698,6 +1711,7 @@ static PyMethodDef methods[] = {
     {"gettrace", py_gettrace, METH_NOARGS, "sys.gettrace that sees behind the tee."},
 #ifdef CURRENT_IFRAME
     {"mon_start", (PyCFunction)(void (*)(void))mon_start, METH_FASTCALL, NULL},
+    {"mon_throw", (PyCFunction)(void (*)(void))mon_throw, METH_FASTCALL, NULL},
     {"mon_line", (PyCFunction)(void (*)(void))mon_line, METH_FASTCALL, NULL},
     {"mon_return", (PyCFunction)(void (*)(void))mon_return, METH_FASTCALL, NULL},
     {"mon_unwind", (PyCFunction)(void (*)(void))mon_unwind, METH_FASTCALL, NULL},

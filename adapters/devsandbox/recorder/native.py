@@ -104,7 +104,8 @@ class NativeBackend:
         ev = mon.events
         tool = self.tool_id
         for events, cb in (
-            ((ev.PY_START, ev.PY_RESUME, ev.PY_THROW), _tracer.mon_start),
+            ((ev.PY_START, ev.PY_RESUME), _tracer.mon_start),
+            ((ev.PY_THROW,), _tracer.mon_throw),
             ((ev.LINE,), _tracer.mon_line),
             ((ev.PY_RETURN, ev.PY_YIELD), _tracer.mon_return),
             ((ev.PY_UNWIND,), _tracer.mon_unwind),
