@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 import tempfile
-from typing import IO
+from typing import IO, Any
 
 from ..errors import DevsandboxError
 from ..term import render
@@ -67,6 +67,16 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"devsandbox debug: no such directory: {args.cwd}\n")
         return 2
 
+    return drive(target, args.breaks, out, style)
+
+
+def drive(target: Any, breaks: list[str], out: IO[str], style: render.Style,
+          *, program_exit_code: bool = True) -> int:
+    """Run the interactive debugger on ``target`` through `devsandbox dap`.
+
+    Returns the program's exit code (or 0 without ``program_exit_code``), 1 if the session
+    could not be run; then the tail of the server's log is shown.
+    """
     terminal = Terminal(out, style, interactive=sys.stdin.isatty() and out.isatty())
     with tempfile.TemporaryFile("w+b") as server_stderr:
         session = DebugSession(
@@ -74,9 +84,10 @@ def run(args: argparse.Namespace) -> int:
             on_notice=lambda text: terminal.write(render.notice(text, style)),
             server_stderr=server_stderr)
         try:
-            for spec in args.breaks:
+            for spec in breaks:
                 session.add_breakpoint(parse_cli(spec))
-            return Debugger(session, terminal).run()
+            code = Debugger(session, terminal).run()
+            return code if program_exit_code else 0
         except DevsandboxError as exc:
             terminal.write(render.error(str(exc), style))
             _show_server_log(server_stderr, terminal)

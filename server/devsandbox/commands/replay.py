@@ -5,16 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import DevsandboxError
 from ..term import render
-from ..term.breakpoints import parse_cli
-from ..term.console import Debugger, Terminal
-from ..term.session import DebugSession
 from ..term.target import Target
+from .debug import drive
 
 NAME = "replay"
 HELP = ("replay a recording in the terminal: step and continue both ways (back, rnext, rstep, "
@@ -47,19 +43,4 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"devsandbox replay: no such file: {args.file}\n")
         return 2
     target = ReplayTarget(recording=args.file, stop_on_entry=False)
-    terminal = Terminal(out, style, interactive=sys.stdin.isatty() and out.isatty())
-    with tempfile.TemporaryFile("w+b") as server_stderr:
-        session = DebugSession(
-            target, on_output=terminal.program_output,
-            on_notice=lambda text: terminal.write(render.notice(text, style)),
-            server_stderr=server_stderr)
-        try:
-            for spec in args.breaks:
-                session.add_breakpoint(parse_cli(spec))
-            Debugger(session, terminal).run()
-            return 0
-        except DevsandboxError as exc:
-            terminal.write(render.error(str(exc), style))
-            return 1
-        finally:
-            session.close()
+    return drive(target, args.breaks, out, style, program_exit_code=False)
