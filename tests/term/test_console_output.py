@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
 
 from devsandbox.term import render
@@ -31,3 +32,13 @@ def test_an_unfinished_line_is_shown_after_a_moment():
     while "progress: 50%" not in out.getvalue() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert "progress: 50%\n" + PROMPT in out.getvalue()
+
+
+def test_a_line_being_written_when_the_prompt_comes_ends_first(monkeypatch):
+    out = io.StringIO()
+    term = Terminal(out, render.Style(False), interactive=False)
+    term.program_output("stdout", "from")
+    threading.Timer(0.03, term.program_output, args=("stdout", " eval\n")).start()
+    monkeypatch.setattr("builtins.input", lambda prompt: (out.write(prompt), "q")[1])
+    assert term.read_line() == "q"
+    assert "from eval\n" + PROMPT in out.getvalue()

@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from typing import IO, Any
 
 from ..errors import DevsandboxError, InvalidRequest
@@ -47,6 +48,7 @@ class Terminal:
         # at the prompt, an unfinished line waits briefly for the rest of it (print() writes
         # its parts separately), so that the prompt is not redrawn in the middle of a line
         self._held: dict[str, str] = {}
+        self._line_ended = threading.Condition(self._lock)
         self._release_timer: threading.Timer | None = None
         self._readline: Any = None
 
@@ -72,6 +74,8 @@ class Terminal:
             return
         self.out.write(text)
         self._owner = None if text.endswith("\n") else category
+        if self._owner is None:
+            self._line_ended.notify_all()
         if self._owner is None and self._pending:
             category, text = next(iter(self._pending.items()))
             del self._pending[category]
@@ -125,6 +129,11 @@ class Terminal:
     def read_line(self) -> str | None:
         """One command line; None at end of input (Ctrl-D)."""
         with self._lock:
+            # a program line still being written (print() writes its parts separately)
+            # gets a moment to end before the prompt comes
+            deadline = time.monotonic() + self.HOLD_SECONDS
+            while self._owner is not None and time.monotonic() < deadline:
+                self._line_ended.wait(deadline - time.monotonic())
             self._finish_lines()
             self.out.flush()
             self._at_prompt = True
