@@ -724,18 +724,29 @@ wd_after_fork(void)
     WD.started = WD.active = 0;
 }
 
+/* Wakes up every 50 ms (arming and disarming signal nothing: a repr() costs no
+ * thread switch) and fires at a watched repr() that is past its deadline. */
 static void *
 wd_main(void *unused)
 {
     pthread_mutex_lock(&WD.mu);
     for (;;) {
-        while (!WD.active) pthread_cond_wait(&WD.cv, &WD.mu);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t t = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+        int64_t wake = t + 50 * 1000 * 1000;
+        if (WD.active && WD.deadline > t && WD.deadline < wake) wake = WD.deadline;
+        if (!(WD.active && WD.deadline <= t)) {
+            struct timespec until = {(time_t)(wake / 1000000000), (long)(wake % 1000000000)};
+            pthread_cond_timedwait(&WD.cv, &WD.mu, &until);
+            continue;
+        }
         uint64_t seq = WD.seq;
-        struct timespec until = {(time_t)(WD.deadline / 1000000000), (long)(WD.deadline % 1000000000)};
-        int r = 0;
-        while (WD.active && WD.seq == seq && r != ETIMEDOUT)
-            r = pthread_cond_timedwait(&WD.cv, &WD.mu, &until);
-        if (!(WD.active && WD.seq == seq)) continue;
+        if (WD.fired == seq) { /* already fired at this one: wait for it to end */
+            struct timespec until = {(time_t)(wake / 1000000000), (long)(wake % 1000000000)};
+            pthread_cond_timedwait(&WD.cv, &WD.mu, &until);
+            continue;
+        }
         pthread_mutex_unlock(&WD.mu);
         if (!Py_IsInitialized()) return NULL;
         PyGILState_STATE g = PyGILState_Ensure();
@@ -747,7 +758,6 @@ wd_main(void *unused)
         pthread_mutex_unlock(&WD.mu);
         PyGILState_Release(g);
         pthread_mutex_lock(&WD.mu);
-        while (WD.active && WD.seq == seq) pthread_cond_wait(&WD.cv, &WD.mu);
     }
     return NULL;
 }
@@ -792,7 +802,6 @@ wd_arm(int64_t now)
         WD.seq++;
         WD.deadline = now + ds_limits.repr_budget_ns;
         WD.thread = PyThread_get_thread_ident();
-        pthread_cond_signal(&WD.cv);
         armed = 1;
     }
     pthread_mutex_unlock(&WD.mu);
@@ -828,7 +837,6 @@ wd_disarm(PyObject *result)
     int fired = WD.fired == WD.seq;
     WD.active = 0;
     WD.seq++;
-    pthread_cond_signal(&WD.cv);
     pthread_mutex_unlock(&WD.mu);
     if (fired && result) { /* finished before the exception landed: it is still pending */
         PyObject *et, *ev, *etb;
