@@ -58,7 +58,7 @@
 /* event records (format.py: class E) */
 enum {
     E_THREAD = 0x40, E_KEYFRAME = 0x41, E_KFRAME = 0x42, E_CALL = 0x43, E_ENTER = 0x44,
-    E_LINE = 0x45, E_RETURN = 0x46, E_EXCEPTION = 0x47, E_POP = 0x48,
+    E_LINE = 0x45, E_RETURN = 0x46, E_EXCEPTION = 0x47, E_POP = 0x48, E_CLOCK = 0x49,
     E_SET = 0x50, E_DEL = 0x51, E_MARK = 0x60,
 };
 /* definition records (format.py: class D) */
@@ -126,6 +126,7 @@ typedef struct {
     Buf stage;
     Buf pending; /* marks for this thread made by another thread: written at its next event */
     PyObject *task; /* the asyncio task its last coroutine step ran in (strong) */
+    uint64_t clock_us; /* its last E_CLOCK in this chunk (µs since clock_origin_ns) */
 } ThreadRec;
 
 static struct {
@@ -473,6 +474,23 @@ slot_value(_PyInterpreterFrame *f, CodeRec *cr, int i)
 
 static int item_diffs; /* write E_ITEMS records (format 1.1) */
 
+/* E_CLOCK records (format 1.2): the time of every call, return and pop, in µs since
+ * clock_origin_ns (CLOCK_MONOTONIC, as time.monotonic_ns()); 0: timings off */
+static int64_t clock_origin_ns;
+static int64_t now_ns(void);
+
+static inline int
+put_clock(Buf *b, ThreadRec *th, int64_t now)
+{
+    if (buf_need(b, 12) < 0) return -1;
+    uint64_t us = now > clock_origin_ns ? (uint64_t)(now - clock_origin_ns) / 1000 : 0;
+    if (us < th->clock_us) us = th->clock_us;
+    put_u8(b, E_CLOCK);
+    put_var(b, us - th->clock_us);
+    th->clock_us = us;
+    return 0;
+}
+
 static int
 emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
 {
@@ -670,6 +688,7 @@ keyframe(ThreadRec *th, _PyInterpreterFrame *current)
     }
     th->epoch = R.epoch;
     th->chunk_first_step = th->step;
+    th->clock_us = 0; /* the chunk's first E_CLOCK of the thread: since the origin */
     Py_CLEAR(th->task); /* a chunk reads on its own: its first coroutine step says the task */
     return 0;
 }
@@ -682,6 +701,7 @@ frame_for(ThreadRec *th, _PyInterpreterFrame *f, CodeRec *cr, int line)
     for (int i = th->depth - 2; i >= 0; i--) {
         if (th->stack[i].iframe == f) {
             int n = th->depth - 1 - i;
+            if (clock_origin_ns && put_clock(b, th, now_ns()) < 0) return NULL;
             if (buf_need(b, 12) < 0) return NULL;
             put_u8(b, E_POP);
             put_var(b, (uint64_t)n);
@@ -877,7 +897,8 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
        PyObject *arg)
 {
     int sample = (R.nevents & 1023) == 0;
-    int64_t t0 = sample ? now_ns() : 0;
+    int timed = clock_origin_ns && (what == EV_CALL || what == EV_RETURN);
+    int64_t t0 = sample || timed ? now_ns() : 0;
     ThreadRec *th = get_thread(ts);
     if (!th) return -1;
     R.busy++;
@@ -894,6 +915,7 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
         if (cr->is_async && mark_task(b, th) < 0) goto fail;
         if (!(fr = push_frame(th, f, cr))) goto fail;
         fr->line = line;
+        if (timed && put_clock(b, th, t0) < 0) goto fail;
         if (put_frame_head(b, E_CALL, fr) < 0) goto fail;
     }
     else {
@@ -911,6 +933,7 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
         }
         else if (what == EV_RETURN) {
             fr->unwinding = 0;
+            if (timed && (put_clock(b, th, t0) < 0 || buf_need(b, 24) < 0)) goto fail;
             put_u8(b, E_RETURN);
             put_var(b, (uint64_t)line);
             if (ds_encode(b, arg ? arg : Py_None, 0) < 0) goto fail;
@@ -1319,21 +1342,23 @@ py_configure(PyObject *m, PyObject *args, PyObject *kw)
     static char *names[] = {"scope", "flush", "threading_active", "max_depth", "max_items",
                             "max_str", "max_repr", "repr_budget_ns", "flush_bytes",
                             "set_local_events", "disable", "tool_id", "local_events",
-                            "item_diffs", "type_budget_ns", "globals", NULL};
+                            "item_diffs", "type_budget_ns", "globals", "clock_origin_ns", NULL};
     PyObject *scope = NULL, *flush = NULL, *active = NULL, *sle = NULL, *disable = NULL,
              *gfn = NULL;
     int max_depth = ds_limits.max_depth, tool_id = -1;
     Py_ssize_t max_items = ds_limits.max_items, max_str = ds_limits.max_str,
                max_repr = ds_limits.max_repr, flush_bytes = 1 << 20;
     long long budget = ds_limits.repr_budget_ns, type_budget = ds_limits.type_budget_ns;
+    long long origin = 0;
     long local_events = 0;
     int items = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|innnLnOOilpLO", names, &scope, &flush, &active,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|innnLnOOilpLOL", names, &scope, &flush, &active,
                                      &max_depth, &max_items, &max_str, &max_repr, &budget,
                                      &flush_bytes, &sle, &disable, &tool_id, &local_events,
-                                     &items, &type_budget, &gfn))
+                                     &items, &type_budget, &gfn, &origin))
         return NULL;
     item_diffs = items;
+    clock_origin_ns = origin > 0 ? origin : 0;
     Py_XSETREF(R.scope_fn, Py_NewRef(scope));
     Py_XSETREF(R.flush_cb, Py_NewRef(flush));
     Py_XSETREF(R.threading_active, active == Py_None ? NULL : Py_NewRef(active));

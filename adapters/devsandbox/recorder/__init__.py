@@ -16,6 +16,8 @@ its own ``__repr__`` may cost on average, at every step it is in; past it the
 class is shown as "repr skipped: too costly to follow"; 0: no limit), ``item_diffs`` (write only the items of a container that
 changed: smaller and faster; format 1.1), ``globals`` (the module globals each
 function reads, data only, recorded beside its locals as ``global:NAME``),
+``timings`` (default true: the monotonic time of every call and return,
+in microseconds, so that each call has a duration; format 1.2),
 ``flight_recorder_mb`` (keep only the last N MB in memory;
 written by dump() and on an uncaught exception), ``backend`` ("auto",
 "native" or "python").
@@ -105,6 +107,9 @@ class Recorder:
         self.capture_globals = bool(opts.get("globals")) and self.backend.name == "native"
         if self.capture_globals:
             self.backend.capture_globals = True
+        # call and return times (format 1.2): microseconds since this monotonic origin
+        self.clock_origin_ns = time.monotonic_ns() if opts.get("timings", True) else 0
+        self.backend.clock_origin_ns = self.clock_origin_ns
         self.started = time.time()
         self._t0 = time.perf_counter()
         self.id = uuid.uuid4().hex
@@ -128,6 +133,8 @@ class Recorder:
             "limits": limits,
             "item_diffs": self.item_diffs,
             "globals": self.capture_globals,
+            "clock": {"origin_ns": self.clock_origin_ns, "unit": "us"}
+            if self.clock_origin_ns else None,
         }
         self.writer = Writer(self.path, self.meta, self.backend.take, self.flight_bytes,
                              getattr(self.backend, "untrace_current_thread", None))

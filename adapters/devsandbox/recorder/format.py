@@ -43,6 +43,17 @@ the top frame and belongs to the event record before it:
                                  items (a dict's: key and value) are new.  Records for
                                  nested containers come before the one holding them.
     E.MARK kind id, text         an explicit event (not a step): setVariable, goto…
+    E.CLOCK delta                (1.2) the thread's monotonic clock, in microseconds: `delta`
+                                 after the thread's previous CLOCK record in this chunk (its
+                                 first one after its KEYFRAME: microseconds since the clock
+                                 origin of the metadata, ``meta["clock"]["origin_ns"]``).  It
+                                 is written just before every CALL and RETURN record and every
+                                 POP, and gives the time of that record: a call lasts from its
+                                 CALL to its RETURN (or to the POP that drops its frame), so
+                                 every recorded call has a start and a duration.  The clock is
+                                 read when the recorder sees the event: a duration includes the
+                                 recording of the call's own steps.  Files without CLOCK
+                                 records (1.0, 1.1, or recorded with timings off) have no times.
 
 Readers keep each local as a Node (a container, see apply_value_op) or a
 (text, truncated) pair; a Node reads like that pair, ``node[0]`` rendering
@@ -63,7 +74,7 @@ from typing import Any
 
 MAGIC = b"DSREC\x00"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 1  # 1.1: E.ITEMS
+FORMAT_MINOR = 2  # 1.1: E.ITEMS; 1.2: E.CLOCK (call and return times)
 
 FILE_HEADER = struct.Struct("<6sHHI")
 FRAME_HEADER = struct.Struct("<2sBBIIII")  # magic, kind, codec, stored, raw, crc32, info length
@@ -108,6 +119,7 @@ class E:
     DEL = 0x51
     ITEMS = 0x52
     MARK = 0x60
+    CLOCK = 0x49
 
 
 class V:
@@ -156,10 +168,11 @@ def zigzag(n: int) -> int:
 
 
 def file_header(meta: dict[str, Any]) -> bytes:
-    """The file header; minor version 1 only when ITEMS records may follow
-    (``meta["item_diffs"]``), so that 1.0 readers keep reading other files."""
+    """The file header; the lowest minor version that reads it: 2 when CLOCK records may
+    follow (``meta["clock"]``), 1 when ITEMS records may (``meta["item_diffs"]``), else 0,
+    so that older readers keep reading the files they can."""
     body = json.dumps(meta, sort_keys=True).encode()
-    minor = FORMAT_MINOR if meta.get("item_diffs") else 0
+    minor = 2 if meta.get("clock") else 1 if meta.get("item_diffs") else 0
     return FILE_HEADER.pack(MAGIC, FORMAT_MAJOR, minor, len(body)) + body
 
 

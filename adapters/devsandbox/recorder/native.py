@@ -51,6 +51,7 @@ class NativeBackend:
         self.tool_id = -1
         self.item_diffs = False
         self.capture_globals = False
+        self.clock_origin_ns = 0  # call and return times (format 1.2) when set
         self._saved: dict[str, Any] = {}
         self._settrace: Any = None
 
@@ -73,7 +74,8 @@ class NativeBackend:
 
     def start(self, flush: Callable[[], None]) -> None:
         kwargs: dict[str, Any] = dict(self.limits, item_diffs=self.item_diffs,
-                                      globals=global_names if self.capture_globals else None)
+                                      globals=global_names if self.capture_globals else None,
+                                      clock_origin_ns=self.clock_origin_ns)
         if MODE == "monitoring":
             mon = sys.monitoring
             for tool in TOOL_IDS:

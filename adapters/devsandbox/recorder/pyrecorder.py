@@ -158,7 +158,7 @@ class _Frame:
 
 
 class _Thread:
-    __slots__ = ("tid", "stack", "step", "epoch", "first_step", "ident", "native_id")
+    __slots__ = ("tid", "stack", "step", "epoch", "first_step", "ident", "native_id", "clock_us")
 
     def __init__(self, tid: int) -> None:
         self.tid = tid
@@ -168,6 +168,7 @@ class _Thread:
         self.step = 0
         self.epoch = -1
         self.first_step = 0
+        self.clock_us = 0  # its last CLOCK record in this chunk (µs since the clock origin)
 
 
 def _type_name(t: type) -> str:
@@ -183,6 +184,7 @@ class PythonBackend:
         self.scope = scope
         self.enc = Encoder(limits)
         self.flush_bytes = 1 << 20
+        self.clock_origin_ns = 0  # call and return times (format 1.2) when set
         self._lock = threading.Lock()
         self._active = False
         self._flush: Callable[[], None] | None = None
@@ -316,6 +318,14 @@ class PythonBackend:
             self._diff(out, fr)
         th.epoch = self.epoch
         th.first_step = th.step
+        th.clock_us = 0  # the chunk's first CLOCK of the thread: since the origin
+
+    def _clock(self, out: bytearray, th: _Thread) -> None:
+        """A CLOCK record (format 1.2): the time of the call, return or pop that follows."""
+        us = max((time.monotonic_ns() - self.clock_origin_ns) // 1000, th.clock_us)
+        out.append(E.CLOCK)
+        _varint(out, us - th.clock_us)
+        th.clock_us = us
 
     def _event(self, frame: FrameType, cid: int, event: str, arg: Any) -> None:
         th = self._thread()
@@ -325,6 +335,8 @@ class PythonBackend:
         line = frame.f_lineno or 0
         if event == "call":
             fr = self._push(th, frame, cid, line)
+            if self.clock_origin_ns:
+                self._clock(out, th)
             self._head(out, E.CALL, fr)
         else:
             fr = self._frame_for(out, th, frame, cid, line)
@@ -333,6 +345,8 @@ class PythonBackend:
                 out.append(E.LINE)
                 _varint(out, line)
             elif event == "return":
+                if self.clock_origin_ns:
+                    self._clock(out, th)
                 out.append(E.RETURN)
                 _varint(out, line)
                 self.enc.encode(out, arg)
@@ -364,6 +378,8 @@ class PythonBackend:
         for i in range(len(stack) - 2, -1, -1):
             if stack[i].frame is frame:
                 n = len(stack) - 1 - i
+                if self.clock_origin_ns:
+                    self._clock(out, th)
                 out.append(E.POP)
                 _varint(out, n)
                 del stack[i + 1 :]

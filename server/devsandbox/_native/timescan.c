@@ -17,6 +17,10 @@
  *     with summary_only, the arrays are empty and there are no checkpoints;
  *     line_counts: {code << 24 | line: hits}; calls, names: sets of ids.
  *   marks: list of (tid, step, kind string id, text bytes)
+ * clocks(buf, tid) -> (indices, times)
+ *   the steps of thread `tid` that a CLOCK record dates (format 1.2: calls, returns,
+ *   and the step after a pop): bytes of uint32 step indices and bytes of uint64 times
+ *   (µs since the recording's clock origin); both empty in older recordings.
  * writes(buf, tid, names, fids, codes) -> list of (index, fid, code, name, start, end, restated)
  *   (start = end = -1 for a deleted name); fids/codes: a set or None.
  * changes(buf, tid, name, fids, codes, last) -> list of (index, fid, code, value, previous)
@@ -33,7 +37,7 @@
 enum {
     E_THREAD = 0x40, E_KEYFRAME = 0x41, E_KFRAME = 0x42, E_CALL = 0x43, E_ENTER = 0x44,
     E_LINE = 0x45, E_RETURN = 0x46, E_EXCEPTION = 0x47, E_POP = 0x48, E_SET = 0x50,
-    E_DEL = 0x51, E_MARK = 0x60,
+    E_DEL = 0x51, E_MARK = 0x60, E_CLOCK = 0x49,
 };
 enum {
     V_NONE = 0x01, V_TRUE = 0x02, V_FALSE = 0x03, V_INT = 0x04, V_BIGINT = 0x05, V_FLOAT = 0x06,
@@ -430,6 +434,9 @@ static PyObject *scan(PyObject *self, PyObject *args)
             if (!t) { r.bad = 1; break; }
             pop_to(t, t->depth > (int)k ? t->depth - (int)k : 0);
         }
+        else if (op == E_CLOCK) {  /* times: see clocks() */
+            rd_varint(&r);
+        }
         else if (op == E_MARK) {
             uint32_t kind = (uint32_t)rd_varint(&r);
             uint64_t ln = rd_varint(&r);
@@ -579,6 +586,9 @@ static int walk_writes(Py_buffer *view, uint32_t tid, PyObject *names, PyObject 
             rd_varint(&r); rd_varint(&r);
             if (mine) { depth = 0; keyed = 1; }
             break;
+        case E_CLOCK:
+            rd_varint(&r);
+            break;
         case E_MARK: {
             rd_varint(&r);
             uint64_t ln = rd_varint(&r);
@@ -679,8 +689,75 @@ static PyObject *changes(PyObject *self, PyObject *args)
     return ctx.out;
 }
 
+/* ---- times of steps (format 1.2) ---------------------------------------------------------- */
+
+static PyObject *clocks(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    unsigned int tid;
+    if (!PyArg_ParseTuple(args, "y*I", &view, &tid)) return NULL;
+    Reader r = {view.buf, view.len, 0, 0};
+    Buf idx = {0}, times = {0};
+    int mine = 0, dated = 0;
+    uint32_t index = 0;
+    uint64_t clock = 0;
+    PyObject *result = NULL;
+    while (r.pos < r.n && !r.bad) {
+        uint8_t op = r.p[r.pos++];
+        switch (op) {
+        case E_SET: rd_varint(&r); skip_value(&r, 0); break;
+        case E_DEL: case E_POP: rd_varint(&r); break;
+        case E_THREAD: mine = (uint32_t)rd_varint(&r) == tid; break;
+        case E_CLOCK: {
+            uint64_t d = rd_varint(&r);
+            if (mine) { clock += d; dated = 1; }
+            break;
+        }
+        case E_KEYFRAME:
+            rd_varint(&r); rd_varint(&r);
+            if (mine) { clock = 0; dated = 0; }
+            break;
+        case E_KFRAME: case E_ENTER: rd_varint(&r); rd_varint(&r); rd_varint(&r); break;
+        case E_MARK: {
+            rd_varint(&r);
+            uint64_t ln = rd_varint(&r);
+            r.pos += (Py_ssize_t)ln;
+            if (r.pos > r.n) r.bad = 1;
+            break;
+        }
+        case E_LINE: case E_CALL: case E_RETURN: case E_EXCEPTION:
+            if (op == E_CALL) { rd_varint(&r); rd_varint(&r); }
+            rd_varint(&r);
+            if (op == E_EXCEPTION) rd_varint(&r);
+            if (op == E_RETURN || op == E_EXCEPTION) skip_value(&r, 0);
+            if (!mine) break;
+            if (dated && (buf_put(&idx, &index, 4) < 0 || buf_put(&times, &clock, 8) < 0)) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            dated = 0;
+            index++;
+            break;
+        default:
+            PyErr_Format(PyExc_ValueError, "unknown event record 0x%02x at %zd", op, r.pos - 1);
+            goto done;
+        }
+    }
+    if (r.bad) {
+        PyErr_Format(PyExc_ValueError, "corrupt events chunk near offset %zd", r.pos);
+        goto done;
+    }
+    result = Py_BuildValue("(NN)", bytes_of(&idx), bytes_of(&times));
+done:
+    PyMem_Free(idx.d);
+    PyMem_Free(times.d);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS, "One pass over an events chunk (see the module doc)."},
+    {"clocks", clocks, METH_VARARGS, "Times of a thread's steps (format 1.2)."},
     {"writes", writes, METH_VARARGS, "Writes of names in a thread's frames."},
     {"changes", changes, METH_VARARGS, "Changed values of one name per frame."},
     {NULL, NULL, 0, NULL},

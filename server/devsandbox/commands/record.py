@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         " format 1.1)")
     parser.add_argument("--globals", action="store_true", dest="capture_globals",
                         help="also record the module globals each function reads")
+    parser.add_argument("--no-timings", action="store_false", dest="timings",
+                        help="do not record the time of each call and return (no durations;"
+                        " the file is then format 1.0 or 1.1, as older readers read)")
     parser.add_argument("--backend", choices=["auto", "native", "python"], default="auto")
     parser.add_argument("--python", default=sys.executable, help="interpreter to run")
     parser.add_argument("--quiet", "-q", action="store_true", help="no summary")
@@ -78,6 +81,8 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
         opts["item_diffs"] = True
     if args.capture_globals:
         opts["globals"] = True
+    if not args.timings:
+        opts["timings"] = False
     return opts
 
 

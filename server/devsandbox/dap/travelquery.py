@@ -8,8 +8,10 @@ value history and the call timeline (handlers of `timetravel.TimeTravel`).
             [{value, count, firstStep, lastStep}], truncated}
     devsandbox/timeline      {threadId?, start?, count?, maxDepth?}
         -> {calls: [{id, function, file, line, depth, startStep, endStep,
-            exception?}], total, marks: [{afterStep, kind, text}]}  (marks: what the
-            debugger did while the program was paused: setVariable, goto ...)
+            startUs?, durationUs?, exception?}], total, marks: [{afterStep, kind, text}]}
+            (startUs: µs since the recording began, durationUs: until its return, in
+            recordings with timings (format 1.2); marks: what the debugger did while the
+            program was paused: setVariable, goto ...)
 """
 
 from __future__ import annotations
@@ -285,11 +287,14 @@ async def on_valueHistory(tt: TimeTravel, request: Message) -> Any:
 # ---- timeline --------------------------------------------------------------------------------
 
 def calls_of(tl: Timeline, tid: int) -> list[dict[str, Any]]:
-    """Every recorded call of a thread, in order (pre-order of the call tree)."""
+    """Every recorded call of a thread, in order (pre-order of the call tree); with timings
+    (format 1.2) a call has its start ("startUs") and, once it returned, "durationUs"."""
     out: list[dict[str, Any]] = []
     stack: list[dict[str, Any]] = []
+    timed = tl.timed
     for ci in tl.chunks_of(tid):
         ts = tl.scan(ci).threads[tid]
+        times = tl.clock(ci, tid) if timed else {}
         marks = sorted(navigate.kind_hits(ts, E.CALL) + navigate.kind_hits(ts, E.RETURN)
                        + navigate.kind_hits(ts, E.EXCEPTION))
         for i in marks:
@@ -299,6 +304,8 @@ def calls_of(tl: Timeline, tid: int) -> list[dict[str, Any]]:
                 node = {"id": ts.first + i, "function": code.qualname, "file": code.file,
                         "line": ts.lines[i], "depth": ts.depths[i], "startStep": ts.first + i,
                         "endStep": None}
+                if i in times:
+                    node["startUs"] = times[i]
                 out.append(node)
                 stack.append(node)
             elif kind == E.EXCEPTION:
@@ -308,7 +315,10 @@ def calls_of(tl: Timeline, tid: int) -> list[dict[str, Any]]:
                 while stack and stack[-1]["depth"] > ts.depths[i]:
                     stack.pop()
                 if stack and stack[-1]["depth"] == ts.depths[i]:
-                    stack.pop()["endStep"] = ts.first + i
+                    node = stack.pop()
+                    node["endStep"] = ts.first + i
+                    if i in times and "startUs" in node:
+                        node["durationUs"] = times[i] - node["startUs"]
     return out
 
 

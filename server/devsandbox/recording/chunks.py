@@ -250,6 +250,8 @@ def _replay(buf: bytes, cp: Checkpoint, index: int, tid: int) -> tuple[list[Fram
             _k, pos = _varint(buf, pos)
             ln, pos = _varint(buf, pos)
             pos += ln
+        elif op == E.CLOCK:  # times: see clock_times
+            _t, pos = _varint(buf, pos)
         else:
             raise FormatError(f"unknown event record 0x{op:02x} at {pos - 1}")
     return stack, extra
@@ -294,6 +296,21 @@ def _scan_native(buf: bytes, strings: list[str], summary_only: bool = False) -> 
                       [(t, step, strings[k], text.decode("utf-8", "replace"))
                        for t, step, k, text in marks])
     return ChunkScan(b"" if summary_only else buf, steps, summary, nrecords)
+
+
+def clock_times(buf: bytes, tid: int) -> dict[int, int]:
+    """{step index: µs since the recording's clock origin} of the steps of thread `tid` in
+    this chunk that a CLOCK record dates (format 1.2: every call and return, and the step
+    after a pop); empty for older recordings."""
+    if native is not None:
+        try:
+            idx, times = native.clocks(buf, tid)
+        except ValueError as exc:
+            raise FormatError(str(exc)) from None
+        return dict(zip(memoryview(idx).cast("I"), memoryview(times).cast("Q")))
+    from .pyscan import clocks_python
+
+    return clocks_python(buf, tid)
 
 
 def summarize_chunk(buf: bytes, strings: list[str]) -> Summary:

@@ -1,7 +1,8 @@
 """The pure-Python passes over an events chunk, used where devsandbox._timescan is not built.
 
 The same results as the native module (server/devsandbox/_native/timescan.c), about 50 times
-slower: `scan_python` (chunks.scan_chunk) and `writes_python` (chunks.writes).
+slower: `scan_python` (chunks.scan_chunk), `writes_python` (chunks.writes) and `clocks_python`
+(chunks.clock_times).
 """
 
 from __future__ import annotations
@@ -151,6 +152,8 @@ def scan_python(buf: bytes, strings: list[str]) -> ChunkScan:
             pos += ln
             if th is not None:
                 marks.append((th.steps.tid, th.step - 1, strings[kind], text))
+        elif op == E.CLOCK:  # times: see clocks_python
+            _t, pos = vi(buf, pos)
         else:
             raise FormatError(f"unknown event record 0x{op:02x} at {start}")
     summary = Summary(
@@ -237,6 +240,58 @@ def writes_python(buf: bytes, tid: int, names: frozenset[int] | set[int],
             _k, pos = vi(buf, pos)
             ln, pos = vi(buf, pos)
             pos += ln
+        elif op == E.CLOCK:
+            _t, pos = vi(buf, pos)
+        else:
+            raise FormatError(f"unknown event record 0x{op:02x} at {pos - 1}")
+    return out
+
+
+def clocks_python(buf: bytes, tid: int) -> dict[int, int]:
+    """{step index: µs since the clock origin} of the steps of `tid` a CLOCK record dates."""
+    out: dict[int, int] = {}
+    pos, n = 0, len(buf)
+    mine = dated = False
+    index = clock = 0
+    vi = _varint
+    while pos < n:
+        op = buf[pos]
+        pos += 1
+        if op == E.SET:
+            _k, pos = vi(buf, pos)
+            pos = skip_value(buf, pos)
+        elif op == E.DEL or op == E.POP:
+            _k, pos = vi(buf, pos)
+        elif op == E.THREAD:
+            t, pos = vi(buf, pos)
+            mine = t == tid
+        elif op == E.CLOCK:
+            delta, pos = vi(buf, pos)
+            if mine:
+                clock += delta
+                dated = True
+        elif op == E.KEYFRAME:
+            _s, pos = vi(buf, pos)
+            _d, pos = vi(buf, pos)
+            if mine:
+                clock, dated = 0, False
+        elif op == E.KFRAME or op == E.ENTER:
+            for _ in range(3):
+                _v, pos = vi(buf, pos)
+        elif op == E.MARK:
+            _k, pos = vi(buf, pos)
+            ln, pos = vi(buf, pos)
+            pos += ln
+        elif op in (E.LINE, E.CALL, E.RETURN, E.EXCEPTION):
+            for _ in range({E.CALL: 3, E.EXCEPTION: 2}.get(op, 1)):
+                _v, pos = vi(buf, pos)
+            if op == E.RETURN or op == E.EXCEPTION:
+                pos = skip_value(buf, pos)
+            if mine:
+                if dated:
+                    out[index] = clock
+                    dated = False
+                index += 1
         else:
             raise FormatError(f"unknown event record 0x{op:02x} at {pos - 1}")
     return out

@@ -6,6 +6,11 @@ events chunk, the step range of every thread: `event_at(thread, step)` finds
 its chunk by binary search and decodes that chunk alone (every chunk starts
 with a keyframe of each thread's stack).
 
+Recordings with timings (format 1.2) give call and return events their time
+(`Event.t_us`, microseconds since the recording's clock origin) and return
+events the duration of the call they end (`Event.duration_us`, when its call
+event was read too).
+
 A file that stops in the middle (the recorded process was killed) or holds a
 corrupt frame is read up to its last whole frame; `end` says where and why.
 """
@@ -77,6 +82,8 @@ class Event:
     value_truncated: bool = False
     exc_type: str | None = None
     mark: str | None = None  # mark kind; value holds its text
+    t_us: int | None = None  # call and return events (format 1.2): µs since the clock origin
+    duration_us: int | None = None  # return events: µs since the call event of this frame
 
     def to_json(self, thread_names: dict[int, str | None]) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -98,10 +105,14 @@ class Event:
         )
         if self.truncated:
             out["truncated"] = self.truncated
+        if self.t_us is not None:
+            out["t_us"] = self.t_us
         if self.kind == "return":
             out["return"] = self.value
             if self.value_truncated:
                 out["return_truncated"] = True
+            if self.duration_us is not None:
+                out["duration_us"] = self.duration_us
         elif self.kind == "exception":
             out["exception"] = {"type": self.exc_type, "value": self.value}
             if self.value_truncated:
@@ -123,11 +134,13 @@ class _Frame:
 
 
 class _Thread:
-    __slots__ = ("stack", "step")
+    __slots__ = ("clock", "stack", "step", "timed")
 
     def __init__(self) -> None:
         self.stack: list[_Frame] = []
         self.step = 0
+        self.clock = 0  # µs since the clock origin (CLOCK records, format 1.2)
+        self.timed = False  # a CLOCK record came since the thread's keyframe
 
 
 class Recording:
@@ -282,8 +295,9 @@ class Recording:
 
     def events(self, marks: bool = False) -> Iterator[Event]:
         """Every event in recorded order (each thread's events in its order)."""
+        starts: dict[int, int] = {}  # frame id -> time of its call event, across chunks
         for ch in self._chunks:
-            yield from self._decode(ch, marks)
+            yield from self._decode(ch, marks, starts)
 
     def event_at(self, thread: int, step: int) -> Event:
         """The event `step` of `thread`: decodes one chunk."""
@@ -296,13 +310,16 @@ class Recording:
                 return ev
         raise IndexError(f"thread {thread} has no step {step}")
 
-    def _decode(self, ch: FrameInfo, marks: bool) -> Iterator[Event]:
+    def _decode(self, ch: FrameInfo, marks: bool,
+                starts: dict[int, int] | None = None) -> Iterator[Event]:
         buf = self._payload(ch)
         s = self.strings
         threads: dict[int, _Thread] = {}
         th: _Thread | None = None
         tid = 0
-        pending: tuple[int, int, int, str | None, bool, str | None] | None = None
+        pending: tuple[int, int, int, str | None, bool, str | None, int | None] | None = None
+        if starts is None:
+            starts = {}
         pos, n = 0, len(buf)
         dv = fmt.decode_value
         rv = fmt.read_varint
@@ -310,14 +327,17 @@ class Recording:
 
         def finish() -> Event:
             assert th is not None and pending is not None
-            op, step, line, value, cut, etype = pending
+            op, step, line, value, cut, etype, t_us = pending
             top = th.stack[-1]
             loc = {s[k]: v[0] for k, v in top.values.items()}
             trunc = [s[k] for k, v in top.values.items() if v[1]]
             ev = Event(_KINDS[op], tid, step, self.codes[top.code], line, top.fid,
-                       len(th.stack) - 1, loc, trunc, value, cut, etype)
+                       len(th.stack) - 1, loc, trunc, value, cut, etype, t_us=t_us)
             if op == E.RETURN:
                 th.stack.pop()
+                start = starts.pop(top.fid, None)
+                if t_us is not None and start is not None:
+                    ev.duration_us = t_us - start
             return ev
 
         while pos < n:
@@ -334,7 +354,7 @@ class Recording:
                 th = threads.setdefault(tid, _Thread())
             elif op == E.LINE:
                 line, pos = rv(buf, pos)
-                pending = (op, th.step, line, None, False, None)  # type: ignore[union-attr]
+                pending = (op, th.step, line, None, False, None, None)  # type: ignore[union-attr]
                 th.stack[-1].line = line  # type: ignore[union-attr]
                 th.step += 1  # type: ignore[union-attr]
             elif op in (E.CALL, E.ENTER, E.KFRAME):
@@ -343,26 +363,38 @@ class Recording:
                 line, pos = rv(buf, pos)
                 th.stack.append(_Frame(fid, code, line))  # type: ignore[union-attr]
                 if op == E.CALL:
-                    pending = (op, th.step, line, None, False, None)  # type: ignore[union-attr]
+                    t_us = th.clock if th.timed else None  # type: ignore[union-attr]
+                    if t_us is not None:
+                        starts[fid] = t_us
+                    pending = (op, th.step, line, None, False, None, t_us)  # type: ignore[union-attr]
                     th.step += 1  # type: ignore[union-attr]
             elif op == E.RETURN:
                 line, pos = rv(buf, pos)
                 text, cut, pos = dv(buf, pos)
-                pending = (op, th.step, line, text, cut, None)  # type: ignore[union-attr]
+                pending = (op, th.step, line, text, cut, None,  # type: ignore[union-attr]
+                           th.clock if th.timed else None)  # type: ignore[union-attr]
                 th.step += 1  # type: ignore[union-attr]
             elif op == E.EXCEPTION:
                 line, pos = rv(buf, pos)
                 ty, pos = rv(buf, pos)
                 text, cut, pos = dv(buf, pos)
-                pending = (op, th.step, line, text, cut, s[ty])  # type: ignore[union-attr]
+                pending = (op, th.step, line, text, cut, s[ty], None)  # type: ignore[union-attr]
                 th.step += 1  # type: ignore[union-attr]
+            elif op == E.CLOCK:  # format 1.2
+                delta, pos = rv(buf, pos)
+                th.clock += delta  # type: ignore[union-attr]
+                th.timed = True  # type: ignore[union-attr]
             elif op == E.KEYFRAME:
                 step, pos = rv(buf, pos)
                 _depth, pos = rv(buf, pos)
                 th.step = step  # type: ignore[union-attr]
                 th.stack = []  # type: ignore[union-attr]
+                th.clock = 0  # type: ignore[union-attr]
+                th.timed = False  # type: ignore[union-attr]
             elif op == E.POP:
                 k, pos = rv(buf, pos)
+                for dropped in th.stack[len(th.stack) - k :]:  # type: ignore[union-attr]
+                    starts.pop(dropped.fid, None)
                 del th.stack[len(th.stack) - k :]  # type: ignore[union-attr]
             elif op == E.MARK:
                 kind, pos = rv(buf, pos)

@@ -11,7 +11,10 @@
 - `stack(tid, step)`: every frame of a thread at a step, with its code, line
   and locals (decoded lazily from the chunk);
 - positions: a step of a thread is `(tid, step)`; its place in the recorded
-  order of all threads is `when(tid, step) = (chunk index, order in chunk)`.
+  order of all threads is `when(tid, step) = (chunk index, order in chunk)`;
+- times (format 1.2): `clock(ci, tid)` dates the thread's calls and returns in
+  a chunk (µs since the recording's clock origin), so that every recorded call
+  has a start and a duration (see dap/travelquery.calls_of).
 
 A live recording grows: `refresh()` reads the chunks appended since.
 """
@@ -144,6 +147,16 @@ class Timeline:
 
     def summaries(self) -> list[Summary]:
         return [self.summary(ci) for ci in range(self.nchunks)]
+
+    def clock(self, ci: int, tid: int) -> dict[int, int]:
+        """{index of a step of `tid` in chunk `ci`: µs since the clock origin} for the steps a
+        CLOCK record dates (calls, returns, the step after a pop); empty before format 1.2."""
+        return chunks.clock_times(self.payload(ci), tid)
+
+    @property
+    def timed(self) -> bool:
+        """The recording has call and return times (format 1.2, timings on)."""
+        return bool(self.rec.meta.get("clock"))
 
     def chunk_first_event(self, ci: int) -> int:
         return self.rec._chunks[ci].first_event
