@@ -4,6 +4,7 @@ histories, and the commands."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,15 +40,24 @@ def step_where(path: Path, line: int, **values: str) -> int:
 
 
 async def lenses_by_function(client: LanguageClient, ws: Workspace) -> dict[str, str]:
+    """The first lens of each function (what the recording saw), without its timings."""
     lenses = await client.text_document_code_lens_async(T.CodeLensParams(
         text_document=T.TextDocumentIdentifier(uri=ws.uri))) or []
     lines = ws.text().splitlines()
-    out = {}
+    out: dict[str, str] = {}
     for lens in lenses:
         assert lens.command is not None
         text = lines[lens.range.start.line][lens.range.start.character:lens.range.end.character]
-        out[text] = lens.command.title
+        out.setdefault(text, untimed(lens.command.title))
     return out
+
+
+TIMINGS = re.compile(r" · p50 [\d.,]+ (?:ms|µs) · p95 [\d.,]+ (?:ms|µs)")
+
+
+def untimed(title: str) -> str:
+    """A lens title without its p50 and p95 (checked in test_timings.py)."""
+    return TIMINGS.sub("", title)
 
 
 @pytest.fixture

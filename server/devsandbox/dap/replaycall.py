@@ -60,8 +60,12 @@ async def handle(tt: TimeTravel, request: Message) -> Any:
 
 
 async def run(tl: Timeline, call: rc.Call, old: list[rc.FrameStep], spec: dict[str, Any],
-              modified: set[str], timeout: float) -> dict[str, Any]:
+              modified: set[str], timeout: float, out_dir: str | None = None) -> dict[str, Any]:
+    """Run the call again; the new recording goes next to the original (or into `out_dir`)."""
     base = os.path.splitext(tl.rec.path)[0]
+    if out_dir is not None:
+        os.makedirs(out_dir, exist_ok=True)
+        base = os.path.join(out_dir, os.path.basename(base))
     stem = f"{base}-replaycall-{os.getpid()}-{next(_counter)}"
     spec["out"], spec["result"] = stem + ".dsrec", stem + ".json"
     spec_path = stem + ".spec.json"

@@ -1,7 +1,7 @@
 """What the language server needs from a recording, behind one small interface.
 
-``RecordingIndex`` answers, per source file: call counts and exceptions per
-function, exceptions at the lines where they were raised (with the locals),
+``RecordingIndex`` answers, per source file: call counts, durations (recordings
+with timings, format 1.2), the last call and exceptions per function, exceptions at the lines where they were raised (with the locals),
 and the history of each local's value; and the locals at one step
 (``snapshot``), for hover and inline values while positioned in the past.
 
@@ -32,6 +32,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 HISTORY_KEEP = 200  # most recent changes kept per variable
+DURATIONS_KEEP = 1001  # durations kept per function: its quantiles when it has more calls
 RECENT = 5  # changes shown in a hover
 MAX_EXCEPTION_SITES = 500
 GENERATOR_FLAGS = 0x20 | 0x80 | 0x200  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
@@ -48,13 +49,24 @@ class FunctionStats:
     first_line: int
     calls: int = 0
     raised: int = 0  # exceptions raised in this function (where they started)
-    durations_ms: list[float] | None = None  # when the recording has timings
+    durations_ms: list[float] | None = None  # when the recording has timings (sorted)
+    last_call: list[int] | None = None  # [thread, step] of its last call event (replayable)
 
     def percentile(self, p: float) -> float | None:
         if not self.durations_ms:
             return None
         ordered = sorted(self.durations_ms)
         return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def _quantiles(values: list[float], keep: int = DURATIONS_KEEP) -> list[float]:
+    """`values` sorted; more than `keep` of them become `keep` evenly spaced quantiles, which
+    give the same nearest-rank percentiles at every 1/(keep - 1) step (p50, p95...)."""
+    values.sort()
+    n = len(values)
+    if n <= keep:
+        return values
+    return [values[round(i * (n - 1) / (keep - 1))] for i in range(keep)]
 
 
 @dataclass
@@ -194,6 +206,9 @@ def build_index(path: str) -> RecordingIndex:
     real: dict[str, str] = {}
     calls: dict[tuple[str, str, int], FunctionStats] = {}
     gen_frames: dict[tuple[str, str, int], set[tuple[int, int]]] = {}
+    # durations: from call to return event (a generator's or coroutine's: each run, from a
+    # start or resume to its yield or return)
+    durations: dict[tuple[str, str, int], list[float]] = {}
     sites: dict[tuple[str, int, str, str], RaisedException] = {}
     histories: dict[tuple[str, str, str], list[Any]] = {}
     previous: dict[tuple[int, int], dict[str, str]] = {}  # (thread, frame) -> locals
@@ -224,6 +239,7 @@ def build_index(path: str) -> RecordingIndex:
                         stats.calls += 1
                 else:
                     stats.calls += 1
+                    stats.last_call = [ev.thread, ev.step]
             elif kind == "line":
                 pending.pop(ev.thread, None)
             elif kind == "exception":
@@ -236,6 +252,11 @@ def build_index(path: str) -> RecordingIndex:
             _changes(histories, previous, (file, code.qualname), fkey, ev)
             if kind == "return":
                 previous.pop(fkey, None)
+                if ev.duration_us is not None:
+                    durations.setdefault(key, []).append(ev.duration_us / 1000)
+    for key, values in durations.items():
+        if key in calls:
+            calls[key].durations_ms = _quantiles(values)
     index = RecordingIndex(path, stat.st_mtime, stat.st_size, count, complete)
     for stats in calls.values():
         index.functions.setdefault(stats.file, []).append(stats)

@@ -4,6 +4,7 @@ show a short message."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,9 @@ SESSIONS = "devsandbox.sessions"
 HOT_RELOAD = "devsandbox.hotReload"
 RECORD_CALLS = "devsandbox.recordCalls"
 STOP_RECORDING = "devsandbox.stopRecording"
+REPLAY_LAST_CALL = "devsandbox.replayLastCall"
+REPLAY_TIMEOUT = 60.0
+REPLAYS_DIR = "replays"  # beside the recording (not a recording of the workspace's own)
 
 
 class CommandError(DevsandboxError):
@@ -79,8 +83,34 @@ def register(server: DevsandboxLanguageServer) -> None:
                   "raised": stats.raised if stats else 0,
                   "p50_ms": stats.percentile(50) if stats else None,
                   "p95_ms": stats.percentile(95) if stats else None}
-        say(f"{a.get('function')}: {result['calls']:,} calls, {result['raised']:,} raised "
-            f"in {os.path.basename(index.path)}")
+        timing = (f" (p50 {result['p50_ms']:.3f} ms, p95 {result['p95_ms']:.3f} ms)"
+                  if result["p50_ms"] is not None else "")
+        say(f"{a.get('function')}: {result['calls']:,} calls, {result['raised']:,} raised"
+            f"{timing} in {os.path.basename(index.path)}")
+        return result
+
+    @server.command(REPLAY_LAST_CALL)
+    async def replay_last_call(ls, *args):  # type: ignore[no-untyped-def]
+        """Run the function's last recorded call again, unmodified (modify and replay), and
+        say whether it reproduced what was recorded or where it first diverged."""
+        a = _arg(args)
+        index = index_for(a)
+        function = str(a.get("function"))
+        stats = index.function(str(a.get("file")), function, int(a.get("firstLine") or 0))
+        where = a.get("call") or (stats.last_call if stats else None)
+        if not isinstance(where, list) or len(where) != 2:
+            raise CommandError(f"{function} has no recorded call to replay")
+        thread, step = int(where[0]), int(where[1])
+        timeout = float(a.get("timeout") or REPLAY_TIMEOUT)
+        try:
+            result = await replay_recorded_call(index.path, thread, step, timeout)
+        except Exception as exc:  # noqa: BLE001  (a replay error, an unreadable file: say it)
+            message = f"Cannot replay the last call of {function}: {exc}"
+            server.window_show_message(T.ShowMessageParams(type=T.MessageType.Error,
+                                                           message=message))
+            raise CommandError(message) from exc
+        result["message"] = replay_message(function, step, result)
+        say(result["message"])
         return result
 
     @server.command(OPEN)
@@ -128,6 +158,64 @@ def register(server: DevsandboxLanguageServer) -> None:
         await ls.sessions.refresh()
         return [{"pid": s.pid, "roots": s.roots, "program": s.program, "state": s.state}
                 for s in ls.sessions.all()]
+
+
+async def replay_recorded_call(path: str, thread: int, step: int,
+                               timeout: float = REPLAY_TIMEOUT) -> dict[str, Any]:
+    """Re-run the recorded call at ``step`` of ``thread`` with its recorded inputs (modify and
+    replay with no modification: recording/replaycall.py, dap/replaycall.py); the report, with
+    ``reproduced``: no divergence from the recording.  The replay's own recording goes to
+    ``replays/`` beside the recording."""
+    from ...dap import replaycall as dap_replay
+    from ...recording import replaycall as rc
+    from ...recording.reader import Recording
+    from ...recording.timeline import Timeline
+
+    def prepare() -> tuple[Timeline, Any, Any, dict[str, Any]]:
+        tl = Timeline(Recording(path))
+        try:
+            call = rc.find_call(tl, thread, step)
+            return tl, call, rc.frame_steps(tl, call), rc.build_spec(tl, call, {})
+        except BaseException:
+            tl.rec.close()
+            raise
+
+    tl, call, old, spec = await asyncio.to_thread(prepare)
+    try:
+        result = await dap_replay.run(tl, call, old, spec, set(), timeout,
+                                      out_dir=os.path.join(os.path.dirname(path), REPLAYS_DIR))
+    finally:
+        tl.rec.close()
+    result["reproduced"] = result.get("divergence") is None
+    return result
+
+
+def _outcome(outcome: dict[str, Any]) -> str:
+    if "exception" in outcome:
+        return f"raised {outcome['exception']}"
+    if "result" in outcome:
+        return f"returned {outcome['result']}"
+    return "did not finish"
+
+
+def replay_message(function: str, step: int, result: dict[str, Any]) -> str:
+    head = f"Replayed the last call of {function} (step {step:,})"
+    replayed = _outcome(result.get("replayedResult") or {})
+    divergence = result.get("divergence")
+    if divergence is None:
+        return (f"{head}: it reproduced the recording ({replayed}, "
+                f"{result.get('replayedSteps', 0):,} steps).")
+    side = divergence.get("recorded") or divergence.get("replayed") or {}
+    where = f"line {side.get('line')}" if side.get("line") else "its end"
+    if divergence.get("kind") == "control flow":
+        new = divergence.get("replayed")
+        what = ("the replay stopped early" if new is None
+                else f"the replay went to line {new.get('line')} ({new.get('kind')})")
+    else:
+        diffs = divergence.get("differences") or []
+        what = "; ".join(f"{d['name']} was {d['recorded']}, now {d['replayed']}"
+                         for d in diffs[:3]) or "values differ"
+    return f"{head}: it diverged at {where}: {what} (the replay {replayed})."
 
 
 def _session_for(server: DevsandboxLanguageServer, file: str) -> Any:
