@@ -150,3 +150,24 @@ def test_every_format_reads(tmp_path, options, minor):
         assert [c["function"] for c in tree][:3] == ["<module>", "timed", "outer"]
         assert not any("durationUs" in c for c in tree)
 
+
+
+def test_the_python_scan_dates_the_same_steps(recorded):
+    """chunks.clock_times: the native scanner (_timescan) and its Python fallback agree."""
+    from devsandbox.recording import chunks, pyscan
+    from devsandbox.recording.reader import Recording
+    from devsandbox.recording.timeline import Timeline
+
+    path, events, _measured = recorded
+    if chunks.native is None:
+        pytest.skip("devsandbox._timescan is not built")
+    dated = 0
+    with Recording(str(path)) as rec:
+        tl = Timeline(rec)
+        for tid in tl.thread_ids():
+            for ci in tl.chunks_of(tid):
+                buf = tl.payload(ci)
+                ours = chunks.clock_times(buf, tid)
+                assert ours == pyscan.clocks_python(buf, tid)
+                dated += len(ours)
+    assert dated == sum(1 for e in events if "t_us" in e)
