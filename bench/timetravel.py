@@ -12,7 +12,12 @@ request to answer (for motions: to the stopped event):
   valueHistory  of a loop variable over the whole recording (every change)
   memory        the server's resident memory (VmRSS and its peak, VmHWM) added by the
                 replay, against the recording's uncompressed event bytes and the size of
-                the same recording as JSON lines (`devsandbox export`)
+                the same recording as JSON lines (`devsandbox export`); the added figure
+                includes what any replay costs (modules imported for it, one chunk's
+                working set), so the same measurements also run on a tiny recording of
+                the same program (one round) and the difference, the memory that grows
+                with the recording, is reported next to it, against the difference in
+                uncompressed event bytes
 
 Targets (issue #4): stepBack p95 < 20 ms, reverseContinue across the whole recording
 < 300 ms, variables p95 < 20 ms, valueHistory over the whole recording < 500 ms,
@@ -248,6 +253,20 @@ def report(r: dict[str, Any]) -> str:
          + (f", {100 * mem['added_peak'] / rec['jsonl_bytes']:.1f}% of the JSON lines"
             if "jsonl_bytes" in rec else "") + "   (target < 10%)"),
     ]
+    tiny = r.get("memory_tiny")
+    if tiny:
+        raw = rec["raw_event_bytes"] - tiny["raw_event_bytes"]
+        grown, grown_peak = (mem["added_rss"] - tiny["added_rss"],
+                             mem["added_peak"] - tiny["added_peak"])
+        rows += [
+            (f"  of which any replay costs      {tiny['added_rss'] / 1e6:8.1f} MB (peak "
+             f"{tiny['added_peak'] / 1e6:.1f} MB: the same on a {tiny['events']:,}-event "
+             f"recording, {tiny['raw_event_bytes'] / 1e6:.2f} MB uncompressed)"),
+            (f"  and grows with the recording   {grown / 1e6:8.1f} MB (peak "
+             f"{grown_peak / 1e6:.1f} MB) = {100 * grown / raw:.1f}% (peak "
+             f"{100 * grown_peak / raw:.1f}%) of the {raw / 1e6:.1f} MB more uncompressed "
+             "events   (target < 10%)"),
+        ]
     return "\n".join(rows)
 
 
@@ -257,6 +276,12 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="devsandbox-bench-tt-") as tmp:
         path = record(Path(tmp), events)
         result = measure(path, samples, not (args.quick or args.no_export_size))
+        tiny_dir = Path(tmp) / "tiny"
+        tiny_dir.mkdir()
+        tiny = measure(record(tiny_dir, 1), samples, False)
+        result["memory_tiny"] = {"events": tiny["recording"]["events"],
+                                 "raw_event_bytes": tiny["recording"]["raw_event_bytes"],
+                                 **tiny["memory"]}
     result["benchmark"] = "timetravel"
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 0

@@ -107,3 +107,73 @@ def test_value_changes_and_last_writes(chunky, scanner, function, name):
         seen = [s for s, _ in expected if s <= e["step"]]
         change = history.last_change(tl, history.Watch(name, 1, fids=frozenset({fid})), e["step"])
         assert (change.step if change else None) == (seen[-1] if seen else None)
+
+
+@pytest.mark.parametrize("function,name", [("main", "total"), ("main", "state"), ("step", "k")])
+def test_value_tally_counts_every_change(chunky, scanner, function, name):
+    """valueHistory's count of every change: per distinct value its count, first and last
+    step, and only the first changes listed."""
+    path, truth = chunky
+    tl = Timeline(Recording(path))
+    code = next(i for i, c in enumerate(tl.rec.codes) if c is not None and c.qualname == function)
+    expected = _truth_changes(truth, function, name)
+    assert len(expected) > 3
+    distinct: dict = {}
+    listed, more = history.tally(tl, history.Watch(name, 1, codes=frozenset({code})), distinct, 3)
+    assert [(step, history.text_of(new)) for step, _fid, _code, new, _old in listed] == expected[:3]
+    assert more
+    want: dict[str, list[int]] = {}
+    for step, value in expected:
+        entry = want.setdefault(value, [0, step, step])
+        entry[0] += 1
+        entry[2] = step
+    assert {history.text_of(v): entry[:3] for v, entry in distinct.items()} == want
+    everything: dict = {}
+    listed, more = history.tally(tl, history.Watch(name, 1, codes=frozenset({code})), everything,
+                                 len(expected))
+    assert len(listed) == len(expected) and not more
+
+
+def test_timeline_pages_keep_only_the_page(chunky, scanner):
+    """devsandbox/timeline's pages (calls_page) are the slices of the whole call tree."""
+    from devsandbox.dap.travelquery import calls_of, calls_page
+
+    tl = Timeline(Recording(chunky[0]))
+    calls = calls_of(tl, 1)
+    assert len(calls) > 10 and all(c["endStep"] is not None for c in calls[1:])
+    for start, count in ((0, 3), (5, 4), (len(calls) - 2, 10), (len(calls) + 5, 3)):
+        assert calls_page(tl, 1, start, count) == (calls[start:start + count], len(calls))
+    shallow = [c for c in calls if c["depth"] <= 1]
+    assert 0 < len(shallow) < len(calls)
+    assert calls_page(tl, 1, 1, 2, max_depth=1) == (shallow[1:3], len(shallow))
+
+
+def test_goto_targets_around_the_position(chunky, scanner):
+    """gotoTargets lists the executions nearest the current step (executions_near), and
+    says how many it left out on each side, with the nearest one to jump to."""
+    import bisect
+    from collections import Counter
+
+    path, truth = chunky
+    tl = Timeline(Recording(path))
+    runs = Counter((e["function"], e["line"]) for e in truth.events if e["kind"] == "line")
+    (function, line), _n = runs.most_common(1)[0]
+    code = next(i for i, c in enumerate(tl.rec.codes) if c is not None and c.qualname == function)
+    keys = {navigate.line_key(code, line)}
+    steps = [e["step"] for e in truth.events
+             if e["kind"] == "line" and e["function"] == function and e["line"] == line]
+    assert len(steps) > 20
+    limit = 6
+    last = max(e["step"] for e in truth.events if e["kind"] != "mark")
+    for at in (0, steps[0], steps[len(steps) // 2], steps[len(steps) // 2] + 1, steps[-1], last):
+        earlier, listed, later, prev, nxt = navigate.executions_near(tl, keys, tl.when(1, at),
+                                                                     limit)
+        i = bisect.bisect_right(steps, at)  # executions at or before the position
+        nb = min(i, max(limit // 2, limit - (len(steps) - i)))
+        na = min(len(steps) - i, limit - nb)
+        assert [c[2] for c in listed] == steps[i - nb:i + na]
+        assert (earlier, later) == (i - nb, len(steps) - i - na)
+        assert (prev[2] if prev else None) == (steps[i - nb - 1] if earlier else None)
+        assert (nxt[2] if nxt else None) == (steps[i + na] if later else None)
+    everything = navigate.executions_near(tl, keys, tl.when(1, steps[3]), 10_000)
+    assert [c[2] for c in everything[1]] == steps and everything[0] == everything[2] == 0

@@ -7,13 +7,16 @@
  * scan(buf, checkpoint, summary_only=False) -> (threads, marks)
  *   threads: list of (tid, first_step, kinds, codes, lines, depths, fids, order,
  *                     checkpoints, line_counts, calls, names, raised, min_depth,
- *                     nsteps, typecode)
- *     kinds: bytes (one opcode per step); codes and lines: bytes of `typecode`
- *     ("H" when every code id and line fits in 16 bits, else "I"); fids, order:
- *     bytes of uint32 (order None when the chunk holds one thread: it is the
- *     index); depths: bytes of uint16; checkpoints: list of (index, pos, stack)
- *     with stack a list of (fid, code, line, {name id: (start, end)}) bottom first
- *     (a frame unchanged since the previous checkpoint is the same tuple);
+ *                     nsteps, typecodes)
+ *     kinds: bytes (one opcode per step); codes, lines, depths, fids: bytes of
+ *     the array typecodes in `typecodes` (a str of 4: the fewest bytes that hold
+ *     every value, lines and fids at least "H"); order: bytes of uint32 (None when
+ *     the chunk holds one thread: it is the index); checkpoints: (words, at), both bytes of
+ *     uint32: the stack before the thread's steps 0, `checkpoint`, 2 * `checkpoint`
+ *     ... packed, checkpoint j starting at word at[j]: the record's offset, the
+ *     depth, then each frame bottom first, as fid, code, line, n, n x (name id,
+ *     start, end) or, a frame unchanged since an earlier checkpoint, as CP_REF and
+ *     the word where that one's frame starts (see chunks.checkpoint_stack);
  *     with summary_only, the arrays are empty and there are no checkpoints;
  *     line_counts: {code << 24 | line: hits}; calls, names: sets of ids.
  *   marks: list of (tid, step, kind string id, text bytes)
@@ -28,6 +31,11 @@
  *   value (bytes, or None when deleted/unbound); `last` ({fid: bytes or None})
  *   holds the previous values and is updated (a keyframe's copy of a frame not
  *   in `last` only sets its baseline).
+ * changes(buf, tid, name, fids, codes, last, distinct, first, keep) -> (kept, counted)
+ *   the same changes tallied instead of listed: each change to a value (not a
+ *   deletion) counts in `distinct` ({value bytes: [count, first step, last step,
+ *   tid]}, steps being `first` + index); only the first `keep` of them are
+ *   listed, so that a whole recording is counted without an object per change.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -187,7 +195,7 @@ typedef struct {
     Val *vals;
     int nvals, cap;
     int dirty;  /* changed since `snap` was made */
-    PyObject *snap;  /* this frame's tuple in the last checkpoint (shared by later ones) */
+    uint32_t snap;  /* 1 + the word where this frame is in the last checkpoint (0: none) */
 } CFrame;
 
 typedef struct {
@@ -197,9 +205,9 @@ typedef struct {
     CFrame *stack;
     int depth, cap;
     int pop, keyed, raised, min_depth;
-    uint32_t nsteps, max_code, max_line, order_from;
+    uint32_t nsteps, max_code, max_line, max_depth, max_fid, order_from;
     Buf kinds, codes, lines, depths, fids, order;
-    PyObject *checkpoints;
+    Buf cps, cp_at;  /* packed checkpoints: see the module doc */
     Map line_counts, calls, names;
 } CThread;
 
@@ -236,7 +244,7 @@ static int push(CThread *t, uint32_t fid, uint32_t code, uint32_t line)
         t->stack = s;
         t->cap = cap;
     }
-    t->stack[t->depth++] = (CFrame){fid, code, line, NULL, 0, 0, 1, NULL};
+    t->stack[t->depth++] = (CFrame){fid, code, line, NULL, 0, 0, 1, 0};
     return 0;
 }
 
@@ -245,39 +253,34 @@ static void pop_to(CThread *t, int depth)
     while (t->depth > depth && t->depth > 0) {
         CFrame *f = &t->stack[--t->depth];
         PyMem_Free(f->vals);
-        Py_CLEAR(f->snap);
     }
 }
 
-static PyObject *snapshot(CThread *t)
+#define CP_REF 0xFFFFFFFFu
+
+/* append the thread's stack to its packed checkpoints (format: see the module doc) */
+static int snapshot(CThread *t, uint32_t pos)
 {
-    PyObject *stack = PyList_New(t->depth);
-    if (!stack) return NULL;
+    uint32_t at = (uint32_t)(t->cps.len / 4), head[2] = {pos, (uint32_t)t->depth};
+    if (buf_put(&t->cp_at, &at, 4) < 0 || buf_put(&t->cps, head, 8) < 0) return -1;
     for (int i = 0; i < t->depth; i++) {
         CFrame *f = &t->stack[i];
         if (!f->dirty && f->snap) {
-            Py_INCREF(f->snap);
-            PyList_SET_ITEM(stack, i, f->snap);
+            uint32_t ref[2] = {CP_REF, f->snap - 1};
+            if (buf_put(&t->cps, ref, 8) < 0) return -1;
             continue;
         }
-        PyObject *vals = PyDict_New();
-        if (!vals) { Py_DECREF(stack); return NULL; }
-        for (int j = 0; j < f->nvals; j++) {
-            PyObject *k = PyLong_FromUnsignedLong(f->vals[j].name);
-            PyObject *v = Py_BuildValue("(II)", f->vals[j].start, f->vals[j].end);
-            if (!k || !v || PyDict_SetItem(vals, k, v) < 0) {
-                Py_XDECREF(k); Py_XDECREF(v); Py_DECREF(vals); Py_DECREF(stack); return NULL;
-            }
-            Py_DECREF(k); Py_DECREF(v);
+        uint32_t here = (uint32_t)(t->cps.len / 4),
+                 w[4] = {f->fid, f->code, f->line, (uint32_t)f->nvals};
+        if (buf_put(&t->cps, w, 16) < 0) return -1;
+        for (int k = 0; k < f->nvals; k++) {
+            uint32_t v[3] = {f->vals[k].name, f->vals[k].start, f->vals[k].end};
+            if (buf_put(&t->cps, v, 12) < 0) return -1;
         }
-        PyObject *fr = Py_BuildValue("(IIIN)", f->fid, f->code, f->line, vals);
-        if (!fr) { Py_DECREF(stack); return NULL; }
-        Py_INCREF(fr);
-        Py_XSETREF(f->snap, fr);
+        f->snap = here + 1;
         f->dirty = 0;
-        PyList_SET_ITEM(stack, i, fr);
     }
-    return stack;
+    return 0;
 }
 
 static void thread_free(CThread *t)
@@ -286,7 +289,7 @@ static void thread_free(CThread *t)
     PyMem_Free(t->stack);
     PyMem_Free(t->kinds.d); PyMem_Free(t->codes.d); PyMem_Free(t->lines.d);
     PyMem_Free(t->depths.d); PyMem_Free(t->fids.d); PyMem_Free(t->order.d);
-    Py_XDECREF(t->checkpoints);
+    PyMem_Free(t->cps.d); PyMem_Free(t->cp_at.d);
     map_free(&t->line_counts); map_free(&t->calls); map_free(&t->names);
 }
 
@@ -295,17 +298,34 @@ static PyObject *bytes_of(Buf *b)
     return PyBytes_FromStringAndSize((const char *)b->d, (Py_ssize_t)b->len);
 }
 
-/* uint32 values as uint16 when they all fit (typecode "H", else "I") */
-static PyObject *narrow(Buf *b, uint32_t max, char *typecode)
+/* the buffer as bytes, its memory freed (so that a scan's peak stays low) */
+static PyObject *take_bytes(Buf *b)
 {
-    if (max >= 65536) { *typecode = 'I'; return bytes_of(b); }
-    *typecode = 'H';
-    size_t n = b->len / 4;
-    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * 2));
-    if (!out) return NULL;
-    uint16_t *dst = (uint16_t *)PyBytes_AS_STRING(out);
-    const uint32_t *src = (const uint32_t *)b->d;
-    for (size_t i = 0; i < n; i++) dst[i] = (uint16_t)src[i];
+    PyObject *out = bytes_of(b);
+    PyMem_Free(b->d);
+    *b = (Buf){0};
+    return out;
+}
+
+/* values of `width` bytes (2 or 4) in the fewest bytes that hold `max` and at least
+ * `least` (typecode "B", "H" or "I"); the buffer's memory is freed */
+static PyObject *narrow(Buf *b, int width, uint32_t max, int least, char *typecode)
+{
+    int to = max < 256 && least <= 1 ? 1 : max < 65536 && least <= 2 ? 2 : 4;
+    *typecode = to == 1 ? 'B' : to == 2 ? 'H' : 'I';
+    if (to >= width) return take_bytes(b);
+    size_t n = b->len / (size_t)width;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * (size_t)to));
+    if (out) {
+        uint8_t *dst = (uint8_t *)PyBytes_AS_STRING(out);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t v = width == 4 ? ((const uint32_t *)b->d)[i] : ((const uint16_t *)b->d)[i];
+            if (to == 1) dst[i] = (uint8_t)v;
+            else ((uint16_t *)dst)[i] = (uint16_t)v;
+        }
+    }
+    PyMem_Free(b->d);
+    *b = (Buf){0};
     return out;
 }
 
@@ -314,18 +334,19 @@ static PyObject *thread_result(CThread *t)
     PyObject *lc = map_dict(&t->line_counts), *calls = map_set(&t->calls),
              *names = map_set(&t->names);
     if (!lc || !calls || !names) { Py_XDECREF(lc); Py_XDECREF(calls); Py_XDECREF(names); return NULL; }
-    Py_INCREF(t->checkpoints);
-    char ctype;
-    uint32_t max = t->max_code > t->max_line ? t->max_code : t->max_line;
-    PyObject *codes = narrow(&t->codes, max, &ctype);
-    PyObject *lines = narrow(&t->lines, max, &ctype);
-    PyObject *order = t->order.len || t->nsteps == 0 ? bytes_of(&t->order)
+    char tc[5] = {0};  /* typecodes of codes, lines, depths, fids */
+    PyObject *kinds = take_bytes(&t->kinds);
+    PyObject *codes = narrow(&t->codes, 4, t->max_code, 1, &tc[0]);
+    PyObject *lines = narrow(&t->lines, 4, t->max_line, 2, &tc[1]);
+    PyObject *depths = narrow(&t->depths, 2, t->max_depth, 1, &tc[2]);
+    PyObject *fids = narrow(&t->fids, 4, t->max_fid, 2, &tc[3]);
+    PyObject *order = t->order.len || t->nsteps == 0 ? take_bytes(&t->order)
                                                      : (Py_INCREF(Py_None), Py_None);
-    return Py_BuildValue("(ILNNNNNNNNNNOiIC)", t->tid, (long long)(t->started ? t->first : 0),
-                         bytes_of(&t->kinds), codes, lines,
-                         bytes_of(&t->depths), bytes_of(&t->fids), order,
-                         t->checkpoints, lc, calls, names, t->raised ? Py_True : Py_False,
-                         t->min_depth, t->nsteps, ctype);
+    return Py_BuildValue("(ILNNNNNNNNNNOiIs)", t->tid, (long long)(t->started ? t->first : 0),
+                         kinds, codes, lines, depths, fids, order,
+                         Py_BuildValue("(NN)", take_bytes(&t->cps), take_bytes(&t->cp_at)),
+                         lc, calls, names, t->raised ? Py_True : Py_False,
+                         t->min_depth, t->nsteps, tc);
 }
 
 static PyObject *scan(PyObject *self, PyObject *args)
@@ -357,10 +378,7 @@ static PyObject *scan(PyObject *self, PyObject *args)
             if (!t) { r.bad = 1; break; }
             t->keyed = 0;
             if (!summary_only && t->nsteps % (uint32_t)every == 0) {
-                PyObject *st = snapshot(t);
-                PyObject *cp = st ? Py_BuildValue("(InN)", t->nsteps, start, st) : NULL;
-                if (!cp || PyList_Append(t->checkpoints, cp) < 0) { Py_XDECREF(cp); goto done; }
-                Py_DECREF(cp);
+                if (snapshot(t, (uint32_t)start) < 0) { PyErr_NoMemory(); goto done; }
             }
             uint32_t line;
             if (op == E_CALL) {
@@ -383,6 +401,8 @@ static PyObject *scan(PyObject *self, PyObject *args)
             if (depth < t->min_depth) t->min_depth = depth;
             if (top->code > t->max_code) t->max_code = top->code;
             if (line > t->max_line) t->max_line = line;
+            if (depth > t->max_depth) t->max_depth = depth;
+            if (top->fid > t->max_fid) t->max_fid = top->fid;
             if (!summary_only && (
                 buf_put(&t->kinds, &op, 1) < 0 || buf_put(&t->codes, &top->code, 4) < 0
                 || buf_put(&t->lines, &line, 4) < 0 || buf_put(&t->depths, &depth, 2) < 0
@@ -405,8 +425,6 @@ static PyObject *scan(PyObject *self, PyObject *args)
                 memset(&threads[nthreads], 0, sizeof(CThread));
                 threads[nthreads].tid = tid;
                 threads[nthreads].min_depth = 1 << 16;
-                threads[nthreads].checkpoints = PyList_New(0);
-                if (!threads[nthreads].checkpoints) goto done;
                 cur = nthreads++;
                 if (nthreads == 2 && !summary_only) {  /* from now on orders are stored */
                     CThread *first = &threads[0];
@@ -635,7 +653,37 @@ static PyObject *writes(PyObject *self, PyObject *args)
     return out;
 }
 
-typedef struct { PyObject *out, *last; } ChangesCtx;
+typedef struct {
+    PyObject *out, *last;
+    PyObject *distinct, *tid;  /* tallying (distinct != NULL): see the module doc */
+    long long first;
+    Py_ssize_t keep, counted;
+} ChangesCtx;
+
+/* count one change to `value` (bytes) at `step` in ctx->distinct */
+static int tally(ChangesCtx *ctx, PyObject *value, long long step)
+{
+    PyObject *entry = PyDict_GetItemWithError(ctx->distinct, value);  /* borrowed */
+    if (!entry) {
+        if (PyErr_Occurred()) return -1;
+        entry = Py_BuildValue("[iLLO]", 1, step, step, ctx->tid);
+        if (!entry) return -1;
+        int rc = PyDict_SetItem(ctx->distinct, value, entry);
+        Py_DECREF(entry);
+        return rc;
+    }
+    if (!PyList_Check(entry) || PyList_GET_SIZE(entry) < 3) {
+        PyErr_SetString(PyExc_TypeError, "distinct values map to [count, first, last, ...]");
+        return -1;
+    }
+    long long count = PyLong_AsLongLong(PyList_GET_ITEM(entry, 0));
+    if (count == -1 && PyErr_Occurred()) return -1;
+    PyObject *c = PyLong_FromLongLong(count + 1), *s = PyLong_FromLongLong(step);
+    if (!c || !s) { Py_XDECREF(c); Py_XDECREF(s); return -1; }
+    PyList_SetItem(entry, 0, c);
+    PyList_SetItem(entry, 2, s);
+    return 0;
+}
 
 static int on_change(void *vctx, int64_t index, Slot *top, uint32_t name, Py_ssize_t start,
                      Py_ssize_t end, int restated, const uint8_t *buf)
@@ -656,7 +704,18 @@ static int on_change(void *vctx, int64_t index, Slot *top, uint32_t name, Py_ssi
     PyObject *item = NULL;
     /* a keyframe's copy is a change when it differs from a value seen before (the
      * keyframe holds the values at the chunk's first step); else only a baseline */
-    if (!restated || prev) {
+    int listed = !restated || prev;
+    if (listed && ctx->distinct) {  /* tallying: deletions are not counted */
+        listed = start >= 0;
+        if (listed) {
+            ctx->counted++;
+            if (tally(ctx, value, ctx->first + (index > 0 ? index : 0)) < 0) {
+                Py_DECREF(fid); Py_DECREF(value); return -1;
+            }
+            listed = ctx->keep < 0 || PyList_GET_SIZE(ctx->out) < ctx->keep;
+        }
+    }
+    if (listed) {
         item = Py_BuildValue("(LIIOO)", (long long)index, top->fid, top->code, value,
                              prev ? prev : Py_None);
         if (!item) { Py_DECREF(fid); Py_DECREF(value); return -1; }
@@ -673,19 +732,23 @@ static PyObject *changes(PyObject *self, PyObject *args)
 {
     Py_buffer view;
     unsigned int tid, name;
-    PyObject *fids, *codes, *last;
-    if (!PyArg_ParseTuple(args, "y*IIOOO!", &view, &tid, &name, &fids, &codes, &PyDict_Type,
-                          &last))
+    PyObject *fids, *codes, *last, *distinct = NULL;
+    long long first = 0;
+    Py_ssize_t keep = -1;
+    if (!PyArg_ParseTuple(args, "y*IIOOO!|O!Ln", &view, &tid, &name, &fids, &codes, &PyDict_Type,
+                          &last, &PyDict_Type, &distinct, &first, &keep))
         return NULL;
     PyObject *names = PySet_New(NULL), *key = PyLong_FromUnsignedLong(name);
-    ChangesCtx ctx = {PyList_New(0), last};
-    if (!names || !key || !ctx.out || PySet_Add(names, key) < 0
+    ChangesCtx ctx = {PyList_New(0), last, distinct, PyLong_FromUnsignedLong(tid), first, keep, 0};
+    if (!names || !key || !ctx.out || !ctx.tid || PySet_Add(names, key) < 0
         || walk_writes(&view, tid, names, fids, codes, on_change, &ctx) < 0) {
         Py_CLEAR(ctx.out);
     }
     Py_XDECREF(names);
     Py_XDECREF(key);
+    Py_XDECREF(ctx.tid);
     PyBuffer_Release(&view);
+    if (ctx.out && distinct) return Py_BuildValue("(Nn)", ctx.out, ctx.counted);
     return ctx.out;
 }
 

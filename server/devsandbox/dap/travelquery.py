@@ -16,6 +16,7 @@ value history and the call timeline (handlers of `timetravel.TimeTravel`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from devsandbox.recorder.format import E
@@ -97,23 +98,28 @@ async def goto_targets(tt: TimeTravel, request: Message) -> Any:
     tl = pos.tl
     keys = set(pastbreaks.line_keys(tl, [pastbreaks.LineBreakpoint(0, path, line)]))
     targets = list(live_targets)
-    found = 0
-    finder = navigate.line_finder(tl, keys)
-    for ci in range(tl.nchunks):
-        for _order, tid, step, _what in sorted(finder(ci)):
-            found += 1
-            if found > GOTO_LIMIT:
-                continue
-            ref = pos.refs.add(("target", tid, step))
-            name = tl.thread_name(tid)
-            label = f"step {step:,}" + (f" ({name})" if len(tl.thread_ids()) > 1 else "")
-            summary = _summary(tl, tid, step)
-            targets.append({"id": ref, "label": f"{label}: {summary}" if summary else label,
-                            "line": line})
-    if found > GOTO_LIMIT:
-        targets.append({"id": pos.refs.add(("more",)), "line": line,
-                        "label": f"… {found - GOTO_LIMIT:,} more executions (narrow with a "
-                                 "conditional breakpoint and reverseContinue)"})
+    # the GOTO_LIMIT executions nearest the current step; the others are a goto away: an
+    # entry on each side jumps to the nearest left out, where gotoTargets lists the next ones
+    earlier, listed, later, prev, nxt = navigate.executions_near(
+        tl, keys, tl.when(pos.tid, pos.step), GOTO_LIMIT)
+    several = len(tl.thread_ids()) > 1
+
+    def label(tid: int, step: int) -> str:
+        return f"step {step:,}" + (f" ({tl.thread_name(tid)})" if several else "")
+
+    if prev is not None:
+        targets.append({"id": pos.refs.add(("target", prev[1], prev[2])), "line": line,
+                        "label": f"… and {earlier:,} earlier executions: goto the latest of "
+                                 f"them ({label(prev[1], prev[2])}), then gotoTargets again"})
+    for _order, tid, step, _what in listed:
+        summary = _summary(tl, tid, step)
+        targets.append({"id": pos.refs.add(("target", tid, step)), "line": line,
+                        "label": f"{label(tid, step)}: {summary}" if summary
+                        else label(tid, step)})
+    if nxt is not None:
+        targets.append({"id": pos.refs.add(("target", nxt[1], nxt[2])), "line": line,
+                        "label": f"… and {later:,} later executions: goto the first of "
+                                 f"them ({label(nxt[1], nxt[2])}), then gotoTargets again"})
     return {"targets": targets}
 
 
@@ -259,24 +265,14 @@ async def on_valueHistory(tt: TimeTravel, request: Message) -> Any:
     distinct: dict[Any, list[Any]] = {}  # value -> [count, first step, last step, thread]
     truncated = False
     for watch in watches:
-        for batch in history.raw_changes(tl, watch):
-            for step, _fid, code_id, new, _old in batch:
-                if new is None:
-                    continue
-                entry = distinct.get(new)
-                if entry is None:
-                    distinct[new] = [1, step, step, watch.tid]
-                else:
-                    entry[0] += 1
-                    entry[2] = step
-                if len(changes) < limit:
-                    code = tl.code(code_id)
-                    changes.append({"step": step, "line": tl.step(watch.tid, step).line,
-                                    "file": code.file, "function": code.qualname,
-                                    "threadId": pos.dap_thread(watch.tid),
-                                    "value": history.text_of(new)})
-                else:
-                    truncated = True
+        listed, more = history.tally(tl, watch, distinct, limit - len(changes))
+        truncated = truncated or more
+        for step, _fid, code_id, new, _old in listed:
+            code = tl.code(code_id)
+            changes.append({"step": step, "line": tl.step(watch.tid, step).line,
+                            "file": code.file, "function": code.qualname,
+                            "threadId": pos.dap_thread(watch.tid),
+                            "value": history.text_of(new)})
     distinct_out = [{"value": history.text_of(value), "count": count, "firstStep": first,
                      "lastStep": last, "threadId": pos.dap_thread(tid)}
                     for value, (count, first, last, tid) in distinct.items()]
@@ -289,7 +285,27 @@ async def on_valueHistory(tt: TimeTravel, request: Message) -> Any:
 def calls_of(tl: Timeline, tid: int) -> list[dict[str, Any]]:
     """Every recorded call of a thread, in order (pre-order of the call tree); with timings
     (format 1.2) a call has its start ("startUs") and, once it returned, "durationUs"."""
-    out: list[dict[str, Any]] = []
+    return list(_calls(tl, tid))
+
+
+def calls_page(tl: Timeline, tid: int, start: int, count: int,
+               max_depth: int | None = None) -> tuple[list[dict[str, Any]], int]:
+    """The calls `start` to `start + count` of `calls_of` (only those at most `max_depth`
+    deep), and how many there are: only the page and the open calls are kept."""
+    page: list[dict[str, Any]] = []
+    total = 0
+    for node in _calls(tl, tid):
+        if max_depth is not None and node["depth"] > max_depth:
+            continue
+        if start <= total < start + count:
+            page.append(node)
+        total += 1
+    return page, total
+
+
+def _calls(tl: Timeline, tid: int) -> Iterator[dict[str, Any]]:
+    """calls_of's calls, each yielded when it starts (it is complete once the walk is
+    over: its end, duration and exception are filled in as the walk goes on)."""
     stack: list[dict[str, Any]] = []
     timed = tl.timed
     for ci in tl.chunks_of(tid):
@@ -306,8 +322,8 @@ def calls_of(tl: Timeline, tid: int) -> list[dict[str, Any]]:
                         "endStep": None}
                 if i in times:
                     node["startUs"] = times[i]
-                out.append(node)
                 stack.append(node)
+                yield node
             elif kind == E.EXCEPTION:
                 if stack and not navigate.propagated(tl, tid, ts.first + i):
                     stack[-1].setdefault("exception", {"step": ts.first + i})
@@ -319,7 +335,6 @@ def calls_of(tl: Timeline, tid: int) -> list[dict[str, Any]]:
                     node["endStep"] = ts.first + i
                     if i in times and "startUs" in node:
                         node["durationUs"] = times[i] - node["startUs"]
-    return out
 
 
 async def on_timeline(tt: TimeTravel, request: Message) -> Any:
@@ -327,13 +342,11 @@ async def on_timeline(tt: TimeTravel, request: Message) -> Any:
     pos, tid, _step, _frame, _frames = await view(tt, {k: v for k, v in args.items()
                                                         if k != "frameId"})
     tl = pos.tl
-    calls = calls_of(tl, tid)
     max_depth = args.get("maxDepth")
-    if isinstance(max_depth, int):
-        calls = [c for c in calls if c["depth"] <= max_depth]
     start = int(args.get("start") or 0)
     count = int(args.get("count") or 100)
-    page = [dict(c) for c in calls[start:start + count]]
+    page, total = calls_page(tl, tid, start, count,
+                             max_depth if isinstance(max_depth, int) else None)
     for c in page:
         exc = c.get("exception")
         if exc is not None:
@@ -342,7 +355,7 @@ async def on_timeline(tt: TimeTravel, request: Message) -> Any:
                 exc.update(type=found[2], value=found[0])
     marks = [{"afterStep": step, "kind": kind, "text": text}
              for _t, step, kind, text in marks_of(tl, tid)]
-    return {"threadId": pos.dap_thread(tid), "calls": page, "total": len(calls),
+    return {"threadId": pos.dap_thread(tid), "calls": page, "total": total,
             "steps": tl.step_count(tid), "marks": marks}
 
 

@@ -7,8 +7,9 @@ value texts, and returns a `ChunkScan`:
   kind (the record's opcode), code id, line, depth, frame id and order in the
   chunk (for ordering steps of different threads), and every `CHECKPOINT`
   steps a snapshot of the thread's stack (each frame's locals as byte ranges
-  into the payload), from which `ChunkScan.stack_at` rebuilds the full stack
-  at any step by decoding at most `CHECKPOINT` records;
+  into the payload, packed in an array of words: `checkpoint_stack`), from
+  which `ChunkScan.stack_at` rebuilds the full stack at any step by decoding
+  at most `CHECKPOINT` records;
 - the chunk's `Summary`: which (code, line) pairs, called codes and written
   names each thread has in it, and whether it raised, so that searches over
   the whole recording (reverse-continue, goto targets, value history) skip
@@ -86,27 +87,59 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
 class Frame:
     """A frame of a thread's stack while decoding: locals as name id -> (start, end)."""
 
-    __slots__ = ("code", "fid", "line", "values")
+    __slots__ = ("code", "fid", "line", "snap", "values")
 
     def __init__(self, fid: int, code: int, line: int, values: dict[int, tuple[int, int]]) -> None:
         self.fid = fid
         self.code = code
         self.line = line
         self.values = values
+        self.snap = 0  # scanning: 1 + its word in the last packed checkpoint; 0: changed since
 
     def copy(self) -> Frame:
         return Frame(self.fid, self.code, self.line, dict(self.values))
 
 
-FrameTuple = tuple[int, int, int, dict[int, tuple[int, int]]]
-"""(frame id, code id, line, {name id: value span}) of a checkpoint's frame."""
+CP_REF = 0xFFFFFFFF
+"""In packed checkpoints: a frame unchanged since an earlier checkpoint (then its word)."""
 
 
-@dataclass
-class Checkpoint:
-    index: int  # step index in the chunk (0 = the thread's first step here)
-    pos: int  # offset of the step's record
-    stack: list[FrameTuple]  # the stack before the record (bottom first)
+def pack_checkpoint(words: array, at: array, pos: int, stack: list[Frame]) -> None:  # type: ignore[type-arg]
+    """Append a checkpoint to packed `words` (and its first word to `at`): the record's
+    offset, the depth, then each frame bottom first as fid, code, line, n and n triples
+    (name id, start, end), or, when `frame.snap` says where an earlier checkpoint holds
+    the frame unchanged, as CP_REF and that word (the native scanner's layout)."""
+    at.append(len(words))
+    words.extend((pos, len(stack)))
+    for f in stack:
+        if f.snap:
+            words.extend((CP_REF, f.snap - 1))
+            continue
+        f.snap = len(words) + 1
+        words.extend((f.fid, f.code, f.line, len(f.values)))
+        for k, (a, b) in f.values.items():
+            words.extend((k, a, b))
+
+
+def checkpoint_stack(words: Any, start: int) -> tuple[int, list[Frame]]:
+    """(record offset, stack) of the packed checkpoint at word `start`."""
+    pos, depth = words[start], words[start + 1]
+    at = start + 2
+    stack = []
+    for _ in range(depth):
+        e = at
+        if words[at] == CP_REF:
+            e = words[at + 1]
+            at += 2
+        else:
+            at += 4 + 3 * words[at + 3]
+        p = e + 4
+        values = {}
+        for _ in range(words[e + 3]):
+            values[words[p]] = (words[p + 1], words[p + 2])
+            p += 3
+        stack.append(Frame(words[e], words[e + 1], words[e + 2], values))
+    return pos, stack
 
 
 @dataclass
@@ -119,7 +152,10 @@ class ThreadSteps:
     depths: array = field(default_factory=lambda: array("H"))  # type: ignore[type-arg]
     fids: array = field(default_factory=lambda: array("I"))  # type: ignore[type-arg]
     order: array = field(default_factory=lambda: array("I"))  # type: ignore[type-arg]
-    checkpoints: list[Checkpoint] = field(default_factory=list)
+    # packed checkpoints (see checkpoint_stack); checkpoint j, of step j * CHECKPOINT,
+    # starts at word cp_at[j]
+    cp_words: Any = field(default_factory=lambda: array("I"))
+    cp_at: Any = field(default_factory=lambda: array("I"))
 
     def __len__(self) -> int:
         return len(self.kinds)
@@ -161,23 +197,18 @@ class ChunkScan:
         """The stack and, for a return or exception step, (value span, exception
         type name id or 0)."""
         ts = self.threads[tid]
-        cps = ts.checkpoints
-        lo, hi = 0, len(cps) - 1
-        while lo < hi:  # last checkpoint with index <= wanted
-            mid = (lo + hi + 1) // 2
-            if cps[mid].index <= index:
-                lo = mid
-            else:
-                hi = mid - 1
-        return _replay(self.buf, cps[lo], index, tid)
+        j = index // CHECKPOINT
+        pos, stack = checkpoint_stack(ts.cp_words, ts.cp_at[j])
+        return _replay(self.buf, pos, stack, j * CHECKPOINT, index, tid)
 
 
-def _replay(buf: bytes, cp: Checkpoint, index: int, tid: int) -> tuple[list[Frame], Extra]:
-    stack = [Frame(fid, code, line, dict(values)) for fid, code, line, values in cp.stack]
+def _replay(buf: bytes, pos: int, stack: list[Frame], cp_index: int, index: int,
+            tid: int) -> tuple[list[Frame], Extra]:
+    """From the checkpoint of step `cp_index` (its record at `pos`, its `stack`, which
+    is updated) to the step `index`."""
     extra = None
-    pos = cp.pos
     n = len(buf)
-    at = cp.index - 1  # index of the last step applied
+    at = cp_index - 1  # index of the last step applied
     mine = True
     pop = False
     while pos < n:
@@ -281,14 +312,14 @@ def _scan_native(buf: bytes, strings: list[str], summary_only: bool = False) -> 
     lines, calls, names, raised, min_depth = {}, {}, {}, {}, {}
     nrecords = 0
     for (tid, first, kinds, codes, lns, depths, fids, order, cps, counts, called, written,
-         exc, mind, nsteps, typecode) in threads:
+         exc, mind, nsteps, types) in threads:
         if not summary_only:
             steps[tid] = ThreadSteps(
-                tid, first, kinds, memoryview(codes).cast(typecode),
-                memoryview(lns).cast(typecode), memoryview(depths).cast("H"),
-                memoryview(fids).cast("I"),
+                tid, first, kinds, memoryview(codes).cast(types[0]),
+                memoryview(lns).cast(types[1]), memoryview(depths).cast(types[2]),
+                memoryview(fids).cast(types[3]),
                 range(nsteps) if order is None else memoryview(order).cast("I"),
-                [Checkpoint(i, p, st) for i, p, st in cps])
+                memoryview(cps[0]).cast("I"), memoryview(cps[1]).cast("I"))
         lines[tid], calls[tid], names[tid] = counts, called, written
         raised[tid], min_depth[tid] = exc, mind
         nrecords += nsteps
@@ -363,5 +394,21 @@ def changes(buf: bytes, tid: int, name: int, fids: Any, codes: Any,
         return None
     try:
         return native.changes(buf, tid, name, _set(fids), _set(codes), last)  # type: ignore[no-any-return]
+    except ValueError as exc:
+        raise FormatError(str(exc)) from None
+
+
+def tally(buf: bytes, tid: int, name: int, fids: Any, codes: Any, last: dict[int, bytes | None],
+          distinct: dict[bytes, list[int]], first: int, keep: int,
+          ) -> tuple[list[tuple[int, int, int, bytes, bytes | None]], int] | None:
+    """`changes` counted rather than listed: each change to a value (not a deletion)
+    counts in `distinct` ({value bytes: [count, first step, last step, tid]}, steps
+    being `first` + index); returns the first `keep` of them and how many there were.
+    None when the native module is not built."""
+    if native is None:
+        return None
+    try:
+        return native.changes(buf, tid, name, _set(fids), _set(codes), last,  # type: ignore[no-any-return]
+                              distinct, first, keep)
     except ValueError as exc:
         raise FormatError(str(exc)) from None

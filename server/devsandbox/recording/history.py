@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from devsandbox.recorder.format import E, decode_value
 
 from . import chunks, evaluate, navigate
-from .timeline import Timeline
+from .timeline import Timeline, release_memory
 
 Value = bytes | str | None
 """A value: encoded (bytes), already a text, or None (unbound / not computable)."""
@@ -184,17 +184,52 @@ def _chunk_changes(tl: Timeline, ci: int, tracker: _Tracker) -> Iterator[Change]
         yield Change(tid, step, fid, code, old, new)
 
 
-def raw_changes(tl: Timeline, watch: Watch) -> Iterator[list[Raw]]:
-    """Every change over the recording, a chunk's list at a time (for counting fast)."""
+def tally(tl: Timeline, watch: Watch, distinct: dict[Value, list[int]],
+          keep: int) -> tuple[list[Raw], bool]:
+    """Every change over the recording to a value (not to unbound or uncomputable)
+    counted in `distinct` ({value: [count, first step, last step, thread]}); returns
+    the first `keep` of those changes and whether there were more.  A plain name
+    with the native scanner makes no object per change beyond those returned."""
     ids = _name_ids(tl, names_in(watch.expression))
     if not ids:
-        return
+        return [], False
     tracker = _Tracker(watch, ids)
     id_set = frozenset(ids)
-    for ci in tl.chunks_of(watch.tid):
-        if tracker.started and not (tl.summary(ci).names.get(watch.tid, frozenset()) & id_set):
+    listed: list[Raw] = []
+    more = False
+    tid = watch.tid
+    for ci in tl.chunks_of(tid):
+        if tracker.started and not (tl.summary(ci).names.get(tid, frozenset()) & id_set):
             continue
-        yield _chunk_raw(tl, ci, tracker)
+        first, n = _range(tl, ci, tid)
+        if not n:
+            continue
+        if tracker.simple and len(tracker.ids) == 1:
+            (name_id,) = tracker.ids
+            fast = chunks.tally(tl.payload(ci), tid, name_id, watch.fids, watch.codes,
+                                tracker.raw, distinct, first, max(0, keep - len(listed)))  # type: ignore[arg-type]
+            if fast is not None:
+                kept, counted = fast
+                more = more or counted > len(kept)
+                listed.extend((first + max(0, index), fid, code, new, old)
+                              for index, fid, code, new, old in kept)
+                continue
+        for raw in _chunk_raw(tl, ci, tracker):
+            step, new = raw[0], raw[3]
+            if new is None:
+                continue
+            entry = distinct.get(new)
+            if entry is None:
+                distinct[new] = [1, step, step, tid]
+            else:
+                entry[0] += 1
+                entry[2] = step
+            if len(listed) < keep:
+                listed.append(raw)
+            else:
+                more = True
+    release_memory()  # the chunks decompressed on the way
+    return listed, more
 
 
 def changes(tl: Timeline, watch: Watch, start: int | None = None,

@@ -273,3 +273,44 @@ def hits_before(tl: Timeline, key: int, ci: int, order: int) -> int:
             if ts.order[i] <= order:
                 total += 1
     return total
+
+
+def executions_near(tl: Timeline, keys: set[int], at: tuple[int, int],
+                    limit: int) -> tuple[int, list[Candidate], int, Candidate | None,
+                                         Candidate | None]:
+    """The executions of lines `keys` (all threads) nearest the global point `at`: up to
+    `limit` of them in order, about half before and half after it; also how many earlier
+    and later ones were left out, and the nearest of those on each side (None if none):
+    (earlier, listed, later, previous, next).  Only the chunks around `at` are scanned;
+    the counts come from the chunk summaries."""
+    finder = line_finder(tl, keys)
+    counts = [sum(lines.get(k, 0) for lines in tl.summary(ci).lines.values() for k in keys)
+              for ci in range(tl.nchunks)]
+    ci0, order0 = at
+    before: list[Candidate] = []  # nearest first, up to limit + 1
+    ci = ci0
+    at_or_before = sum(counts[:ci0])
+    while ci >= 0 and len(before) <= limit:
+        if counts[ci]:
+            found = sorted(finder(ci), reverse=True)
+            if ci == ci0:
+                found = [c for c in found if c[0] <= order0]
+                at_or_before += len(found)
+            before.extend(found[:limit + 1 - len(before)])
+        ci -= 1
+    after: list[Candidate] = []  # nearest first, up to limit + 1
+    ci = ci0
+    while ci < tl.nchunks and len(after) <= limit:
+        if counts[ci]:
+            found = sorted(finder(ci))
+            if ci == ci0:
+                found = [c for c in found if c[0] > order0]
+            after.extend(found[:limit + 1 - len(after)])
+        ci += 1
+    n_before = min(len(before), max(limit // 2, limit - len(after)))
+    n_after = min(len(after), limit - n_before)
+    listed = before[:n_before][::-1] + after[:n_after]
+    earlier = at_or_before - n_before
+    later = sum(counts) - at_or_before - n_after
+    return (earlier, listed, later, before[n_before] if earlier else None,
+            after[n_after] if later else None)

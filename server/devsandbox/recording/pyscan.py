@@ -11,13 +11,13 @@ from devsandbox.recorder.format import E, FormatError
 
 from .chunks import (
     CHECKPOINT,
-    Checkpoint,
     ChunkScan,
     Frame,
     Summary,
     ThreadSteps,
     Write,
     _varint,
+    pack_checkpoint,
     skip_value,
 )
 
@@ -64,13 +64,17 @@ def scan_python(buf: bytes, strings: list[str]) -> ChunkScan:
         if op == E.SET:
             k, pos = vi(buf, pos)
             end = sv(buf, pos)
-            th.stack[-1].values[k] = (pos, end)  # type: ignore[union-attr]
+            top = th.stack[-1]  # type: ignore[union-attr]
+            top.values[k] = (pos, end)
+            top.snap = 0
             th.names.add(k)  # type: ignore[union-attr]
             pos = end
             continue
         if op == E.DEL:
             k, pos = vi(buf, pos)
-            th.stack[-1].values.pop(k, None)  # type: ignore[union-attr]
+            top = th.stack[-1]  # type: ignore[union-attr]
+            top.values.pop(k, None)
+            top.snap = 0
             th.names.add(k)  # type: ignore[union-attr]
             continue
         if th is not None and th.pop:
@@ -82,8 +86,7 @@ def scan_python(buf: bytes, strings: list[str]) -> ChunkScan:
             ts = th.steps
             idx = len(ts.kinds)
             if idx % CHECKPOINT == 0:
-                ts.checkpoints.append(Checkpoint(idx, start, [
-                    (f.fid, f.code, f.line, dict(f.values)) for f in th.stack]))
+                pack_checkpoint(ts.cp_words, ts.cp_at, start, th.stack)
             if op == E.LINE:
                 line, pos = vi(buf, pos)
                 top = th.stack[-1]
@@ -108,6 +111,7 @@ def scan_python(buf: bytes, strings: list[str]) -> ChunkScan:
                 top = th.stack[-1]
                 top.line = line
                 th.raised = True
+            top.snap = 0  # its line changed: the next checkpoint writes it again
             code = top.code
             if op == E.LINE:
                 key = (code << 24) | line

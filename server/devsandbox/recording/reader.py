@@ -148,7 +148,9 @@ class Recording:
         self.path = os.path.abspath(path)
         self.size = os.path.getsize(self.path)
         self._f = open(self.path, "rb")  # noqa: SIM115 - closed by close()
-        head = self._f.read(min(self.size, 1 << 20))
+        head = self._f.read(fmt.FILE_HEADER.size)  # and the metadata it announces
+        if len(head) == fmt.FILE_HEADER.size and head.startswith(fmt.MAGIC):
+            head += self._f.read(fmt.FILE_HEADER.unpack(head)[3])
         self.meta, self.minor, pos = fmt.parse_file_header(head)
         self.frames: list[FrameInfo] = []
         self.end: dict[str, Any] = {}

@@ -26,6 +26,7 @@ import collections
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from . import chunks
 from .chunks import ChunkScan, Summary, ThreadSteps
@@ -82,13 +83,14 @@ class Step:
 
 
 _allocator_tuned = False
+_libc: Any = None
 
 
 def _tune_allocator() -> None:
     """Have glibc map large blocks (decompressed chunks, step arrays) with mmap, always, so
     that they go back to the system when dropped instead of fragmenting the heap (its
     default threshold grows after the first large free)."""
-    global _allocator_tuned
+    global _allocator_tuned, _libc
     if _allocator_tuned or not sys.platform.startswith("linux"):
         return
     _allocator_tuned = True
@@ -96,14 +98,26 @@ def _tune_allocator() -> None:
         import ctypes
 
         libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD
+        libc.mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        _libc = libc
     except (OSError, AttributeError):
         pass
 
 
+def release_memory() -> None:
+    """Give the heap's free pages back to the system (glibc keeps them otherwise), after
+    work whose transient buffers would stay resident: a chunk scan dropped from the
+    cache, a pass over the whole recording.  About 0.2 ms."""
+    if _libc is not None:
+        _libc.malloc_trim(0)
+
+
+_tune_allocator()  # before any recording is read: a first large free would raise glibc's threshold
+
+
 class Timeline:
     def __init__(self, rec: Recording) -> None:
-        _tune_allocator()
         self.rec = rec
         self._cache: collections.OrderedDict[int, ChunkScan] = collections.OrderedDict()
         self._summaries: list[Summary | None] = [None] * len(rec._chunks)
@@ -127,8 +141,10 @@ class Timeline:
         sc = chunks.scan_chunk(self.rec._payload(self.rec._chunks[ci]), self.rec.strings)
         self._summaries[ci] = sc.summary
         self._cache[ci] = sc
-        while len(self._cache) > CACHE_CHUNKS:
-            self._cache.popitem(last=False)
+        if len(self._cache) > CACHE_CHUNKS:
+            while len(self._cache) > CACHE_CHUNKS:
+                self._cache.popitem(last=False)
+            release_memory()
         return sc
 
     def payload(self, ci: int) -> bytes:
@@ -146,7 +162,11 @@ class Timeline:
         return s
 
     def summaries(self) -> list[Summary]:
-        return [self.summary(ci) for ci in range(self.nchunks)]
+        missing = None in self._summaries
+        out = [self.summary(ci) for ci in range(self.nchunks)]
+        if missing:
+            release_memory()
+        return out
 
     def clock(self, ci: int, tid: int) -> dict[int, int]:
         """{index of a step of `tid` in chunk `ci`: µs since the clock origin} for the steps a
