@@ -18,7 +18,9 @@ changed: smaller and faster; format 1.1), ``globals`` (the module globals each
 function reads, data only, recorded beside its locals as ``global:NAME``),
 ``timings`` (default true: the monotonic time of every call and return,
 in microseconds, so that each call has a duration; format 1.2),
-``flight_recorder_mb`` (keep only the last N MB in memory;
+``chunk_kb`` (events per written chunk, uncompressed, 4 to 1024, default 128:
+the most a crash can lose besides the last 100 ms, and what a reader holds
+while it works on a chunk), ``flight_recorder_mb`` (keep only the last N MB in memory;
 written by dump() and on an uncaught exception), ``backend`` ("auto",
 "native" or "python").
 
@@ -50,6 +52,9 @@ ENV_PARENT_RECORDING = "DEVSANDBOX_PARENT_RECORDING"
 ENV_PARENT_RECORDING_FILE = "DEVSANDBOX_PARENT_RECORDING_FILE"
 
 _LIMIT_KEYS = ("max_depth", "max_items", "max_str", "max_repr")
+# events are written in chunks of at most this much (before compression): a crash loses at
+# most one chunk (or 100 ms), and a reader holds a chunk or two in memory while it works
+DEFAULT_CHUNK_KB = 128
 
 _current: Recorder | None = None
 _lock = threading.Lock()
@@ -98,6 +103,9 @@ class Recorder:
             limits["repr_budget_ns"] = int(float(opts["repr_budget_ms"]) * 1e6)
         if opts.get("follow_budget_us") is not None:
             limits["type_budget_ns"] = int(float(opts["follow_budget_us"]) * 1e3)
+        chunk_kb = opts.get("chunk_kb")
+        limits["flush_bytes"] = (
+            DEFAULT_CHUNK_KB if chunk_kb is None else min(1024, max(4, int(chunk_kb)))) * 1024
         self.backend = _make_backend(str(opts.get("backend") or "auto"), self.scope, limits)
         # item-level container changes (format 1.1); the pure-Python recorder writes whole values
         self.item_diffs = bool(opts.get("item_diffs")) and self.backend.name == "native"

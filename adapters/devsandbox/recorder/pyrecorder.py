@@ -183,7 +183,7 @@ class PythonBackend:
     def __init__(self, scope: Callable[[CodeType], bool], limits: dict[str, int]) -> None:
         self.scope = scope
         self.enc = Encoder(limits)
-        self.flush_bytes = 1 << 20
+        self.flush_bytes = limits.get("flush_bytes", 1 << 20)
         self.clock_origin_ns = 0  # call and return times (format 1.2) when set
         self._lock = threading.Lock()
         self._active = False

@@ -52,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-timings", action="store_false", dest="timings",
                         help="do not record the time of each call and return (no durations;"
                         " the file is then format 1.0 or 1.1, as older readers read)")
+    parser.add_argument("--chunk-kb", type=int, metavar="KB",
+                        help="events per written chunk before compression (4 to 1024, default "
+                             "128): the most a crash loses, and what a reader holds at once")
     parser.add_argument("--backend", choices=["auto", "native", "python"], default="auto")
     parser.add_argument("--python", default=sys.executable, help="interpreter to run")
     parser.add_argument("--quiet", "-q", action="store_true", help="no summary")
@@ -77,6 +80,10 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
         opts["max_depth"] = args.max_depth
     if args.flight_recorder:
         opts["flight_recorder_mb"] = args.flight_recorder
+    if args.chunk_kb is not None:
+        if not 4 <= args.chunk_kb <= 1024:
+            raise SystemExit("devsandbox record: --chunk-kb must be between 4 and 1024")
+        opts["chunk_kb"] = args.chunk_kb
     if args.item_diffs:
         opts["item_diffs"] = True
     if args.capture_globals:

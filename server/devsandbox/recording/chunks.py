@@ -21,6 +21,9 @@ Values stay encoded: a local is `(start, end)` into the payload until shown.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,16 +168,89 @@ class ThreadSteps:
         return self.first + len(self.kinds) - 1
 
 
+class Counts(Mapping[int, int]):
+    """A read-only {key: count}, packed: keys and counts interleaved in one array of
+    words (a dict of a few dozen ints costs ~1.5 KB; this, a quarter of it)."""
+
+    __slots__ = ("_kv",)
+
+    def __init__(self, counts: Mapping[int, int]) -> None:
+        self._kv = array("Q")
+        for key in sorted(counts):
+            self._kv.append(key)
+            self._kv.append(counts[key])
+
+    def _index(self, key: object) -> int:
+        if not isinstance(key, int):
+            return -1
+        kv = self._kv
+        lo, hi = 0, len(kv) // 2
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if kv[2 * mid] < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo if lo < len(kv) // 2 and kv[2 * lo] == key else -1
+
+    def __getitem__(self, key: int) -> int:
+        i = self._index(key)
+        if i < 0:
+            raise KeyError(key)
+        return self._kv[2 * i + 1]
+
+    def __contains__(self, key: object) -> bool:
+        return self._index(key) >= 0
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._kv[0::2])
+
+    def __len__(self) -> int:
+        return len(self._kv) // 2
+
+
+class IdSet(AbstractSet[int]):
+    """A read-only set of small non-negative ints, packed in a sorted array (a frozenset
+    of a few dozen ints costs ~2 KB; this, under 200 bytes)."""
+
+    __slots__ = ("_ids",)
+
+    def __init__(self, ids: Iterable[int] = ()) -> None:
+        self._ids = array("Q", sorted(set(ids)))
+
+    @classmethod
+    def _from_iterable(cls, it: Iterable[int]) -> IdSet:
+        return cls(it)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, int):
+            return False
+        i = bisect_left(self._ids, key)
+        return i < len(self._ids) and self._ids[i] == key
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
 @dataclass
 class Summary:
-    """What a chunk holds, per thread (kept for every chunk of a recording)."""
+    """What a chunk holds, per thread (kept for every chunk of a recording, so packed:
+    `Counts` and `IdSet`, whatever mappings and sets the scanners hand over)."""
 
-    lines: dict[int, dict[int, int]]  # tid -> {code << 24 | line: hits} of line events
-    calls: dict[int, frozenset[int]]  # tid -> codes called
-    names: dict[int, frozenset[int]]  # tid -> name ids written (SET/DEL, keyframes too)
+    lines: dict[int, Counts]  # tid -> {code << 24 | line: hits} of line events
+    calls: dict[int, IdSet]  # tid -> codes called
+    names: dict[int, IdSet]  # tid -> name ids written (SET/DEL, keyframes too)
     raised: dict[int, bool]  # tid -> has exception events
     min_depth: dict[int, int]  # tid -> smallest stack depth of a step
     marks: list[tuple[int, int, str, str]]  # (tid, step, kind, text)
+
+    def __post_init__(self) -> None:
+        self.lines = {t: c if isinstance(c, Counts) else Counts(c) for t, c in self.lines.items()}
+        self.calls = {t: c if isinstance(c, IdSet) else IdSet(c) for t, c in self.calls.items()}
+        self.names = {t: c if isinstance(c, IdSet) else IdSet(c) for t, c in self.names.items()}
 
 
 def line_key(code: int, line: int) -> int:
