@@ -23,6 +23,7 @@ TIME_TRAVEL_REQUESTS = (
     "devsandbox/valueHistory", "devsandbox/timeline", "devsandbox/play", "devsandbox/position",
     "devsandbox/gotoStep",
     "devsandbox/startRecording", "devsandbox/stopRecording", "devsandbox/replayCall",
+    "devsandbox/returnToLive",
 )
 TIME_TRAVEL_CAPABILITIES = {
     "supportsStepBack": True,

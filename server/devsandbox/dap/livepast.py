@@ -19,6 +19,19 @@ Threads: the recording's threads are shown with debugpy's thread ids (matched
 by name); a recorded thread debugpy does not know gets an id from
 `replay.FIRST_ID` up.  Changes made while paused (setVariable, setExpression,
 goto) are recorded by the recorder itself as marks.
+
+While the session is in the past the live program may still change: another
+thread stops at a breakpoint (its condition was being evaluated, it hit the
+line as the first stop came), a pause asked just before lands, a thread starts
+or ends.  debugpy's ``stopped``, ``continued`` and ``thread`` events are then
+held (`hold`): relayed, they would name live threads whose stacks the past
+view answers from the recording.  The user is told at once (an ``important``
+output event saying which thread stopped where), the past view stays as it
+is, and returning to the live point (stepping or continuing forwards to it,
+``devsandbox/returnToLive``) gives the held thread events and the live
+program's latest state: its last stop (reason, thread, breakpoint ids), or a
+``continued`` event if it runs.  Other events (output, modules, breakpoints,
+the end of the program) are relayed as they come.
 """
 
 from __future__ import annotations
@@ -48,6 +61,9 @@ STOP = "recorder/stop"
 
 WRITER_WAIT = 0.25  # the recorder's writer flushes every 100 ms
 
+HELD = frozenset({"stopped", "continued", "thread"})
+"""debugpy's events held while the session is in the past (see `LiveLink.hold`)."""
+
 
 class LiveLink:
     def __init__(self, tt: TimeTravel, config: dict[str, Any]) -> None:
@@ -64,6 +80,10 @@ class LiveLink:
         self.position: replay.Position | None = None
         self.live_steps: dict[int, int] = {}  # recording thread -> its last step (the live point)
         self.live_stopped: dict[str, Any] | None = None
+        """The live program's stop to return to (its latest, while in the past)."""
+        self.live_running = False  # it was resumed while the session was in the past
+        self.changed: list[str] = []  # what happened at the live point meanwhile, in words
+        self.held: list[Message] = []  # thread events, given back at the live point
 
     # -- the recording ----------------------------------------------------------------------------
 
@@ -153,6 +173,7 @@ class LiveLink:
         if pos is None:
             raise CannotHandle("The recording holds no steps yet.")
         self.live_stopped = dict(self.session.stopped or {})
+        self.live_running, self.changed, self.held = False, [], []
         dap_tid = (request.get("arguments") or {}).get("threadId", self.live_stopped.get("threadId"))
         try:
             tid = pos.rec_thread(dap_tid)
@@ -195,16 +216,100 @@ class LiveLink:
         return live is not None and step >= live
 
     def hand_back(self) -> None:
-        """Leave the past: debugpy answers again, from the live point."""
+        """Leave the past: debugpy answers again, from the live point (with what happened
+        there while the session was in the past)."""
         self.tt.pos = None
+        client = self.session.client
+        held, self.held = self.held, []
+        changed, self.changed = self.changed, []
+        for message in held:
+            if not client.closed:
+                client.send({k: v for k, v in message.items() if k != "seq"})
+        if self.live_running:
+            self.live_running = False
+            tid = (self.live_stopped or self.session.stopped or {}).get("threadId")
+            self.live_stopped = None
+            self.session.stopped = None
+            if self.session.control is not None:
+                self.session.control.state_changed()
+            if not client.closed:
+                client.event("continued", {"threadId": tid, "allThreadsContinued": True})
+            return
         body = dict(self.live_stopped or self.session.stopped or {})
-        body["description"] = "Back at the live point"
-        body.pop("hitBreakpointIds", None)
+        if changed:  # a new stop of the live program: its own reason and breakpoints
+            body["description"] = f"Back at the live point, where {changed[-1]}"
+        else:
+            body["description"] = "Back at the live point"
+            body.pop("hitBreakpointIds", None)
         self.session.stopped = body
         if self.session.control is not None:
             self.session.control.state_changed()
-        if not self.session.client.closed:
-            self.session.client.event("stopped", body)
+        if not client.closed:
+            client.event("stopped", body)
+
+    # -- the live program's events while in the past ------------------------------------------
+
+    def hold(self, message: Message) -> bool:
+        """Hold debugpy's stopped, continued and thread events while the session is in the
+        past (given back by `hand_back`); tell the user what happened.  False: relay it."""
+        event, body = message.get("event"), message.get("body") or {}
+        if event not in HELD:
+            return False
+        if event == "thread":
+            self.held.append(message)
+            return True
+        if event == "stopped":
+            self.live_stopped = dict(body)
+            self.live_running = False
+            self.changed.append(f"{self._thread_name(body.get('threadId'))} stopped "
+                                f"({body.get('reason') or 'stop'})")
+            self.session.spawn(self._tell_stop(dict(body), self.changed, len(self.changed) - 1))
+        else:
+            self.live_running = True
+            self.changed.append("the program was resumed")
+            self.session.output("DevSandbox: the live program was resumed while you are in the "
+                                "past; the past view stays where it is.\n", "important")
+        return True
+
+    def _thread_name(self, dap_tid: Any) -> str:
+        pos = self.tt.pos or self.position
+        if pos is not None:
+            for tid, dap in pos.thread_ids.items():
+                if dap == dap_tid:
+                    return f"thread '{pos.tl.thread_name(tid)}'"
+        return f"thread {dap_tid}"
+
+    async def _tell_stop(self, body: dict[str, Any], changed: list[str], index: int) -> None:
+        """Say which live thread stopped where (debugpy's top frame of that thread)."""
+        backend = self.session.backend
+        frames: list[dict[str, Any]] = []
+        if backend is not None and not backend.channel.closed:
+            try:
+                response = await asyncio.wait_for(backend.channel.request(
+                    "stackTrace", {"threadId": body.get("threadId"), "levels": 1}), 5)
+                frames = (response.get("body") or {}).get("stackFrames") or []
+            except (DevsandboxError, TimeoutError):
+                pass
+        if frames:
+            top = frames[0]
+            path = (top.get("source") or {}).get("path") or ""
+            changed[index] += f" in {top.get('name')} ({os.path.basename(path)}:{top.get('line')})"
+        what = changed[index]
+        if self.tt.pos is None or changed is not self.changed:
+            return  # back at the live point already: its stopped event said it
+        self.session.output(
+            f"DevSandbox: the live program stopped while you are in the past: {what}. The past "
+            f"view stays where it is; step or continue forwards to the live point (or send "
+            f"devsandbox/returnToLive) to see it.\n", "important")
+
+    def summary(self) -> dict[str, Any]:
+        """The live point as devsandbox/position shows it while in the past."""
+        stop = self.live_stopped or {}
+        out: dict[str, Any] = {"state": "running" if self.live_running else "paused",
+                               "changed": bool(self.changed or self.live_running)}
+        if not self.live_running:
+            out.update(threadId=stop.get("threadId"), reason=stop.get("reason"))
+        return out
 
     # -- requests while live ----------------------------------------------------------------------
 

@@ -177,6 +177,8 @@ class Session:
         event, body = message["event"], message.get("body") or {}
         if event == "process" and self.debuggee_pid is None:
             self.debuggee_pid = body.get("systemProcessId")
+        elif self.timetravel.hold_event(message):
+            return  # the session is in the past: given when it returns to the live point
         elif event == "stopped":
             self._set_stopped(body)
         elif event in ("continued", "terminated", "exited"):

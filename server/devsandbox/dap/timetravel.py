@@ -50,7 +50,7 @@ OWN = (
     "devsandbox/stepBackIn", "devsandbox/stepBackOut", "devsandbox/lastWrite",
     "devsandbox/valueHistory", "devsandbox/timeline", "devsandbox/play",
     "devsandbox/position", "devsandbox/gotoStep", "devsandbox/startRecording", "devsandbox/stopRecording",
-    "devsandbox/replayCall",
+    "devsandbox/replayCall", "devsandbox/returnToLive",
 )
 
 # ours in a recorded live session even in the present: they add the recording's places
@@ -148,6 +148,13 @@ class TimeTravel:
         """Run `action` (which sends events) just after the response goes out."""
         asyncio.get_running_loop().call_soon(action)
         return {}
+
+    def hold_event(self, message: Message) -> bool:
+        """Whether debugpy's event is held back because the session is in the past of a live
+        program (see livepast.LiveLink.hold): a stop, a resume or a thread change of the
+        live program is given to the client when the session returns to the live point."""
+        return self.pos is not None and self.live is not None and not self.replaying \
+            and self.live.hold(message)
 
     # -- positions and stops ------------------------------------------------------------------
 
@@ -442,11 +449,23 @@ class TimeTravel:
         self.pos = None
         self.replaying = False
 
+    async def on_returnToLive(self, request: Message) -> Any:
+        """devsandbox/returnToLive: leave the past for the live point (and what happened there
+        meanwhile) at once."""
+        self.stop_play()
+        if self.pos is None or self.live is None or self.replaying:
+            raise InvalidRequest("Not in the past of a live program.")
+        return self._respond_then(self.live.hand_back)
+
     async def on_position(self, request: Message) -> Any:
         pos = self.pos
         if pos is None:
             return {"inPast": False, "live": self.live is not None}
         st = pos.tl.step(pos.tid, pos.step)
-        return {"inPast": True, "replaying": self.replaying, "threadId": pos.dap_thread(pos.tid),
-                "step": pos.step, "steps": pos.tl.step_count(pos.tid), "line": st.line,
-                "file": pos.tl.code(st.code_id).file, "recording": pos.tl.rec.path}
+        answer = {"inPast": True, "replaying": self.replaying,
+                  "threadId": pos.dap_thread(pos.tid), "step": pos.step,
+                  "steps": pos.tl.step_count(pos.tid), "line": st.line,
+                  "file": pos.tl.code(st.code_id).file, "recording": pos.tl.rec.path}
+        if self.live is not None and not self.replaying:
+            answer["livePoint"] = self.live.summary()
+        return answer
