@@ -88,6 +88,12 @@ uint64_t ds_fingerprint(PyObject *o, int depth);
 /* Set by ds_fingerprint when a container holds non-scalar items. */
 extern int ds_fp_deep;
 
+/* Set by ds_fingerprint when the value holds something whose shown state may change
+ * without Python code or a call in the program's own lines: a builtin whose repr
+ * shows hidden state (an iterator's position), a dict subclass (a defaultdict's
+ * __missing__ inserts on a read).  Such a frame's locals are compared at every step. */
+extern int ds_fp_volatile;
+
 /* A cheap signature of a list's item addresses or a dict's version: when it
  * and the container's address are unchanged and the container holds only
  * scalars, its content is unchanged.  Returns 0 for other types. */
@@ -118,6 +124,9 @@ PyObject *ds_type_costs(void);
 
 /* Clear the per-type "repr is too slow" memory. */
 void ds_values_reset(void);
+
+/* A new chunk starts: repr() texts of the last one are not reused. */
+void ds_values_new_chunk(void);
 
 /* ---- item-level shadows of containers (shadow.c) --------------------------- */
 

@@ -14,12 +14,16 @@
  * then appended to one global event buffer.  Values are captured
  * incrementally: every frame keeps a shadow (fingerprint, and a reference
  * for values shown through repr()) per local, and only changed locals are
- * encoded.  The writer thread takes the buffers every 100 ms (or when 1 MB
+ * encoded.  A step whose previous line could not have changed an object
+ * (its bytecode neither calls nor stores into objects, and nothing else ran:
+ * see step_mask) compares only the locals that line rebinds.  The writer
+ * thread takes the buffers every 100 ms (or when 1 MB
  * is reached) and compresses them; each take starts a new chunk in which
  * every thread first writes a keyframe of its stack, so that a chunk decodes
  * on its own.  The byte layout is in recorder/format.py.
  */
 #include "recorder.h"
+#include <opcode.h>
 #include <time.h>
 #if PY_VERSION_HEX < 0x030D0000
 #include <frameobject.h> /* PyFrame_FastToLocalsWithError */
@@ -27,6 +31,13 @@
 
 #define Py_BUILD_CORE 1
 #include "internal/pycore_frame.h"
+#if PY_VERSION_HEX >= 0x030C0000
+#include "internal/pycore_interp.h"
+#else
+#undef _PyGC_FINALIZED /* cpython/objimpl.h's; pycore_gc.h defines its own */
+#include "internal/pycore_runtime.h"
+#endif
+#include "internal/pycore_gil.h"
 #undef Py_BUILD_CORE
 
 #ifndef CO_FAST_CELL /* internal/pycore_code.h */
@@ -68,6 +79,15 @@ enum { EV_CALL = 0, EV_EXCEPTION = 1, EV_LINE = 2, EV_RETURN = 3 };
 
 /* ---- recorder state ------------------------------------------------------ */
 
+/* What the bytecode of one line can do (line_infos): a step after a line that
+ * can neither call nor store into objects, in a thread where nothing else ran
+ * meanwhile, compares only the locals that line rebinds. */
+typedef struct {
+    uint64_t writes;  /* local slots it rebinds or deletes (STORE_FAST…) */
+    uint64_t inplace; /* slots of augmented assignments (x += …): safe while x held a scalar */
+    uint8_t unsafe;   /* it may change objects from C: calls, item and attribute stores… */
+} LineInfo;
+
 typedef struct {
     PyObject *code; /* strong */
     uint32_t id;
@@ -82,6 +102,9 @@ typedef struct {
     unsigned char *kinds;
     int start_off, start_line; /* line cache for PY_START (3.12+) */
     int ret_off, ret_line;
+    LineInfo *lines; /* per line from line_base (NULL: every step compares every local) */
+    int line_base, nlines;
+    LineInfo noline; /* instructions without a line: they may run between any two */
 } CodeRec;
 
 typedef struct {
@@ -93,6 +116,7 @@ typedef struct {
     uint32_t gen;
     uint8_t present;
     uint8_t scalar; /* `ref` is an immutable scalar: the same object means the same value */
+    uint8_t vol;    /* its value is volatile (ds_fp_volatile) */
 } Slot;
 
 typedef struct {
@@ -113,6 +137,7 @@ typedef struct {
     PtrMap dindex; /* name -> index + 1 */
     uint32_t gen;
     uint8_t unwinding; /* an exception event was its last: the next line event is a handler */
+    uint8_t vol;       /* a local's value is volatile: compare all at every step */
 } FrameRec;
 
 typedef struct {
@@ -126,6 +151,11 @@ typedef struct {
     Buf stage;
     Buf pending; /* marks for this thread made by another thread: written at its next event */
     PyObject *task; /* the asyncio task its last coroutine step ran in (strong) */
+    /* after its last event: R.seq, the GIL's switch count, that event's kind and frame */
+    uint64_t seq_after;
+    unsigned long switches;
+    int last_kind;
+    uint32_t last_fid;
     uint64_t clock_us; /* its last E_CLOCK in this chunk (µs since clock_origin_ns) */
 } ThreadRec;
 
@@ -144,6 +174,8 @@ static struct {
     uint64_t epoch;
     int busy; /* threads inside record(): take() waits for 0 */
     uint64_t nevents, nlines, sampled_ns, nsampled;
+    uint64_t seq;      /* bumped by every event, and by Python code run outside the scope */
+    uint64_t nelided;  /* steps that compared only the locals their line rebinds */
     size_t flush_bytes;
     int flushing;
     PyObject *scope_fn, *flush_cb, *threading_active, *set_local_events, *disable, *globals_fn;
@@ -257,6 +289,224 @@ code_globals(CodeRec *cr, PyCodeObject *co)
     return 0;
 }
 
+/* ---- what a line can do ---------------------------------------------------- */
+
+/* 1: the instruction cannot change an object from C code (whatever Python code
+ * it runs, a __add__ or a property, is seen: it is an event or, outside the
+ * scope, bumps R.seq).  Anything not listed here counts as unsafe. */
+static int
+op_is_safe(int op)
+{
+    switch (op) {
+    case CACHE: case NOP: case RESUME: case POP_TOP: case PUSH_NULL: case COPY: case SWAP:
+    case LOAD_FAST: case LOAD_CONST: case LOAD_GLOBAL: case LOAD_DEREF: case LOAD_CLOSURE:
+    case COPY_FREE_VARS: case LOAD_ATTR: case COMPARE_OP: case IS_OP: case CONTAINS_OP:
+    case UNARY_NEGATIVE: case UNARY_NOT: case UNARY_INVERT: case BINARY_SUBSCR:
+    case JUMP_FORWARD: case JUMP_BACKWARD: case JUMP_BACKWARD_NO_INTERRUPT:
+    case FOR_ITER: case GET_ITER: case UNPACK_SEQUENCE: case UNPACK_EX:
+    case BUILD_TUPLE: case BUILD_LIST: case BUILD_SET: case BUILD_MAP:
+    case BUILD_CONST_KEY_MAP: case BUILD_STRING: case BUILD_SLICE:
+    case LIST_APPEND: case SET_ADD: case MAP_ADD: case RETURN_VALUE: case MAKE_FUNCTION:
+    case RAISE_VARARGS: case RERAISE: case POP_EXCEPT: case PUSH_EXC_INFO:
+    case CHECK_EXC_MATCH: case LOAD_ASSERTION_ERROR: case GET_LEN:
+#ifdef LOAD_FAST_CHECK
+    case LOAD_FAST_CHECK:
+#endif
+#ifdef LOAD_FAST_LOAD_FAST
+    case LOAD_FAST_LOAD_FAST:
+#endif
+#ifdef LOAD_SUPER_ATTR
+    case LOAD_SUPER_ATTR:
+#endif
+#ifdef LOAD_METHOD
+    case LOAD_METHOD:
+#endif
+#ifdef TO_BOOL
+    case TO_BOOL:
+#endif
+#ifdef UNARY_POSITIVE
+    case UNARY_POSITIVE:
+#endif
+#ifdef BINARY_SLICE
+    case BINARY_SLICE:
+#endif
+#ifdef POP_JUMP_IF_FALSE
+    case POP_JUMP_IF_FALSE: case POP_JUMP_IF_TRUE:
+#endif
+#ifdef POP_JUMP_IF_NONE
+    case POP_JUMP_IF_NONE: case POP_JUMP_IF_NOT_NONE:
+#endif
+#ifdef POP_JUMP_FORWARD_IF_FALSE
+    case POP_JUMP_FORWARD_IF_FALSE: case POP_JUMP_FORWARD_IF_TRUE:
+    case POP_JUMP_FORWARD_IF_NONE: case POP_JUMP_FORWARD_IF_NOT_NONE:
+    case POP_JUMP_BACKWARD_IF_FALSE: case POP_JUMP_BACKWARD_IF_TRUE:
+    case POP_JUMP_BACKWARD_IF_NONE: case POP_JUMP_BACKWARD_IF_NOT_NONE:
+#endif
+#ifdef JUMP_IF_FALSE_OR_POP
+    case JUMP_IF_FALSE_OR_POP: case JUMP_IF_TRUE_OR_POP:
+#endif
+#ifdef END_FOR
+    case END_FOR:
+#endif
+#ifdef LIST_TO_TUPLE
+    case LIST_TO_TUPLE:
+#endif
+#ifdef FORMAT_VALUE
+    case FORMAT_VALUE:
+#endif
+#ifdef FORMAT_SIMPLE
+    case FORMAT_SIMPLE: case FORMAT_WITH_SPEC: case CONVERT_VALUE:
+#endif
+#ifdef RETURN_CONST
+    case RETURN_CONST:
+#endif
+#ifdef SET_FUNCTION_ATTRIBUTE
+    case SET_FUNCTION_ATTRIBUTE:
+#endif
+#ifdef KW_NAMES
+    case KW_NAMES:
+#endif
+#ifdef NOT_TAKEN
+    case NOT_TAKEN:
+#endif
+#ifdef POP_ITER
+    case POP_ITER:
+#endif
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* slots an instruction rebinds (bits in *writes); 0 if it stores nothing, -1 if a slot
+ * is past the 64 a line's mask holds */
+static int
+op_writes(int op, int arg, uint64_t *writes)
+{
+    int a = -1, b = -1;
+    switch (op) {
+    case STORE_FAST: case DELETE_FAST: case STORE_DEREF: case DELETE_DEREF: case MAKE_CELL:
+#ifdef LOAD_FAST_AND_CLEAR
+    case LOAD_FAST_AND_CLEAR:
+#endif
+        a = arg;
+        break;
+#ifdef STORE_FAST_LOAD_FAST
+    case STORE_FAST_LOAD_FAST:
+        a = arg >> 4;
+        break;
+    case STORE_FAST_STORE_FAST:
+        a = arg >> 4;
+        b = arg & 15;
+        break;
+#endif
+    default:
+        return 0;
+    }
+    if (a >= 64 || b >= 64) return -1;
+    *writes |= (uint64_t)1 << a;
+    if (b >= 0) *writes |= (uint64_t)1 << b;
+    return 1;
+}
+
+#define NB_INPLACE_FIRST 13 /* NB_INPLACE_ADD (internal/pycore_opcode_utils.h) */
+
+static void
+classify(LineInfo *li, const unsigned char *code, Py_ssize_t n, Py_ssize_t off, int op, int arg)
+{
+    int w = op_writes(op, arg, &li->writes);
+    if (w < 0) li->unsafe = 1;
+    if (w) return;
+    if (op == BINARY_OP && arg >= NB_INPLACE_FIRST) {
+        /* an augmented assignment to a local: BINARY_OP then a store of the same name */
+        Py_ssize_t j = off + 2;
+        while (j + 1 < n && code[j] == CACHE) j += 2;
+        int store = j + 1 < n ? code[j] : -1, sarg = j + 1 < n ? code[j + 1] : 0;
+        int slot = store == STORE_FAST ? sarg : -1;
+#ifdef STORE_FAST_LOAD_FAST
+        if (store == STORE_FAST_LOAD_FAST || store == STORE_FAST_STORE_FAST) slot = sarg >> 4;
+#endif
+        if (slot < 0 || slot >= 64) li->unsafe = 1;
+        else li->inplace |= (uint64_t)1 << slot;
+        return;
+    }
+    if (op != BINARY_OP && !op_is_safe(op)) li->unsafe = 1;
+}
+
+/* cr->lines: what each line of an optimized code object can do (no table for code with
+ * more than 64 locals: it compares every local at every step) */
+static int
+line_infos(CodeRec *cr, PyCodeObject *co)
+{
+    if (!cr->optimized || cr->nlocals > 64) return 0;
+    PyObject *bytes = PyCode_GetCode(co);
+    PyObject *ranges = bytes ? PyObject_CallMethod((PyObject *)co, "co_lines", NULL) : NULL;
+    PyObject *list = ranges ? PySequence_List(ranges) : NULL;
+    Py_XDECREF(ranges);
+    if (!list || !PyBytes_Check(bytes)) {
+        Py_XDECREF(bytes);
+        Py_XDECREF(list);
+        return -1;
+    }
+    const unsigned char *code = (const unsigned char *)PyBytes_AS_STRING(bytes);
+    Py_ssize_t n = PyBytes_GET_SIZE(bytes), nr = PyList_GET_SIZE(list);
+    long lo = LONG_MAX, hi = LONG_MIN;
+    int rc = 0;
+    for (Py_ssize_t i = 0; i < nr; i++) {
+        PyObject *t = PyList_GET_ITEM(list, i);
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3) goto bad;
+        PyObject *ln = PyTuple_GET_ITEM(t, 2);
+        if (ln == Py_None) continue;
+        long v = PyLong_AsLong(ln);
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+    }
+    if (PyErr_Occurred()) goto bad;
+    if (hi >= lo && hi - lo < 100000) {
+        cr->nlines = (int)(hi - lo + 1);
+        cr->line_base = (int)lo;
+        cr->lines = PyMem_RawCalloc((size_t)cr->nlines, sizeof(LineInfo));
+        if (!cr->lines) {
+            PyErr_NoMemory();
+            rc = -1;
+            goto done;
+        }
+    }
+    else {
+        goto done; /* no lines, or a strange table: no elision */
+    }
+    int ext = 0;
+    for (Py_ssize_t i = 0; i < nr; i++) {
+        PyObject *t = PyList_GET_ITEM(list, i);
+        Py_ssize_t start = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0));
+        Py_ssize_t end = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 1));
+        PyObject *ln = PyTuple_GET_ITEM(t, 2);
+        if (PyErr_Occurred()) goto bad;
+        LineInfo *li = ln == Py_None ? &cr->noline : &cr->lines[PyLong_AsLong(ln) - lo];
+        if (start < 0) start = 0;
+        if (end > n) end = n;
+        for (Py_ssize_t off = start & ~(Py_ssize_t)1; off + 1 < end; off += 2) {
+            int op = code[off], arg = code[off + 1] | ext;
+            if (op == EXTENDED_ARG) {
+                ext = arg << 8;
+                continue;
+            }
+            ext = 0;
+            classify(li, code, n, off, op, arg);
+        }
+    }
+    goto done;
+bad:
+    PyErr_Clear();
+    PyMem_RawFree(cr->lines);
+    cr->lines = NULL;
+    cr->nlines = 0;
+done:
+    Py_DECREF(bytes);
+    Py_DECREF(list);
+    return rc;
+}
+
 static CodeRec *
 new_code(PyCodeObject *co)
 {
@@ -296,6 +546,7 @@ new_code(PyCodeObject *co)
         cr->kinds[i] = (unsigned char)PyBytes_AS_STRING(co->co_localspluskinds)[i];
     }
     if (R.globals_fn && cr->optimized && code_globals(cr, co) < 0) return NULL;
+    if (line_infos(cr, co) < 0) return NULL;
     uint32_t fid = str_id(co->co_filename), qid = str_id(co->co_qualname),
              nid = str_id(co->co_name);
     if (buf_need(&R.defs, 40) < 0) return NULL;
@@ -334,6 +585,7 @@ free_code(CodeRec *cr)
     for (int i = 0; i < cr->nglobals; i++) Py_XDECREF(cr->gnames[i]);
     PyMem_RawFree(cr->gnames);
     PyMem_RawFree(cr->gname_ids);
+    PyMem_RawFree(cr->lines);
     PyMem_RawFree(cr);
 }
 
@@ -350,6 +602,33 @@ free_slots(Slot *slots, int n)
     PyMem_RawFree(slots);
 }
 
+/* slot arrays of frames that ended, by size: a call takes one, its return gives it back */
+#define SLOT_POOL_MAX 32
+static void *slot_pool[SLOT_POOL_MAX + 1];
+
+static Slot *
+slots_alloc(int n)
+{
+    if (n <= SLOT_POOL_MAX && slot_pool[n]) {
+        Slot *s = slot_pool[n];
+        slot_pool[n] = *(void **)s;
+        memset(s, 0, sizeof(Slot) * (size_t)n);
+        return s;
+    }
+    return PyMem_RawCalloc((size_t)n, sizeof(Slot));
+}
+
+static void
+slots_release(Slot *s, int n)
+{
+    if (n > 0 && n <= SLOT_POOL_MAX) {
+        *(void **)s = slot_pool[n];
+        slot_pool[n] = s;
+        return;
+    }
+    PyMem_RawFree(s);
+}
+
 static void
 frame_clear(FrameRec *fr)
 {
@@ -360,7 +639,7 @@ frame_clear(FrameRec *fr)
             Py_XDECREF(fr->slots[i].ref);
             ds_sh_free(fr->slots[i].tree);
         }
-        PyMem_RawFree(fr->slots);
+        slots_release(fr->slots, fr->code->nlocals);
         fr->slots = NULL;
     }
     for (int i = 0; i < fr->ndslots; i++) {
@@ -447,7 +726,7 @@ push_frame(ThreadRec *th, _PyInterpreterFrame *f, CodeRec *cr)
     fr->code = cr;
     fr->frame_id = ++R.next_frame;
     if (cr->optimized && cr->nlocals) {
-        fr->slots = PyMem_RawCalloc((size_t)cr->nlocals, sizeof(Slot));
+        fr->slots = slots_alloc(cr->nlocals);
         if (!fr->slots) return (FrameRec *)PyErr_NoMemory();
     }
     if (cr->nglobals && !(fr->gslots = PyMem_RawCalloc((size_t)cr->nglobals, sizeof(Slot))))
@@ -500,6 +779,7 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
         put_u8(b, E_DEL);
         put_var(b, name_id);
         s->present = 0;
+        s->vol = 0;
         s->shallow_of = NULL;
         ds_sh_free(s->tree);
         s->tree = NULL;
@@ -528,7 +808,9 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
         int has_sig = ds_shallow(v, &sig);
         if (has_sig && s->present && s->shallow_of == (void *)v && s->shallow == sig) return 0;
         ds_fp_deep = 0;
+        ds_fp_volatile = 0;
         h = ds_fingerprint(v, 0);
+        s->vol = (uint8_t)ds_fp_volatile;
         /* only scalar items: the signature alone tells whether it changed */
         s->shallow_of = (has_sig && !ds_fp_deep) ? (void *)v : NULL;
         s->shallow = sig;
@@ -572,8 +854,11 @@ diff_locals(Buf *b, FrameRec *fr, _PyInterpreterFrame *f)
 {
     CodeRec *cr = fr->code;
     if (cr->optimized) {
-        for (int i = 0; i < cr->nlocals; i++)
+        int vol = 0;
+        for (int i = 0; i < cr->nlocals; i++) {
             if (emit_slot(b, &fr->slots[i], cr->name_ids[i], slot_value(f, cr, i)) < 0) return -1;
+            vol |= fr->slots[i].vol;
+        }
         for (int i = 0; i < cr->nglobals; i++) {
             PyObject *v = PyDict_Check(f->f_globals)
                               ? PyDict_GetItemWithError(f->f_globals, cr->gnames[i]) : NULL;
@@ -582,7 +867,9 @@ diff_locals(Buf *b, FrameRec *fr, _PyInterpreterFrame *f)
                      PyCFunction_Check(v) || PyMethod_Check(v))
                 v = NULL; /* code, not data */
             if (emit_slot(b, &fr->gslots[i], cr->gname_ids[i], v) < 0) return -1;
+            vol |= fr->gslots[i].vol;
         }
+        fr->vol = (uint8_t)vol;
         return 0;
     }
     PyObject *locals = f->f_locals;
@@ -610,6 +897,60 @@ diff_locals(Buf *b, FrameRec *fr, _PyInterpreterFrame *f)
         if (fr->dslots[i].s.present && fr->dslots[i].s.gen != gen)
             rc = emit_slot(b, &fr->dslots[i].s, fr->dslots[i].name_id, NULL);
     return rc;
+}
+
+/* ---- steps that compare only what their line rebinds ------------------------- */
+
+/* how many times another thread took the GIL: any other thread may have run meanwhile */
+static inline unsigned long
+gil_switches(PyThreadState *ts)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return ts->interp->ceval.gil ? ts->interp->ceval.gil->switch_number : 0;
+#else
+    (void)ts;
+    return _PyRuntime.ceval.gil.switch_number;
+#endif
+}
+
+/* The locals to compare at this step of `fr` (a line or return event): all (-1), or
+ * only those its last line rebinds, when that line cannot have changed an object:
+ * the thread's previous event was the line event of this frame, nothing ran since
+ * (no event, no Python code outside the scope, no other thread: R.seq and the GIL's
+ * switch count are as they were), the line's bytecode neither calls nor stores into
+ * objects (LineInfo), an augmented assignment in it updated a local holding a scalar,
+ * and no local holds a volatile value (ds_fp_volatile). */
+static inline uint64_t
+step_mask(ThreadRec *th, FrameRec *fr, PyThreadState *ts, int prev_line)
+{
+    CodeRec *cr = fr->code;
+    if (!cr->lines || item_diffs || fr->vol || th->last_kind != EV_LINE ||
+        th->last_fid != fr->frame_id || th->seq_after != R.seq || th->switches != gil_switches(ts))
+        return (uint64_t)-1;
+    int i = prev_line - cr->line_base;
+    if (i < 0 || i >= cr->nlines) return (uint64_t)-1;
+    LineInfo *li = &cr->lines[i];
+    if (li->unsafe || cr->noline.unsafe) return (uint64_t)-1;
+    uint64_t inplace = li->inplace | cr->noline.inplace;
+    for (uint64_t m = inplace; m; m &= m - 1) {
+        Slot *s = &fr->slots[__builtin_ctzll(m)];
+        if (!s->present || !s->scalar) return (uint64_t)-1;
+    }
+    return li->writes | cr->noline.writes | inplace;
+}
+
+static int
+diff_some(Buf *b, FrameRec *fr, _PyInterpreterFrame *f, uint64_t mask)
+{
+    CodeRec *cr = fr->code;
+    for (; mask; mask &= mask - 1) {
+        int i = __builtin_ctzll(mask);
+        if (i >= cr->nlocals) continue;
+        if (emit_slot(b, &fr->slots[i], cr->name_ids[i], slot_value(f, cr, i)) < 0) return -1;
+        if (fr->slots[i].vol) fr->vol = 1;
+    }
+    R.nelided++;
+    return 0;
 }
 
 static void
@@ -905,6 +1246,7 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
     int rc = 0;
     Buf *b = &th->stage;
     FrameRec *fr;
+    uint64_t mask = (uint64_t)-1; /* the locals to compare */
     if (th->epoch != R.epoch && keyframe(th, f) < 0) goto fail;
     if (th->pending.n) {
         if (buf_need(b, th->pending.n) < 0) goto fail;
@@ -920,6 +1262,7 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
     }
     else {
         if (!(fr = frame_for(th, f, cr, line))) goto fail;
+        if (what != EV_EXCEPTION) mask = step_mask(th, fr, ts, fr->line);
         fr->line = line;
         if (buf_need(b, 24) < 0) goto fail;
         if (line < 0) line = 0;
@@ -958,7 +1301,11 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
             if (ds_encode(b, exc ? exc : Py_None, 0) < 0) goto fail;
         }
     }
-    if (diff_locals(b, fr, f) < 0) goto fail;
+    if ((mask == (uint64_t)-1 ? diff_locals(b, fr, f) : diff_some(b, fr, f, mask)) < 0) goto fail;
+    th->last_kind = what;
+    th->last_fid = fr->frame_id;
+    th->seq_after = ++R.seq;
+    th->switches = gil_switches(ts);
     if (what == EV_RETURN) pop_frames(th, 1);
     th->step++;
     R.nevents++;
@@ -1025,9 +1372,13 @@ tee_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
             int line = frame->f_lineno ? frame->f_lineno : PyFrame_GetLineNumber(frame);
             if (record(PyThreadState_GET(), f, cr, what, line, arg) < 0) recorder_failed();
         }
+        else {
+            R.seq++; /* code outside the scope ran: it may have changed anything */
+        }
     }
     PyObject *cb = what == PyTrace_CALL ? self->inner : frame->f_trace;
     if (!cb) return 0;
+    R.seq++; /* so may the tracer behind us (and LocalsToFast after it) */
     /* CPython's trace_trampoline/call_trampoline, for the tracer behind us */
     Py_INCREF(self);
     Py_INCREF(cb);
@@ -1227,7 +1578,13 @@ mon_start_event(PyObject *const *args, Py_ssize_t n, int may_disable)
         recorder_failed();
         return mon_result(0);
     }
-    if (!cr->in_scope) return mon_result(may_disable);
+    if (!cr->in_scope) {
+        /* not DISABLE: code outside the scope that runs may change what the program's
+         * locals show, so the next step compares all of them (step_mask) */
+        (void)may_disable;
+        R.seq++;
+        return mon_result(0);
+    }
     PyThreadState *ts = PyThreadState_GET();
     _PyInterpreterFrame *f = CURRENT_IFRAME(ts);
     int line = frame_line(cr, f, &cr->start_off, &cr->start_line);
@@ -1438,6 +1795,7 @@ py_take(PyObject *m, PyObject *unused)
     R.ev.n = 0;
     R.cur_tid = 0;
     R.epoch++;
+    ds_values_new_chunk();
     last_take_ns = now_ns();
     return Py_BuildValue("(NNNK)", defs, ev, info, (unsigned long long)R.nevents);
 fail:
@@ -1466,7 +1824,7 @@ py_reset(PyObject *m, PyObject *unused)
     R.defs.n = R.ev.n = 0;
     R.next_str = R.next_code = R.next_frame = R.next_tid = 0;
     R.cur_tid = 0;
-    R.nevents = R.nlines = R.sampled_ns = R.nsampled = 0;
+    R.nevents = R.nlines = R.sampled_ns = R.nsampled = R.nelided = 0;
     Py_CLEAR(R.scope_fn);
     Py_CLEAR(R.flush_cb);
     Py_CLEAR(R.threading_active);
@@ -1500,10 +1858,11 @@ static PyObject *
 py_stats(PyObject *m, PyObject *unused)
 {
     double est = R.nsampled ? (double)R.sampled_ns / (double)R.nsampled * (double)R.nevents : 0.0;
-    return Py_BuildValue("{sKsKsKsdsisn}", "events", (unsigned long long)R.nevents,
+    return Py_BuildValue("{sKsKsKsdsisnsK}", "events", (unsigned long long)R.nevents,
                          "line_events", (unsigned long long)R.nlines, "sampled",
                          (unsigned long long)R.nsampled, "recorder_seconds_estimate", est / 1e9,
-                         "threads", R.nthreads, "codes", (Py_ssize_t)R.codes.n);
+                         "threads", R.nthreads, "codes", (Py_ssize_t)R.codes.n,
+                         "short_steps", (unsigned long long)R.nelided);
 }
 
 static PyThreadState *
@@ -1560,6 +1919,7 @@ py_mark(PyObject *m, PyObject *args)
         Py_RETURN_TRUE;
     }
     R.busy++;
+    R.seq++;
     int rc = thread_ready(th, ts);
     if (rc == 0) rc = put_mark(&th->stage, kid, payload);
     if (rc == 0) rc = append_stage(th);
@@ -1594,6 +1954,7 @@ py_resync(PyObject *m, PyObject *args)
     uint32_t kid = str_id(kind);
     if (!kid) return NULL;
     R.busy++;
+    R.seq++; /* a debugger may have changed values: the next step compares every local */
     Buf diff = {0};
     int wrote = 0, rc = 0;
     FrameRec *fr = NULL;

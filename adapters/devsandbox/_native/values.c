@@ -155,6 +155,7 @@ double_bits(double d)
 /* elements of containers: scalars by address (the container keeps them alive),
  * anything else by content */
 int ds_fp_deep;
+int ds_fp_volatile;
 
 static inline uint64_t
 elem_fp(PyObject *e, int depth)
@@ -286,9 +287,12 @@ ds_values_init(void)
     return 0;
 }
 
+static void rmemo_free(void);
+
 void
 ds_values_reset(void)
 {
+    rmemo_free();
     ds_map_clear(&slow_types);
     for (size_t i = 0; i < type_costs.cap; i++)
         if (type_costs.keys[i]) {
@@ -409,6 +413,7 @@ fp_other(PyObject *o, int depth)
         if (stable_repr(o, t)) return h;
         /* a builtin whose repr may show hidden state (a lock's "locked", a
          * file's "closed", datetime values…): its repr is C code; follow it */
+        ds_fp_volatile = 1;
         PyObject *r = PyObject_Repr(o);
         if (!r) {
             PyErr_Clear();
@@ -436,10 +441,13 @@ fp_other(PyObject *o, int depth)
     if (following < 4) {
         int at = depth < ds_limits.max_depth ? depth : ds_limits.max_depth - 1;
         uint64_t before = fp_nodes;
+        int outermost = following == 0;
         following++;
         h = mix(h, attrs_fp(o, t, at < 0 ? 0 : at));
         following--;
-        if (tc) {
+        /* a look is what one step costs: the objects followed from an outermost one are
+         * part of its look (counted as looks of their own, they would thin the average) */
+        if (tc && outermost) {
             tc->nodes += fp_nodes - before;
             charge(tc);
         }
@@ -489,7 +497,10 @@ ds_fingerprint(PyObject *o, int depth)
         Py_ssize_t pos = 0, i = 0;
         PyObject *k, *v;
         uint64_t h = mix(ptrbits(t), (uint64_t)PyDict_GET_SIZE(o)), acc = 0;
-        if (t != &PyDict_Type) h = mix(h, ptrbits(o));
+        if (t != &PyDict_Type) {
+            h = mix(h, ptrbits(o));
+            ds_fp_volatile = 1; /* a defaultdict grows when read */
+        }
         while (i++ < ds_limits.max_items && PyDict_Next(o, &pos, &k, &v)) {
             acc = acc * 0x100000001b3ULL + elem_fp(k, depth + 1);
             acc = acc * 0x100000001b3ULL + elem_fp(v, depth + 1);
@@ -847,6 +858,91 @@ wd_disarm(PyObject *result)
     return fired;
 }
 
+/* ---- containers being encoded ----------------------------------------------
+ * repr() marks the containers it is inside (Py_ReprEnter) so that one met again
+ * shows as "[...]".  The encoder keeps its own marks and publishes them to
+ * Py_ReprEnter only before it runs a repr() (user code that may repr them); the
+ * thread's own marks (a repr() of the program in progress) are read once per
+ * value. */
+#define ENC_MAX 32
+typedef struct {
+    PyObject *stack[ENC_MAX];
+    uint8_t entered[ENC_MAX];
+    int n;
+    PyObject *outer; /* the thread's Py_Repr list while not empty (borrowed) */
+} EncMarks;
+static EncMarks enc;
+static PyObject *py_repr_key;
+
+static PyObject *
+thread_repr_marks(void)
+{
+    PyObject *d = PyThreadState_GetDict();
+    if (!d) return NULL;
+    if (!py_repr_key && !(py_repr_key = PyUnicode_InternFromString("Py_Repr"))) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *l = PyDict_GetItemWithError(d, py_repr_key);
+    if (!l) PyErr_Clear();
+    return l && PyList_Check(l) && PyList_GET_SIZE(l) > 0 ? l : NULL;
+}
+
+/* 1: `o` is being encoded or repr()'d (show it as "[...]") */
+static int
+enc_marked(PyObject *o)
+{
+    for (int i = 0; i < enc.n; i++)
+        if (enc.stack[i] == o) return 1;
+    if (enc.outer)
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(enc.outer); i++)
+            if (PyList_GET_ITEM(enc.outer, i) == o) return 1;
+    return 0;
+}
+
+/* before a repr(): our marks become repr()'s marks */
+static void
+enc_publish(void)
+{
+    for (int i = 0; i < enc.n; i++) {
+        if (enc.entered[i]) continue;
+        if (Py_ReprEnter(enc.stack[i]) < 0) PyErr_Clear();
+        enc.entered[i] = 1;
+    }
+}
+
+/* ---- repr() texts of the chunk --------------------------------------------
+ * An object of a class with its own __repr__, met again with the same
+ * fingerprint (its address and the attributes its repr may show) in the same
+ * chunk, is encoded as it was without running its repr() again (a value passed
+ * down a chain of calls, or held by several locals). */
+#define RMEMO 1024
+#define RMEMO_MAX 512 /* bytes of an encoding kept */
+static struct {
+    uint64_t key;
+    uint32_t gen, n;
+    unsigned char *p;
+} rmemo[RMEMO];
+static uint32_t rmemo_gen = 1;
+
+void
+ds_values_new_chunk(void)
+{
+    rmemo_gen++;
+}
+
+static void
+rmemo_free(void)
+{
+    for (int i = 0; i < RMEMO; i++) {
+        PyMem_RawFree(rmemo[i].p);
+        rmemo[i].p = NULL;
+        rmemo[i].key = 0;
+    }
+}
+
+static int enc_repr_call(Buf *b, PyObject *o, TypeCost *tc);
+
 static int
 enc_repr(Buf *b, PyObject *o)
 {
@@ -859,10 +955,46 @@ enc_repr(Buf *b, PyObject *o)
         if (tc && tc->opaque)
             return put_placeholder(b, V_REPR_SLOW, o, "repr skipped: too costly to follow");
     }
+    if (!tc || enc.outer) return enc_repr_call(b, o, tc);
+    int deep = ds_fp_deep, vol = ds_fp_volatile; /* the caller's, kept */
+    uint64_t key = ds_fingerprint(o, 0);
+    ds_fp_deep = deep;
+    ds_fp_volatile = vol;
+    for (int j = 0; j < enc.n; j++) key = mix(key, ptrbits(enc.stack[j])); /* "[...]" shown */
+    key |= 1;
+    unsigned i = (unsigned)(key >> 7) & (RMEMO - 1);
+    if (rmemo[i].key == key && rmemo[i].gen == rmemo_gen && !tc->opaque) {
+        if (buf_need(b, rmemo[i].n) < 0) return -1;
+        put_bytes(b, rmemo[i].p, rmemo[i].n);
+        return 0;
+    }
+    size_t start = b->n;
+    int rc = enc_repr_call(b, o, tc);
+    size_t n = b->n - start;
+    if (rc == 0 && n <= RMEMO_MAX && (b->p[start] == V_REPR || b->p[start] == V_REPR_TRUNC)) {
+        if (!rmemo[i].p && !(rmemo[i].p = PyMem_RawMalloc(RMEMO_MAX))) return 0;
+        memcpy(rmemo[i].p, b->p + start, n);
+        rmemo[i].n = (uint32_t)n;
+        rmemo[i].key = key;
+        rmemo[i].gen = rmemo_gen;
+    }
+    return rc;
+}
+
+static int
+enc_repr_call(Buf *b, PyObject *o, TypeCost *tc)
+{
+    PyTypeObject *t = Py_TYPE(o);
     int64_t t0 = now_ns();
+    /* user code may run: it sees our marks; another thread may encode meanwhile */
+    enc_publish();
+    EncMarks saved = enc;
+    enc.n = 0; /* a thread encoding meanwhile starts from no marks */
+    enc.outer = NULL;
     int armed = wd_arm(t0);
     PyObject *r = PyObject_Repr(o);
     int interrupted = armed && wd_disarm(r);
+    enc = saved;
     int64_t dt = now_ns() - t0;
     if (interrupted) {
         Py_XDECREF(r);
@@ -922,11 +1054,8 @@ enc_repr(Buf *b, PyObject *o)
 static int
 enc_container(Buf *b, PyObject *o, int tag, int depth)
 {
-    Py_ssize_t total = PyObject_Length(o);
-    if (total < 0) {
-        PyErr_Clear();
-        total = 0;
-    }
+    Py_ssize_t total = tag == V_LIST || tag == V_TUPLE ? Py_SIZE(o)
+                       : tag == V_DICT ? PyDict_GET_SIZE(o) : PySet_GET_SIZE(o);
     if (total > 0 && depth >= ds_limits.max_depth) {
         if (buf_need(b, 12) < 0) return -1;
         put_u8(b, V_DEEP);
@@ -934,22 +1063,34 @@ enc_container(Buf *b, PyObject *o, int tag, int depth)
         put_var(b, (uint64_t)total);
         return 0;
     }
-    int entered = Py_ReprEnter(o); /* same recursion marks as repr() itself */
-    if (entered != 0) {
-        if (entered < 0) PyErr_Clear();
+    /* the same recursion marks as repr() itself (see EncMarks) */
+    int top = enc.n == 0, own = enc.n < ENC_MAX;
+    if (top) enc.outer = thread_repr_marks();
+    if (own ? enc_marked(o) : Py_ReprEnter(o) != 0) {
+        PyErr_Clear();
+        if (top) enc.outer = NULL;
         if (buf_need(b, 2) < 0) return -1;
         put_u8(b, V_RECUR);
         put_u8(b, tag);
         return 0;
     }
+    int at = enc.n;
+    if (own) {
+        enc.stack[at] = o;
+        enc.entered[at] = 0;
+        enc.n++;
+    }
     Py_ssize_t shown = total < ds_limits.max_items ? total : ds_limits.max_items;
     int pair = tag == V_DICT;
     /* take references first: repr() of an item may mutate the container */
-    PyObject **items = PyMem_Malloc(sizeof(PyObject *) * (size_t)(shown * (pair ? 2 : 1) + 1));
+    PyObject *local[130];
+    size_t want = (size_t)(shown * (pair ? 2 : 1) + 1);
+    PyObject **items = want <= 130 ? local : PyMem_Malloc(sizeof(PyObject *) * want);
+    int rc = 0;
     if (!items) {
-        Py_ReprLeave(o);
         PyErr_NoMemory();
-        return -1;
+        rc = -1;
+        goto leave;
     }
     Py_ssize_t got = 0;
     if (tag == V_LIST || tag == V_TUPLE) {
@@ -973,7 +1114,7 @@ enc_container(Buf *b, PyObject *o, int tag, int depth)
         Py_hash_t hv;
         while (got < shown && _PySet_NextEntry(o, &pos, &k, &hv)) items[got++] = Py_NewRef(k);
     }
-    int rc = buf_need(b, 24);
+    rc = buf_need(b, 24);
     if (rc == 0) {
         put_u8(b, tag);
         put_var(b, (uint64_t)(got < shown ? got : total));
@@ -984,8 +1125,16 @@ enc_container(Buf *b, PyObject *o, int tag, int depth)
         if (rc == 0) rc = ds_encode(b, items[i], depth + 1);
         Py_DECREF(items[i]);
     }
-    PyMem_Free(items);
-    Py_ReprLeave(o);
+    if (items != local) PyMem_Free(items);
+leave:
+    if (own) {
+        enc.n = at;
+        if (enc.entered[at]) Py_ReprLeave(o);
+    }
+    else {
+        Py_ReprLeave(o);
+    }
+    if (top) enc.outer = NULL;
     return rc;
 }
 

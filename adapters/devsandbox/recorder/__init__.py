@@ -35,7 +35,6 @@ import os
 import sys
 import threading
 import time
-import uuid
 import warnings
 from typing import Any, Iterator
 
@@ -120,7 +119,7 @@ class Recorder:
         self.backend.clock_origin_ns = self.clock_origin_ns
         self.started = time.time()
         self._t0 = time.perf_counter()
-        self.id = uuid.uuid4().hex
+        self.id = os.urandom(16).hex()  # (uuid4's randomness, without importing uuid)
         self.meta = {
             "id": self.id,
             "program": program,

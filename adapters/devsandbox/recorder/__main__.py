@@ -15,11 +15,8 @@ import builtins
 import json
 import os
 import runpy
-import shutil
 import sys
-import tempfile
 import threading
-import traceback
 import types
 from importlib.machinery import SourceFileLoader
 from typing import Any
@@ -71,6 +68,33 @@ def run_script(path: str) -> None:
     exec(code, module.__dict__)
 
 
+def _private_dir() -> str:
+    """A new directory only this user can read, in the temporary directory."""
+    base = os.environ.get("TMPDIR") or "/tmp"
+    if not os.path.isdir(base):
+        import tempfile
+
+        return tempfile.mkdtemp(prefix="devsandbox-record-")
+    while True:
+        path = os.path.join(base, f"devsandbox-record-{os.urandom(6).hex()}")
+        try:
+            os.mkdir(path, 0o700)
+            return path
+        except FileExistsError:
+            continue
+
+
+def _remove_dir(path: str) -> None:
+    try:  # the usual content: sitecustomize.py and a symlink
+        for name in os.listdir(path):
+            os.unlink(os.path.join(path, name))
+        os.rmdir(path)
+    except OSError:
+        import shutil
+
+        shutil.rmtree(path, True)
+
+
 def _record_children(options: dict[str, Any], recorder: Any) -> None:
     """Child Python processes record too (unless "children" is false): each into its own
     file beside this one, through the agent's bootstrap (sitecustomize) on PYTHONPATH."""
@@ -81,14 +105,18 @@ def _record_children(options: dict[str, Any], recorder: Any) -> None:
     site = os.path.join(package, "agent", "_site", "sitecustomize.py")
     if not os.path.exists(site):
         return
-    boot = tempfile.mkdtemp(prefix="devsandbox-record-")
-    shutil.copy2(site, boot)
+    # (os only: tempfile and shutil would add their imports to the program's start-up)
+    boot = _private_dir()
+    with open(site, "rb") as src, open(os.path.join(boot, "sitecustomize.py"), "wb") as dst:
+        dst.write(src.read())
     try:
         os.symlink(package, os.path.join(boot, "devsandbox"), target_is_directory=True)
     except OSError:
+        import shutil
+
         shutil.copytree(package, os.path.join(boot, "devsandbox"),
                         ignore=shutil.ignore_patterns("__pycache__"))
-    atexit.register(shutil.rmtree, boot, True)
+    atexit.register(_remove_dir, boot)
     child = {k: v for k, v in options.items() if k not in ("out", "program", "argv")}
     os.environ["DEVSANDBOX_OPTIONS"] = json.dumps(
         {"record": child or True, "recordingPath": os.path.dirname(recorder.path)})
@@ -145,6 +173,8 @@ if __name__ == "__main__":
     except SystemExit:
         raise
     except Exception:  # noqa: BLE001 - a failure of the launcher itself
+        import traceback
+
         traceback.print_exc()
         status = 70
     sys.exit(status)

@@ -31,10 +31,11 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from importlib.abc import Loader, MetaPathFinder
-from importlib.machinery import ModuleSpec
 from types import FrameType, ModuleType
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+if TYPE_CHECKING:  # importlib.abc costs the recorded program's start-up several ms
+    from importlib.machinery import ModuleSpec
 
 from .. import _tracer  # type: ignore[attr-defined]
 
@@ -142,7 +143,7 @@ def unpatch_pydb(module: ModuleType) -> None:
 # -- patch now or when imported -----------------------------------------------------------------
 
 
-class _PatchingLoader(Loader):
+class _PatchingLoader:  # an importlib Loader (duck-typed)
     def __init__(self, loader: Any, after: Callable[[ModuleType], None]) -> None:
         self._loader = loader
         self._after = after
@@ -161,7 +162,7 @@ class _PatchingLoader(Loader):
         return getattr(self._loader, name)
 
 
-class _PostImportHook(MetaPathFinder):
+class _PostImportHook:  # an importlib MetaPathFinder (duck-typed)
     """Runs a patch right after one of the named modules is first imported."""
 
     def __init__(self, patches: dict[str, Callable[[ModuleType], None]]) -> None:

@@ -10,7 +10,9 @@ the program) goes *behind* the tee instead of replacing it; new
 global (to discover code objects), and so are PY_THROW, PY_UNWIND and RAISE
 (they cannot be set per code object); code in scope gets its other events through
 ``set_local_events`` (pydevd's ``restart_events`` re-enables locations that
-returned DISABLE, so DISABLE is only used for code out of scope).
+returned DISABLE, so DISABLE is not relied on).  Code outside the scope is not
+disabled either: its starts tell the recorder that code it does not record ran
+(the next step compares every local).
 """
 
 from __future__ import annotations

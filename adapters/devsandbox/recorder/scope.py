@@ -10,7 +10,6 @@ code object.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import sys
 import sysconfig
@@ -46,10 +45,11 @@ class Scope:
         return {"include": self.include, "exclude": self.exclude, "functions": self.functions}
 
     def __call__(self, code: CodeType) -> bool:
-        if self.functions and not any(
-            fnmatch.fnmatchcase(code.co_qualname, g) for g in self.functions
-        ):
-            return False
+        if self.functions:
+            import fnmatch  # only with globs: it imports re
+
+            if not any(fnmatch.fnmatchcase(code.co_qualname, g) for g in self.functions):
+                return False
         return self.file_in_scope(code.co_filename)
 
     def file_in_scope(self, filename: str) -> bool:
@@ -59,6 +59,8 @@ class Scope:
         return known
 
     def _matches(self, path: str, globs: list[str]) -> bool:
+        import fnmatch
+
         rel = os.path.relpath(path, self._cwd) if os.path.isabs(path) else path
         return any(fnmatch.fnmatch(path, g) or fnmatch.fnmatch(rel, g) for g in globs)
 

@@ -23,12 +23,18 @@ Take = Callable[[], "tuple[bytes, bytes, list[tuple[int, int, int]], int] | None
 FLUSH_INTERVAL = 0.1
 
 
+_lz4_compress: Any = None
+
+
 def _compress(data: bytes) -> tuple[int, bytes]:
-    try:
-        import lz4.block
-    except ImportError:  # still a valid recording, just larger
-        return fmt.Codec.RAW, data
-    return fmt.Codec.LZ4, lz4.block.compress(data, store_size=False)
+    global _lz4_compress
+    if _lz4_compress is None:  # imported once (an import statement per frame costs)
+        try:
+            import lz4.block
+        except ImportError:  # still a valid recording, just larger
+            return fmt.Codec.RAW, data
+        _lz4_compress = lz4.block.compress
+    return fmt.Codec.LZ4, _lz4_compress(data, store_size=False)
 
 
 class Writer:

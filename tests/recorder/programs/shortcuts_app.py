@@ -1,0 +1,72 @@
+"""Changes the recorder must see although the line that made them neither calls nor
+stores into an object (a step after such a line compares only the locals it rebinds):
+Python code outside the scope run by an operator, a defaultdict growing on a read, an
+iterator advanced by a for loop, an augmented assignment to an alias of a list, and
+plain arithmetic on locals."""
+
+import itertools
+from collections import defaultdict
+
+# code outside the recording's scope ("<string>"), run by the + operator below
+_ns: dict = {}
+exec("def bump(self, other):\n    self.log.append(other)\n    return self.n + other\n", _ns)
+
+
+class Acc:
+    __add__ = _ns["bump"]
+
+    def __init__(self):
+        self.log = []
+        self.n = 0
+
+    def __repr__(self):
+        return f"Acc({self.log})"
+
+
+def operators():
+    acc = Acc()
+    x = acc + 1
+    y = acc + x
+    return x + y
+
+
+def reads():
+    groups = defaultdict(list)
+    first = groups["a"]
+    second = groups["b"]
+    third = first is second
+    return len(groups), third
+
+
+def iterators():
+    counter = itertools.count(5)
+    total = 0
+    for i in counter:
+        total = total + i
+        if i > 8:
+            break
+    return total
+
+
+def aliases():
+    a = [1]
+    b = a
+    a += [2]
+    n = 0
+    n += len(b)
+    t = (1,)
+    t += (2,)
+    return a, b, n, t
+
+
+def arithmetic(k):
+    s = 0.0
+    p = 1
+    for j in range(k):
+        s = s + j * 0.5
+        p = p * 3 % 1000003
+        q = s - p
+    return s, p, q
+
+
+print(operators(), reads(), iterators(), aliases(), arithmetic(50))
