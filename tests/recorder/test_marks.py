@@ -82,6 +82,14 @@ def test_module_globals_a_function_reads(tmp_path):
     assert last["kind"] == "return"
     assert last["globals"] == {"COUNTER": "16", "SETTINGS": "{'scale': 10}",
                                "history": "[0, 2, 6, 16]"}
-    # without the option, no globals
+    # by default, only the globals a function rebinds (bump's COUNTER), as they were
     proc = record(program, tmp_path / "plain.dsrec")
-    assert all("globals" not in e for e in export(tmp_path / "plain.dsrec"))
+    assert proc.returncode == 0, proc.stderr
+    plain = [e for e in export(tmp_path / "plain.dsrec") if e["function"] == "bump"]
+    assert [e["globals"] for e in plain] == [{"COUNTER": e["globals"]["COUNTER"]} for e in bumps]
+    assert plain[-1]["globals"] == {"COUNTER": "16"}
+    assert all("globals" not in e for e in export(tmp_path / "plain.dsrec")
+               if e["function"] != "bump")
+    # globals false: none
+    proc = record(program, tmp_path / "none.dsrec", options={"globals": False})
+    assert all("globals" not in e for e in export(tmp_path / "none.dsrec"))

@@ -15,7 +15,8 @@ Options (all optional): ``out`` (file; default ``.devsandbox/recordings/…``),
 its own ``__repr__`` may cost on average, at every step it is in; past it the
 class is shown as "repr skipped: too costly to follow"; 0: no limit), ``item_diffs`` (write only the items of a container that
 changed: smaller and faster; format 1.1), ``globals`` (the module globals each
-function reads, data only, recorded beside its locals as ``global:NAME``),
+function reads or writes, data only, recorded beside its locals as ``global:NAME``;
+by default only those it rebinds, ``global X; X = ...``; false: none),
 ``timings`` (default true: the monotonic time of every call and return,
 in microseconds, so that each call has a duration; format 1.2),
 ``chunk_kb`` (events per written chunk, uncompressed, 4 to 1024, default 128:
@@ -110,10 +111,13 @@ class Recorder:
         self.item_diffs = bool(opts.get("item_diffs")) and self.backend.name == "native"
         if self.item_diffs:
             self.backend.item_diffs = True
-        # module globals each function reads, shown beside its locals as "global:NAME"
-        self.capture_globals = bool(opts.get("globals")) and self.backend.name == "native"
-        if self.capture_globals:
-            self.backend.capture_globals = True
+        # module globals a function reads or writes ("all"), by default those it rebinds
+        # ("written"), shown beside its locals as "global:NAME"
+        option = opts.get("globals")
+        self.capture_globals: str | None = None
+        if self.backend.name == "native":
+            self.capture_globals = "all" if option else "written" if option is None else None
+            self.backend.capture_globals = self.capture_globals or False
         # call and return times (format 1.2): microseconds since this monotonic origin
         self.clock_origin_ns = time.monotonic_ns() if opts.get("timings", True) else 0
         self.backend.clock_origin_ns = self.clock_origin_ns

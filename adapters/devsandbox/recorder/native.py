@@ -35,13 +35,41 @@ def _thread_hook(frame: Any, event: str, arg: Any) -> None:  # pragma: no cover 
 
 
 def global_names(code: Any) -> tuple[str, ...]:
-    """The names a function loads as globals (option "globals"; the recorder shows those
-    that are data in its module, not functions, classes or modules)."""
+    """The names a function loads, rebinds or deletes as globals (option "globals"; the
+    recorder shows those that are data in its module, not functions, classes or modules)."""
     import dis
 
     names = [ins.argval for ins in dis.get_instructions(code)
-             if ins.opname == "LOAD_GLOBAL" and isinstance(ins.argval, str)]
+             if ins.opname in ("LOAD_GLOBAL", "STORE_GLOBAL", "DELETE_GLOBAL")
+             and isinstance(ins.argval, str)]
     return tuple(dict.fromkeys(names))
+
+
+_GLOBAL_STORES: tuple[bytes, bytes] | None = None
+
+
+def written_globals(code: Any) -> tuple[str, ...]:
+    """The names a function rebinds or deletes as globals (``global X; X += 1``), recorded
+    by default: without them the past would show the module frame's value, from before the
+    call.  Most functions have no such instruction: one pass over the opcodes says so."""
+    global _GLOBAL_STORES
+    if _GLOBAL_STORES is None:
+        import opcode
+
+        _GLOBAL_STORES = (bytes([opcode.opmap["STORE_GLOBAL"]]),
+                          bytes([opcode.opmap["DELETE_GLOBAL"]]))
+    ops = code.co_code[::2]  # 2-byte code units: the opcode first (inline caches are zeroed)
+    if _GLOBAL_STORES[0] not in ops and _GLOBAL_STORES[1] not in ops:
+        return ()
+    import dis
+
+    names = [ins.argval for ins in dis.get_instructions(code)
+             if ins.opname in ("STORE_GLOBAL", "DELETE_GLOBAL") and isinstance(ins.argval, str)]
+    return tuple(dict.fromkeys(names))
+
+
+_GLOBALS: dict[Any, Callable[[Any], tuple[str, ...]]] = {
+    True: global_names, "all": global_names, "written": written_globals}
 
 
 class NativeBackend:
@@ -52,7 +80,7 @@ class NativeBackend:
         self.limits = limits
         self.tool_id = -1
         self.item_diffs = False
-        self.capture_globals = False
+        self.capture_globals: bool | str = False  # True / "all", "written" or False
         self.clock_origin_ns = 0  # call and return times (format 1.2) when set
         self._saved: dict[str, Any] = {}
         self._settrace: Any = None
@@ -76,7 +104,7 @@ class NativeBackend:
 
     def start(self, flush: Callable[[], None]) -> None:
         kwargs: dict[str, Any] = dict(self.limits, item_diffs=self.item_diffs,
-                                      globals=global_names if self.capture_globals else None,
+                                      globals=_GLOBALS.get(self.capture_globals),
                                       clock_origin_ns=self.clock_origin_ns)
         if MODE == "monitoring":
             mon = sys.monitoring

@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write only the items of a container that changed (smaller, faster;"
                         " format 1.1)")
     parser.add_argument("--globals", action="store_true", dest="capture_globals",
-                        help="also record the module globals each function reads")
+                        help="also record the module globals each function reads (those it "
+                        "rebinds are recorded by default)")
     parser.add_argument("--no-timings", action="store_false", dest="timings",
                         help="do not record the time of each call and return (no durations;"
                         " the file is then format 1.0 or 1.1, as older readers read)")

@@ -185,7 +185,7 @@ class _Judge:
             self.stop = Stop(tid, step, "exception", f"{label} {etype}: step {step:,}", [], text)
             return True
         frames = tl.stack(tid, step)
-        lookup = replay.frame_lookup(frames[0], frames)
+        lookup = replay.moment_lookup(tl, tid, step, frames[0], frames)
         if what == "function":
             self.stop = Stop(tid, step, "function breakpoint",
                              f"Function breakpoint: step {step:,}")
@@ -257,7 +257,8 @@ def data_stop(tl: Timeline, data: DataBreakpoint, tid: int, step: int,
         if data.condition:
             frames = tl.stack(change.tid, where)
             try:
-                if not ev.evaluate(data.condition, replay.frame_lookup(frames[0], frames)):
+                if not ev.evaluate(data.condition, replay.moment_lookup(
+                        tl, change.tid, where, frames[0], frames)):
                     continue
             except ev.EvalError:
                 pass  # stop, like a line breakpoint whose condition fails

@@ -24,6 +24,7 @@ from devsandbox.recorder.format import E, V, decode_value, read_varint
 
 from ..errors import InvalidRequest
 from ..recording import evaluate as ev
+from ..recording import globalvals
 from ..recording.timeline import FrameState, Timeline
 
 FIRST_ID = 1_000_000_000
@@ -244,7 +245,8 @@ def scopes(pos: Position, args: dict[str, Any]) -> dict[str, Any]:
     out = [{"name": "Locals", "presentationHint": "locals", "expensive": False,
             "variablesReference": pos.refs.add(("locals", tid, step, index)),
             "namedVariables": len(frame.spans)}]
-    if module_frame(frames, frame) is not None:
+    if module_frame(frames, frame) is not None or any(
+            n.startswith(globalvals.PREFIX) for n in frame.names()):
         out.append({"name": "Globals", "expensive": False,
                     "variablesReference": pos.refs.add(("globals", tid, step, index))})
     return {"scopes": out}
@@ -272,8 +274,36 @@ def _frame_variables(pos: Position, frame: FrameState, ctx: tuple[int, int, int]
         out.extend(_event_variables(pos, ctx[0], ctx[1], frame))
     for k, span in frame.spans.items():
         name = frame.strings[k]
+        if name.startswith(globalvals.PREFIX):
+            continue  # a module global the function uses: under Globals
         out.append(_variable(pos, name, encoded_node(frame.buf, span), name, ctx))
     return out
+
+
+def _global_variables(pos: Position, tid: int, step: int, index: int,
+                      frames: list[FrameState]) -> list[dict[str, Any]]:
+    """The frame's module globals at the step: the module frame's record, the function's own
+    (``global:NAME``), each replaced by a later record of it in any frame of the module (a
+    function rebinds a global long after the module frame's last line)."""
+    frame = frames[index]
+    mod = module_frame(frames, frame)
+    shown: dict[str, Node] = {}
+    if mod is not None:
+        for k, span in mod.spans.items():
+            shown[mod.strings[k]] = encoded_node(mod.buf, span)
+    for k, span in frame.spans.items():
+        name = frame.strings[k]
+        if name.startswith(globalvals.PREFIX):
+            shown.setdefault(name[len(globalvals.PREFIX):], encoded_node(frame.buf, span))
+    for name, where in globalvals.fresh(pos.tl, tid, step, frame.code.file, list(shown)).items():
+        holder = globalvals.holder(pos.tl, where)
+        span = holder.span_of(where.key) if holder is not None else None
+        if holder is None or span is None:
+            shown.pop(name, None)  # deleted (or no longer data) by then
+        else:
+            shown[name] = encoded_node(holder.buf, span)
+    ctx = (tid, step, frames.index(mod)) if mod is not None else (tid, step, index)
+    return [_variable(pos, name, node, name, ctx) for name, node in shown.items()]
 
 
 def _event_variables(pos: Position, tid: int, step: int, frame: FrameState) -> list[dict[str, Any]]:
@@ -299,9 +329,7 @@ def variables(pos: Position, args: dict[str, Any]) -> dict[str, Any]:
         frames = pos.tl.stack(tid, step)
         frame = frames[index]
         if payload[0] == "globals":
-            mod = module_frame(frames, frame)
-            result = [] if mod is None else _frame_variables(
-                pos, mod, (tid, step, frames.index(mod)), False)
+            result = _global_variables(pos, tid, step, index, frames)
         else:
             result = _frame_variables(pos, frame, (tid, step, index), index == 0)
     elif payload[0] == "node":
@@ -330,17 +358,38 @@ def frame_lookup(frame: FrameState, frames: list[FrameState]) -> ev.Lookup:
     return lookup
 
 
+def moment_lookup(tl: Timeline, tid: int, step: int, frame: FrameState,
+                  frames: list[FrameState]) -> ev.Lookup:
+    """`frame_lookup` at a step, with module globals as fresh as the recording knows them
+    (see recording/globalvals.py): a function's rebinding of a global is seen after it."""
+    base = frame_lookup(frame, frames)
+
+    def lookup(name: str) -> Any:
+        if frame.span_of(name) is None:  # not a local: a module global?
+            where = globalvals.fresh(tl, tid, step, frame.code.file, [name]).get(name)
+            if where is not None:
+                holder = globalvals.holder(tl, where)
+                found = holder.value(where.key) if holder is not None else None
+                if found is None:
+                    raise KeyError(name)
+                return ev.from_repr(found[0], found[1], name)
+        return base(name)
+
+    return lookup
+
+
 def evaluate(pos: Position, args: dict[str, Any]) -> dict[str, Any]:
     expression = args.get("expression")
     if not isinstance(expression, str) or not expression.strip():
         raise InvalidRequest("'evaluate' needs an expression.")
     if args.get("frameId") is not None:
-        _tid, _step, _index, frame, frames = frame_of(pos, args["frameId"])
+        tid, step, _index, frame, frames = frame_of(pos, args["frameId"])
     else:
-        frames = pos.tl.stack(pos.tid, pos.step)
+        tid, step = pos.tid, pos.step
+        frames = pos.tl.stack(tid, step)
         frame = frames[0]
     try:
-        value = ev.evaluate(expression, frame_lookup(frame, frames))
+        value = ev.evaluate(expression, moment_lookup(pos.tl, tid, step, frame, frames))
     except ev.EvalError as exc:
         raise InvalidRequest(f"Cannot evaluate over the recording: {exc}") from None
     node = value_node(value)

@@ -200,7 +200,8 @@ async def on_lastWrite(tt: TimeTravel, request: Message) -> Any:
     pos, tid, step, frame, frames = await view(tt, args)
     tl = pos.tl
     try:
-        current = ev.show(ev.evaluate(expression, replay.frame_lookup(frame, frames)))
+        current = ev.show(ev.evaluate(expression, replay.moment_lookup(tl, tid, step, frame,
+                                                                       frames)))
     except ev.EvalError as exc:
         raise InvalidRequest(f"Cannot follow {expression} in the recording: {exc}") from None
     watch = history.Watch(expression, tid, fids=frozenset({frame.fid}))

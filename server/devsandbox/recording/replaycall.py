@@ -22,7 +22,7 @@ from typing import Any
 
 from devsandbox.recorder.format import E
 
-from . import evaluate, navigate
+from . import evaluate, globalvals, navigate
 from .reader import CodeInfo
 from .timeline import Timeline
 
@@ -106,7 +106,8 @@ def frame_steps(tl: Timeline, call: Call) -> list[FrameStep]:
         if kind in (E.RETURN, E.EXCEPTION):
             found = tl.event_value(call.tid, step)
             value = found[0] if found else None
-        out.append(FrameStep(step, _KINDS[kind], ts.lines[k], frame.locals(), value))
+        own = {k: v for k, v in frame.locals().items() if not k.startswith(globalvals.PREFIX)}
+        out.append(FrameStep(step, _KINDS[kind], ts.lines[k], own, value))
     return out
 
 
@@ -129,8 +130,11 @@ def function_source(code: CodeInfo) -> tuple[str, str, int]:
 
 
 def _names_read(source: str) -> set[str]:
+    """Names the function loads, and the globals it declares (``global X; X += 1`` reads X
+    through a store: its value at the call is an input too)."""
     tree = ast.parse(source)
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+            } | {name for n in ast.walk(tree) if isinstance(n, ast.Global) for name in n.names}
 
 
 def _literal(text: str, cut: bool = False) -> bool:
@@ -194,7 +198,8 @@ def build_spec(tl: Timeline, call: Call, modifications: dict[str, Any]) -> dict[
     module = next((f for f in reversed(frames) if f.code.qualname == "<module>"
                    and f.code.file == call.code.file), None)
     arguments, opaque_arguments = {}, {}
-    for arg, text in frame.locals().items():
+    own = {k: v for k, v in frame.locals().items() if not k.startswith(globalvals.PREFIX)}
+    for arg, text in own.items():
         if _literal(text):
             arguments[arg] = text
         else:
@@ -207,8 +212,10 @@ def build_spec(tl: Timeline, call: Call, modifications: dict[str, Any]) -> dict[
                             "opaque_arguments": opaque_arguments, "globals": {}, "opaque": {},
                             "stubs": {}, "modules": []}
     results = callee_results(tl, call)
-    read = _names_read(source) - set(frame.locals())
+    read = _names_read(source) - set(own)
     recorded = module.locals() if module is not None else {}
+    # as they were at the call, not at the module frame's last line (see globalvals)
+    recorded.update(globalvals.texts(tl, call.tid, call.step, call.code.file, read))
     for g in sorted(read & set(recorded)):
         text = recorded[g]
         if text.startswith(("<function ", "<class ")) or g in results:
