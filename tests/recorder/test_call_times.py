@@ -124,6 +124,7 @@ def test_info_and_timeline_show_the_durations(recorded):
     ({"timings": False}, 0),
     ({"timings": False, "item_diffs": True}, 1),
     ({"item_diffs": True}, 2),
+    ({"item_diffs": True, "attributes": True}, 3),
 ])
 def test_every_format_reads(tmp_path, options, minor):
     """1.0 and 1.1 files (no times) and 1.2 files with item diffs: export and info read them;
@@ -133,7 +134,7 @@ def test_every_format_reads(tmp_path, options, minor):
     assert proc.returncode == 0, proc.stderr
     assert _minor(out) == minor
     events = export(out)
-    timed = minor == 2
+    timed = minor >= 2
     assert any("t_us" in e for e in events) is timed
     assert any("duration_us" in e for e in events) is timed
     assert [c["function"] for c in _calls(events)][:3] == ["<module>", "timed", "outer"]

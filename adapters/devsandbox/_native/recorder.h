@@ -64,7 +64,7 @@ enum {
     V_BYTES_TRUNC = 0x0A, V_COMPLEX = 0x0B,
     V_LIST = 0x10, V_TUPLE = 0x11, V_SET = 0x12, V_FROZENSET = 0x13, V_DICT = 0x14,
     V_DEEP = 0x18, V_RECUR = 0x19,
-    V_REPR = 0x20, V_REPR_TRUNC = 0x21, V_REPR_ERROR = 0x22, V_REPR_SLOW = 0x23,
+    V_REPR = 0x20, V_REPR_TRUNC = 0x21, V_REPR_ERROR = 0x22, V_REPR_SLOW = 0x23, V_OBJECT = 0x24,
 };
 
 /* ---- limits on captured values ------------------------------------------- */
@@ -76,6 +76,7 @@ typedef struct {
     Py_ssize_t max_repr;    /* characters of a user-defined repr shown */
     int64_t repr_budget_ns; /* a type whose repr took longer is not repr()'d again */
     int64_t type_budget_ns; /* a class with its own __repr__ costing more per look: opaque */
+    int attributes;         /* objects with object's repr: recorded with their attributes */
 } Limits;
 
 extern Limits ds_limits;

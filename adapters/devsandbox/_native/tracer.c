@@ -1699,7 +1699,8 @@ py_configure(PyObject *m, PyObject *args, PyObject *kw)
     static char *names[] = {"scope", "flush", "threading_active", "max_depth", "max_items",
                             "max_str", "max_repr", "repr_budget_ns", "flush_bytes",
                             "set_local_events", "disable", "tool_id", "local_events",
-                            "item_diffs", "type_budget_ns", "globals", "clock_origin_ns", NULL};
+                            "item_diffs", "type_budget_ns", "globals", "clock_origin_ns",
+                            "attributes", NULL};
     PyObject *scope = NULL, *flush = NULL, *active = NULL, *sle = NULL, *disable = NULL,
              *gfn = NULL;
     int max_depth = ds_limits.max_depth, tool_id = -1;
@@ -1708,12 +1709,14 @@ py_configure(PyObject *m, PyObject *args, PyObject *kw)
     long long budget = ds_limits.repr_budget_ns, type_budget = ds_limits.type_budget_ns;
     long long origin = 0;
     long local_events = 0;
-    int items = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|innnLnOOilpLOL", names, &scope, &flush, &active,
-                                     &max_depth, &max_items, &max_str, &max_repr, &budget,
-                                     &flush_bytes, &sle, &disable, &tool_id, &local_events,
-                                     &items, &type_budget, &gfn, &origin))
+    int items = 0, attributes = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|innnLnOOilpLOLp", names, &scope, &flush,
+                                     &active, &max_depth, &max_items, &max_str, &max_repr,
+                                     &budget, &flush_bytes, &sle, &disable, &tool_id,
+                                     &local_events, &items, &type_budget, &gfn, &origin,
+                                     &attributes))
         return NULL;
+    ds_limits.attributes = attributes;
     item_diffs = items;
     clock_origin_ns = origin > 0 ? origin : 0;
     Py_XSETREF(R.scope_fn, Py_NewRef(scope));

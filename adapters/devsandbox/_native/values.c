@@ -10,6 +10,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <time.h>
+#if PY_VERSION_HEX < 0x030C0000
+#include <structmember.h> /* PyMemberDef (__slots__ entries) */
+#endif
 
 #if PY_VERSION_HEX >= 0x030D0000
 #define Py_BUILD_CORE 1
@@ -363,13 +366,123 @@ attrs_fp(PyObject *o, PyTypeObject *t, int depth)
     return dict && PyDict_Check(dict) ? ds_fingerprint(dict, depth) : 0;
 }
 
+/* ---- an instance's attributes, for objects recorded with them (V_OBJECT) ---- */
+
+#ifndef Py_T_OBJECT_EX
+#define Py_T_OBJECT_EX 16 /* a __slots__ entry */
+#endif
+
+/* the __slots__ values of `o` (its class and heap-type bases) */
+static uint64_t
+slots_fp(PyObject *o, PyTypeObject *t, int depth)
+{
+    uint64_t acc = 0;
+    for (PyTypeObject *k = t; k && (k->tp_flags & Py_TPFLAGS_HEAPTYPE); k = k->tp_base) {
+        for (PyMemberDef *m = k->tp_members; m && m->name; m++) {
+            if (m->type != Py_T_OBJECT_EX) continue;
+            PyObject *v = *(PyObject **)((char *)o + m->offset);
+            acc = acc * 0x100000001b3ULL + (v ? elem_fp(v, depth + 1) : 0x85ebca6bULL);
+        }
+    }
+    return acc;
+}
+
+/* Up to `max` (name, value) pairs of `o`'s attributes (new references; a name is a str,
+ * or NULL with its C string in cnames): its instance dict or inline values, then its
+ * __slots__.  Returns how many it has in all (-1 on error). */
+static Py_ssize_t
+collect_attrs(PyObject *o, PyTypeObject *t, PyObject **names, const char **cnames,
+              PyObject **values, Py_ssize_t max)
+{
+    Py_ssize_t total = 0, got = 0;
+    PyObject *dict = NULL;
+    if (t->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+#if PY_VERSION_HEX >= 0x030D0000
+        dict = (PyObject *)_PyObject_GetManagedDict(o);
+        if (!dict && (t->tp_flags & Py_TPFLAGS_INLINE_VALUES)) {
+            PyDictValues *vals = _PyObject_InlineValues(o);
+            PyDictKeysObject *keys = ((PyHeapTypeObject *)t)->ht_cached_keys;
+            if (vals->valid && keys) {
+                Py_ssize_t n = keys->dk_nentries < vals->capacity ? keys->dk_nentries
+                                                                  : vals->capacity;
+                PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(keys);
+                for (Py_ssize_t i = 0; i < n; i++) {
+                    PyObject *v = vals->values[i];
+#else
+        dict = ((PyObject **)o)[-3];
+        ds_values311 *vals = ((ds_values311 **)o)[-4];
+        struct ds_keys311 *keys = (struct ds_keys311 *)((PyHeapTypeObject *)t)->ht_cached_keys;
+        if (!dict && vals && keys) {
+            {
+                Py_ssize_t n = keys->dk_nentries;
+                /* the entries follow the index table (PyDictUnicodeEntry: key, value) */
+                PyObject **entries = (PyObject **)((char *)(keys + 1) +
+                                                   ((size_t)1 << keys->dk_log2_index_bytes));
+                for (Py_ssize_t i = 0; i < n; i++) {
+                    PyObject *v = vals->values[i];
+#endif
+                    if (!v) continue;
+#if PY_VERSION_HEX >= 0x030D0000
+                    PyObject *k = entries[i].me_key;
+#else
+                    PyObject *k = entries[2 * i];
+#endif
+                    if (!k || !PyUnicode_Check(k)) continue;
+                    if (got < max) {
+                        names[got] = Py_NewRef(k);
+                        cnames[got] = NULL;
+                        values[got++] = Py_NewRef(v);
+                    }
+                    total++;
+                }
+            }
+        }
+    }
+    else if (t->tp_dictoffset) {
+        PyObject **dp = _PyObject_GetDictPtr(o);
+        dict = dp ? *dp : NULL;
+    }
+    if (dict && PyDict_Check(dict)) {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(dict, &pos, &k, &v)) {
+            if (!PyUnicode_Check(k)) continue;
+            if (got < max) {
+                names[got] = Py_NewRef(k);
+                cnames[got] = NULL;
+                values[got++] = Py_NewRef(v);
+            }
+            total++;
+        }
+    }
+    for (PyTypeObject *k = t; k && (k->tp_flags & Py_TPFLAGS_HEAPTYPE); k = k->tp_base) {
+        for (PyMemberDef *m = k->tp_members; m && m->name; m++) {
+            if (m->type != Py_T_OBJECT_EX) continue;
+            PyObject *v = *(PyObject **)((char *)o + m->offset);
+            if (!v) continue;
+            if (got < max) {
+                names[got] = NULL;
+                cnames[got] = m->name;
+                values[got++] = Py_NewRef(v);
+            }
+            total++;
+        }
+    }
+    return total;
+}
+
 /* the part of an arbitrary object's state that its repr plausibly shows */
 static uint64_t
 fp_other(PyObject *o, int depth)
 {
     PyTypeObject *t = Py_TYPE(o);
     uint64_t h = mix(ptrbits(t), ptrbits(o));
-    if (t->tp_repr == PyBaseObject_Type.tp_repr) return h; /* "<T object at 0x…>" */
+    if (t->tp_repr == PyBaseObject_Type.tp_repr) { /* "<T object at 0x…>" */
+        /* recorded with its attributes (enc_object): they are its state */
+        if (!ds_limits.attributes || !(t->tp_flags & Py_TPFLAGS_HEAPTYPE) || depth > 0)
+            return h;
+        return mix(mix(h, attrs_fp(o, t, depth)), slots_fp(o, t, depth));
+    }
     int user_repr = (t->tp_flags & Py_TPFLAGS_HEAPTYPE) && t->tp_repr == python_repr_slot;
     if (depth >= ds_limits.max_depth && !user_repr) return h;
     if (PyList_Check(o)) {
@@ -1138,6 +1251,60 @@ leave:
     return rc;
 }
 
+/* a local holding an object with object's own repr: that text, then its attributes
+ * (V_OBJECT) */
+static int
+enc_object(Buf *b, PyObject *o, int depth)
+{
+    Py_ssize_t max = ds_limits.max_items;
+    PyObject **refs = PyMem_Malloc(sizeof(PyObject *) * (size_t)(2 * max + 1));
+    const char **cnames = PyMem_Malloc(sizeof(char *) * (size_t)(max + 1));
+    if (!refs || !cnames) {
+        PyMem_Free(refs);
+        PyMem_Free(cnames);
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyObject **names = refs, **values = refs + max;
+    PyTypeObject *t = Py_TYPE(o);
+    Py_INCREF(o); /* an attribute's repr() may drop the last other reference */
+    Py_ssize_t total = collect_attrs(o, t, names, cnames, values, max);
+    Py_ssize_t got = total < max ? total : max;
+    /* the text: as enc_default_repr writes it, under the V_OBJECT tag */
+    size_t at = b->n;
+    int rc = enc_default_repr(b, o);
+    if (rc == 0) {
+        b->p[at] = V_OBJECT;
+        rc = buf_need(b, 24);
+    }
+    if (rc == 0) {
+        put_var(b, (uint64_t)total);
+        put_var(b, (uint64_t)got);
+    }
+    for (Py_ssize_t i = 0; i < got; i++) {
+        if (rc == 0) {
+            if (names[i]) {
+                rc = put_str_payload(b, names[i]);
+            }
+            else {
+                size_t n = strlen(cnames[i]);
+                rc = buf_need(b, n + 10);
+                if (rc == 0) {
+                    put_var(b, (uint64_t)n);
+                    put_bytes(b, cnames[i], n);
+                }
+            }
+        }
+        if (rc == 0) rc = ds_encode(b, values[i], depth + 1);
+        Py_XDECREF(names[i]);
+        Py_DECREF(values[i]);
+    }
+    Py_DECREF(o);
+    PyMem_Free(refs);
+    PyMem_Free(cnames);
+    return rc;
+}
+
 int
 ds_encode(Buf *b, PyObject *o, int depth)
 {
@@ -1170,5 +1337,10 @@ ds_encode(Buf *b, PyObject *o, int depth)
         put_bytes(b, &c.imag, 8);
         return 0;
     }
+    /* a local's own object: with its attributes (objects they hold: their text only, or
+     * a value could be a whole object graph, re-encoded whenever any of it changes) */
+    if (ds_limits.attributes && depth == 0 && t->tp_repr == PyBaseObject_Type.tp_repr &&
+        (t->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        return enc_object(b, o, depth);
     return enc_repr(b, o);
 }

@@ -19,7 +19,10 @@ function reads or writes, data only, recorded beside its locals as ``global:NAME
 by default only those it rebinds, ``global X; X = ...``; false: none),
 ``timings`` (default true: the monotonic time of every call and return,
 in microseconds, so that each call has a duration; format 1.2),
-``chunk_kb`` (events per written chunk, uncompressed, 4 to 1024, default 128:
+``attributes`` (default false: a local holding an object whose repr is
+object's own, "<mod.T object at 0x…>", is recorded with its attributes, so
+that ``self.count`` has a value and a history in the past; format 1.3; costly
+on object-heavy code, see README), ``chunk_kb`` (events per written chunk, uncompressed, 4 to 1024, default 128:
 the most a crash can lose besides the last 100 ms, and what a reader holds
 while it works on a chunk), ``flight_recorder_mb`` (keep only the last N MB in memory;
 written by dump() and on an uncaught exception), ``backend`` ("auto",
@@ -103,6 +106,8 @@ class Recorder:
             limits["repr_budget_ns"] = int(float(opts["repr_budget_ms"]) * 1e6)
         if opts.get("follow_budget_us") is not None:
             limits["type_budget_ns"] = int(float(opts["follow_budget_us"]) * 1e3)
+        # objects shown as "<mod.T object at 0x…>" recorded with their attributes (format 1.3)
+        limits["attributes"] = 1 if opts.get("attributes") else 0
         chunk_kb = opts.get("chunk_kb")
         limits["flush_bytes"] = (
             DEFAULT_CHUNK_KB if chunk_kb is None else min(1024, max(4, int(chunk_kb)))) * 1024
@@ -143,6 +148,7 @@ class Recorder:
             "mode": getattr(self.backend, "mode", None) or _native_mode(self.backend),
             "limits": limits,
             "item_diffs": self.item_diffs,
+            "attributes": bool(limits["attributes"]),
             "globals": self.capture_globals,
             "clock": {"origin_ns": self.clock_origin_ns, "unit": "us"}
             if self.clock_origin_ns else None,

@@ -55,6 +55,14 @@ the top frame and belongs to the event record before it:
                                  recording of the call's own steps.  Files without CLOCK
                                  records (1.0, 1.1, or recorded with timings off) have no times.
 
+Values (1.3): V.OBJECT is an instance of a class with object's own repr
+("<mod.Point object at 0x…>", which shows none of its state) recorded with its
+attributes: `len, utf-8` of that repr text, then `total, shown` and `shown`
+attributes, each `len, utf-8` of its name and its value (nested at one more
+level of depth).  Its text is the repr; its attributes are what the past view
+expands and what expressions such as ``p.x`` read.  Written only when the
+metadata says ``"attributes": true``.
+
 Readers keep each local as a Node (a container, see apply_value_op) or a
 (text, truncated) pair; a Node reads like that pair, ``node[0]`` rendering
 its text.
@@ -74,7 +82,7 @@ from typing import Any
 
 MAGIC = b"DSREC\x00"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 2  # 1.1: E.ITEMS; 1.2: E.CLOCK (call and return times)
+FORMAT_MINOR = 3  # 1.1: E.ITEMS; 1.2: E.CLOCK (call and return times); 1.3: V.OBJECT
 
 FILE_HEADER = struct.Struct("<6sHHI")
 FRAME_HEADER = struct.Struct("<2sBBIIII")  # magic, kind, codec, stored, raw, crc32, info length
@@ -145,6 +153,7 @@ class V:
     REPR_TRUNC = 0x21
     REPR_ERROR = 0x22
     REPR_SLOW = 0x23
+    OBJECT = 0x24  # (1.3) an object with the default repr, and its attributes
 
 
 class FormatError(Exception):
@@ -168,11 +177,13 @@ def zigzag(n: int) -> int:
 
 
 def file_header(meta: dict[str, Any]) -> bytes:
-    """The file header; the lowest minor version that reads it: 2 when CLOCK records may
-    follow (``meta["clock"]``), 1 when ITEMS records may (``meta["item_diffs"]``), else 0,
-    so that older readers keep reading the files they can."""
+    """The file header; the lowest minor version that reads it: 3 when OBJECT values may
+    follow (``meta["attributes"]``), 2 when CLOCK records may (``meta["clock"]``), 1 when
+    ITEMS records may (``meta["item_diffs"]``), else 0, so that older readers keep reading
+    the files they can."""
     body = json.dumps(meta, sort_keys=True).encode()
-    minor = 2 if meta.get("clock") else 1 if meta.get("item_diffs") else 0
+    minor = (3 if meta.get("attributes") else 2 if meta.get("clock") else
+             1 if meta.get("item_diffs") else 0)
     return FILE_HEADER.pack(MAGIC, FORMAT_MAJOR, minor, len(body)) + body
 
 
@@ -332,11 +343,41 @@ def decode_value(buf: bytes, pos: int) -> tuple[str, bool, int]:
     if tag == V.REPR_SLOW:
         n, pos = read_varint(buf, pos)
         return buf[pos : pos + n].decode("utf-8", "replace"), True, pos + n
+    if tag == V.OBJECT:
+        n, pos = read_varint(buf, pos)
+        text = buf[pos : pos + n].decode("utf-8", "surrogatepass")
+        return text, False, skip_attributes(buf, pos + n)
     raise FormatError(f"unknown value tag 0x{tag:02x} at {pos - 1}")
 
 
 def skip_value(buf: bytes, pos: int) -> int:
     return decode_value(buf, pos)[2]
+
+
+def skip_attributes(buf: bytes, pos: int) -> int:
+    """The position after the attributes of a V.OBJECT (`pos`: after its repr text)."""
+    _total, pos = read_varint(buf, pos)
+    shown, pos = read_varint(buf, pos)
+    for _ in range(shown):
+        n, pos = read_varint(buf, pos)
+        pos = skip_value(buf, pos + n)
+    return pos
+
+
+def object_attributes(buf: bytes, pos: int) -> tuple[int, list[tuple[str, int, int]]]:
+    """Of the V.OBJECT at `pos`: (its number of attributes, [(name, start, end) of the value
+    of each recorded attribute])."""
+    n, pos = read_varint(buf, pos + 1)
+    total, pos = read_varint(buf, pos + n)
+    shown, pos = read_varint(buf, pos)
+    out = []
+    for _ in range(shown):
+        n, pos = read_varint(buf, pos)
+        name = buf[pos : pos + n].decode("utf-8", "surrogatepass")
+        end = skip_value(buf, pos + n)
+        out.append((name, pos + n, end))
+        pos = end
+    return total, out
 
 
 # ---- values that change item by item (E.ITEMS) ------------------------------------
@@ -439,6 +480,11 @@ class Shown(tuple):  # type: ignore[type-arg]
 
     def node(self) -> Node:
         return decode_node(tuple.__getitem__(self, 2), tuple.__getitem__(self, 3))[0]
+
+    @property
+    def encoded(self) -> tuple[bytes, int]:
+        """(payload, position) of the value's encoding."""
+        return tuple.__getitem__(self, 2), tuple.__getitem__(self, 3)
 
 
 def apply_value_op(values: dict[int, Any], op: int, buf: bytes, pos: int) -> int:

@@ -47,6 +47,7 @@ class Encoder:
         self.max_str = max(1, limits.get("max_str", 1000))
         self.max_repr = max(8, limits.get("max_repr", 2000))
         self.budget = limits.get("repr_budget_ns", 20_000_000) / 1e9
+        self.attributes = bool(limits.get("attributes", 0))
         self.slow: set[type] = set()
         self._active: set[int] = set()
 
@@ -91,8 +92,38 @@ class Encoder:
         elif t is complex:
             out.append(V.COMPLEX)
             out += struct.pack("<dd", o.real, o.imag)
+        elif (self.attributes and depth == 0 and t.__repr__ is object.__repr__
+              and t.__flags__ & _HEAPTYPE):  # a local's own object (as values.c)
+            self._object(out, o, t, depth)
         else:
             self._repr(out, o)
+
+    def _object(self, out: bytearray, o: Any, t: type, depth: int) -> None:
+        """An object with the default repr: that text and its attributes (V.OBJECT)."""
+        attrs: list[tuple[str, Any]] = []
+        try:
+            d = object.__getattribute__(o, "__dict__")
+        except AttributeError:
+            d = None
+        if type(d) is dict:
+            attrs.extend((k, v) for k, v in list(d.items()) if type(k) is str)
+        for klass in t.__mro__:
+            if not klass.__flags__ & _HEAPTYPE:
+                break
+            for name in sorted(_slot_names(klass)):
+                try:
+                    attrs.append((name, klass.__dict__[name].__get__(o, t)))
+                except (AttributeError, KeyError):
+                    pass
+        _text(out, V.OBJECT, object.__repr__(o))
+        shown = attrs[: self.max_items]
+        _varint(out, len(attrs))
+        _varint(out, len(shown))
+        for name, value in shown:
+            data = name.encode("utf-8", "surrogatepass")
+            _varint(out, len(data))
+            out += data
+            self.encode(out, value, depth + 1)
 
     def _container(self, out: bytearray, o: Any, tag: int, depth: int) -> None:
         total = len(o)
@@ -174,6 +205,16 @@ class _Thread:
 def _type_name(t: type) -> str:
     mod = getattr(t, "__module__", "builtins")
     return t.__qualname__ if mod == "builtins" else f"{mod}.{t.__qualname__}"
+
+
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
+
+
+def _slot_names(klass: type) -> list[str]:
+    slots = klass.__dict__.get("__slots__", ())
+    if isinstance(slots, str):
+        slots = (slots,)
+    return [s for s in slots if isinstance(s, str) and s not in ("__dict__", "__weakref__")]
 
 
 class PythonBackend:

@@ -53,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-timings", action="store_false", dest="timings",
                         help="do not record the time of each call and return (no durations;"
                         " the file is then format 1.0 or 1.1, as older readers read)")
+    parser.add_argument("--attributes", action="store_true",
+                        help="record the attributes of objects whose repr shows none "
+                             "(<T object at 0x…>), so that self.x has a past")
     parser.add_argument("--chunk-kb", type=int, metavar="KB",
                         help="events per written chunk before compression (4 to 1024, default "
                              "128): the most a crash loses, and what a reader holds at once")
@@ -87,6 +90,8 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
         opts["chunk_kb"] = args.chunk_kb
     if args.item_diffs:
         opts["item_diffs"] = True
+    if args.attributes:
+        opts["attributes"] = True
     if args.capture_globals:
         opts["globals"] = True
     if not args.timings:

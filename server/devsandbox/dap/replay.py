@@ -9,8 +9,9 @@ sequential numbers, so the two never collide.  They are valid until the next
 move (as in any debugger: a new stop, new ids).
 
 Values are shown exactly as recorded (their repr when they were recorded);
-containers expand from their encoding, keyword-style reprs (dataclasses,
-namedtuples) expand into their fields.
+containers expand from their encoding, objects recorded with their attributes
+(format 1.3) into those, keyword-style reprs (dataclasses, namedtuples) into
+their fields.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from devsandbox.recorder.format import E, V, decode_value, read_varint
+from devsandbox.recorder.format import E, V, decode_value, object_attributes, read_varint
 
 from ..errors import InvalidRequest
 from ..recording import evaluate as ev
@@ -90,6 +91,10 @@ def encoded_node(buf: bytes, span: tuple[int, int]) -> Node:
         value = ev.from_repr(text, tag != V.REPR)
         fields = isinstance(value, ev.Opaque) and bool(value.fields)
         return Node(text, ev.type_name(value), value=value, expandable=fields)
+    if tag == V.OBJECT:
+        value = ev.from_encoded(buf, pos)
+        return Node(text, ev.type_name(value), buf, pos, value=value,
+                    expandable=bool(value.fields) or bool(value.missing))
     if tag == V.DEEP:
         return Node(text, _TYPE_NAMES.get(buf[pos + 1], "object"))
     return Node(text, _TYPE_NAMES.get(tag, "object"))
@@ -130,6 +135,13 @@ def _children(node: Node) -> list[tuple[str, Node]]:
 
 def _encoded_children(buf: bytes, pos: int) -> list[tuple[str, Node]]:
     tag = buf[pos]
+    if tag == V.OBJECT:  # its recorded attributes
+        total, attrs = object_attributes(buf, pos)
+        out = [(name, encoded_node(buf, (start, end))) for name, start, end in attrs]
+        if total > len(attrs):
+            out.append(("…", Node(f"{total - len(attrs)} more attributes were not recorded",
+                                  "truncated")))
+        return out
     total, pos = read_varint(buf, pos + 1)
     shown, pos = read_varint(buf, pos)
     out: list[tuple[str, Node]] = []
@@ -352,7 +364,7 @@ def frame_lookup(frame: FrameState, frames: list[FrameState]) -> ev.Lookup:
                 continue
             found = f.value(name)
             if found is not None:
-                return ev.from_repr(found[0], found[1], name)
+                return ev.from_recorded(found, name)
         raise KeyError(name)
 
     return lookup

@@ -27,7 +27,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
-from devsandbox.recorder.format import E, FormatError, V, decode_value
+from devsandbox.recorder.format import E, FormatError, Shown, V, decode_value
 
 CHECKPOINT = 256
 """Steps between two stack snapshots of a thread."""
@@ -68,6 +68,14 @@ def skip_value(buf: bytes, pos: int) -> int:
         return pos
     if tag == V.RECUR:
         return pos + 1
+    if tag == V.OBJECT:
+        n, pos = _varint(buf, pos)
+        _total, pos = _varint(buf, pos + n)
+        shown, pos = _varint(buf, pos)
+        for _ in range(shown):
+            n, pos = _varint(buf, pos)
+            pos = skip_value(buf, pos + n)
+        return pos
     raise FormatError(f"unknown value tag 0x{tag:02x} at {pos - 1}")
 
 
@@ -430,8 +438,11 @@ def summarize_chunk(buf: bytes, strings: list[str]) -> Summary:
 
 
 def value_text(buf: bytes, span: tuple[int, int]) -> tuple[str, bool]:
-    """(repr text, truncated) of an encoded value."""
+    """(repr text, truncated) of an encoded value (for an object recorded with its
+    attributes, a `Shown` that also knows where they are: `evaluate.from_recorded`)."""
     text, cut, _ = decode_value(buf, span[0])
+    if buf[span[0]] == V.OBJECT:
+        return Shown(text, cut, buf, span[0])
     return text, cut
 
 

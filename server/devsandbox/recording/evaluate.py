@@ -7,7 +7,8 @@ its module's globals); a value is rebuilt with `ast.literal_eval` from its
 repr where it is a literal (numbers, strings, bytes, containers of them), and
 is otherwise an `Opaque` object known only by its text.  An opaque value whose
 repr is keyword-style (``Point(x=1, y=2)``, dataclasses, namedtuples) has
-those fields as attributes.
+those fields as attributes; an object recorded with its attributes (the default
+repr, format 1.3: `from_encoded`) has those.
 
 Allowed: names, literals, attribute and item access, slicing, arithmetic,
 comparisons, boolean logic, conditional expressions, displays, comprehensions
@@ -27,6 +28,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from devsandbox.recorder.format import Shown, V, decode_value, object_attributes
+
 MAX_SEQUENCE = 100_000
 MAX_POW_BITS = 4096
 MAX_STEPS = 200_000
@@ -41,10 +44,11 @@ class Opaque:
     """A recorded object known only by its repr (and keyword fields, if it shows them)."""
 
     def __init__(self, text: str, fields: dict[str, Any] | None = None,
-                 type_name: str | None = None) -> None:
+                 type_name: str | None = None, missing: str | None = None) -> None:
         self.text = text
         self.fields = fields
         self.type_name = type_name
+        self.missing = missing  # what of its state was not recorded, if something was
 
     def __repr__(self) -> str:
         return self.text
@@ -76,6 +80,27 @@ def from_repr(text: str, truncated: bool = False, name: str = "value") -> Any:
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         pass
     return _opaque(text)
+
+
+def from_encoded(buf: bytes, pos: int, name: str = "value") -> Any:
+    """The value encoded at `pos`: as `from_repr`, except that an object recorded with its
+    attributes (format 1.3) is an Opaque whose fields are those attributes."""
+    text, cut, _ = decode_value(buf, pos)
+    if buf[pos] != V.OBJECT:
+        return from_repr(text, cut, name)
+    total, attrs = object_attributes(buf, pos)
+    fields = {attr: from_encoded(buf, start, attr) for attr, start, _end in attrs}
+    return Opaque(text, fields, _type_from_text(text),
+                  missing=f"{total - len(attrs)} of its {total} attributes were not recorded"
+                  if total > len(attrs) else None)
+
+
+def from_recorded(found: Any, name: str = "value") -> Any:
+    """The value of a recorded (text, truncated) pair, or of a `Shown` (see from_encoded)."""
+    if isinstance(found, Shown):
+        buf, pos = found.encoded
+        return from_encoded(buf, pos, name)
+    return from_repr(found[0], found[1], name)
 
 
 def _opaque(text: str) -> Opaque:
@@ -227,6 +252,12 @@ class _Evaluator:
         if isinstance(base, Opaque):
             if base.fields is not None and node.attr in base.fields:
                 return base.fields[node.attr]
+            if base.missing:
+                raise EvalError(f"{ast.unparse(node.value)} has no recorded attribute "
+                                f"'{node.attr}' ({base.missing})")
+            if base.fields is not None and base.text.endswith(">"):  # recorded with attributes
+                raise EvalError(f"{ast.unparse(node.value)} ({base.text}) had no attribute "
+                                f"'{node.attr}' at that moment")
             raise EvalError(
                 f"the recording holds only the repr of {ast.unparse(node.value)} "
                 f"({base.text}); its attribute '{node.attr}' was not recorded (evaluate it in "

@@ -107,8 +107,7 @@ class _Tracker:
         def lookup(name: str) -> object:
             if name not in current:
                 raise KeyError(name)
-            text, cut = current[name]
-            return evaluate.from_repr(text, cut, name)
+            return evaluate.from_recorded(current[name], name)
 
         try:
             return evaluate.show(evaluate.evaluate(self.watch.expression, lookup))
