@@ -155,6 +155,18 @@ async def _check_module(python: list[str], module: Any, cwd: str, env: dict[str,
                              f" from {cwd}).")
 
 
+def hide_agent(config: dict[str, Any], paths: list[str] = ()) -> dict[str, Any]:
+    """A copy of ``config`` whose debugpy ``rules`` leave our agent out of the user's code
+    (justMyCode): the ``devsandbox`` modules and the given paths (the launch bootstrap
+    directory).  The user's own rules come first, so they can still step into it."""
+    rules = config.get("rules")
+    if rules is not None and not isinstance(rules, list):
+        raise InvalidRequest("'rules' must be a list of objects.")
+    ours: list[dict[str, Any]] = [{"module": "devsandbox", "include": False}]
+    ours += [{"path": os.path.join(p, "**"), "include": False} for p in paths]
+    return dict(config, rules=list(rules or []) + ours)
+
+
 def with_env(config: dict[str, Any], extra: dict[str, str]) -> dict[str, Any]:
     """A copy of ``config`` whose env includes envFile's variables and ``extra``.
 

@@ -60,6 +60,7 @@ async def launch(session: Session, request: Message) -> Any:
         hub = await agents.new_hub(session)
         await hub.listen()
         extra = hub.launch_env(opts.raw)
+        args = configs.hide_agent(args, [extra["PYTHONPATH"].split(os.pathsep)[0]])
     session.forward(request, configs.with_env(args, extra))
     return NO_RESPONSE
 
@@ -84,6 +85,8 @@ async def attach(session: Session, request: Message) -> Any:
     elif not args.get("listen"):
         raise InvalidRequest(
             "An attach configuration needs 'connect' (host and port), 'processId' or 'listen'.")
+    if opts.agent:
+        args = configs.hide_agent(args)
     session.forward(request, args)
     return NO_RESPONSE
 
