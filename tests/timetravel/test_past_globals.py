@@ -140,3 +140,35 @@ def test_a_live_recorded_session_shows_each_steps_globals(live) -> None:
         expected = recorded_globals(truth, 1, v["step"])
         assert v["globals"] == expected == v["evaluated"], v
     assert [v["globals"]["COUNTER"] for v in values] == ["3", "1", "0", "1"]
+
+
+def test_last_write_of_a_global_asked_from_another_function(tmp_path: Path) -> None:
+    """From main (which never assigns COUNTER), lastWrite finds the line of the function that
+    rebound it last, with the value before and after."""
+    recording = record(PROGRAM, tmp_path / "globals.dsrec")
+    truth = export(recording)
+    after_reset = next(e["step"] for e in truth.events if e["kind"] == "line"
+                       and e["line"] == marker_line(PROGRAM, "after_reset"))
+    after_call = [e["step"] for e in truth.events if e["kind"] == "line"
+                  and e["line"] == marker_line(PROGRAM, "after_call")]
+    r = Replay(recording)
+    try:
+        r.move("devsandbox/gotoStep", {"step": after_reset})
+        body = r.request("devsandbox/lastWrite", {"expression": "COUNTER"})
+        assert body["found"] and body["function"] == "reset"
+        assert body["line"] == marker_line(PROGRAM, "reset")
+        assert (body["old"], body["new"], body["value"]) == ("3", "100", "100")
+        body = r.request("devsandbox/lastWrite", {"expression": "LABEL + '!'"})
+        assert body["found"] and body["function"] == "reset" and body["new"] == "'reset!'"
+        r.move("devsandbox/gotoStep", {"step": after_call[1]})
+        body = r.request("devsandbox/lastWrite", {"expression": "COUNTER"})
+        assert body["found"] and body["function"] == "bump"
+        assert body["line"] == marker_line(PROGRAM, "bump")
+        assert (body["old"], body["new"]) == ("1", "3")
+        r.move("devsandbox/gotoStep", {"step": after_call[0] - 3})
+        body = r.request("devsandbox/lastWrite", {"expression": "LABEL"})
+        # before any function rebound it: the module's own assignment
+        assert body["found"] and body["function"] == "<module>", body
+        assert (body["line"], body["old"], body["new"]) == (3, None, "'start'")
+    finally:
+        r.close()

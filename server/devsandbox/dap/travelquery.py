@@ -23,7 +23,7 @@ from devsandbox.recorder.format import E
 
 from ..errors import CannotHandle, InvalidRequest
 from ..recording import evaluate as ev
-from ..recording import history, navigate
+from ..recording import globalvals, history, navigate
 from ..recording.timeline import Timeline
 from ..wire.channel import Message
 from . import pastbreaks, replay
@@ -204,12 +204,28 @@ async def on_lastWrite(tt: TimeTravel, request: Message) -> Any:
                                                                        frames)))
     except ev.EvalError as exc:
         raise InvalidRequest(f"Cannot follow {expression} in the recording: {exc}") from None
-    watch = history.Watch(expression, tid, fids=frozenset({frame.fid}))
-    change = history.last_change(tl, watch, step)
-    if change is None:
-        return {"found": False, "expression": expression, "value": current,
-                "message": f"{expression} kept its value since the recording of "
-                           f"{frame.code.qualname} began."}
+    names = history.names_in(expression)
+    if names and all(frame.span_of(n) is None for n in names) and \
+            len(globalvals.recorded_by_functions(tl, names)) == len(names):
+        # module globals (rebound in functions): the last write in any frame of the module
+        found = _global_last_write(tl, tid, step, frame.code.file, expression, names)
+        if found is None:
+            return {"found": False, "expression": expression, "value": current,
+                    "message": f"{expression} kept its value since the recording began."}
+        change, wtid = found
+    else:
+        fid = frame.fid
+        if names and all(frame.span_of(n) is None for n in names):  # globals of the module frame
+            module = next((f for f in reversed(frames) if f.code.qualname == "<module>"
+                           and f.code.file == frame.code.file), None)
+            fid = module.fid if module is not None else fid
+        watch = history.Watch(expression, tid, fids=frozenset({fid}))
+        change, wtid = history.last_change(tl, watch, step), tid
+        if change is None:
+            return {"found": False, "expression": expression, "value": current,
+                    "message": f"{expression} kept its value since the recording of "
+                               f"{frame.code.qualname} began."}
+    tid = wtid
     writer = history.writer_step(tl, tid, change.step, change.fid)
     st = tl.step(tid, writer)
     code = tl.code(st.code_id)
@@ -224,6 +240,43 @@ async def on_lastWrite(tt: TimeTravel, request: Message) -> Any:
             tid, writer, "step", f"Last write of {expression}: step {writer:,} of "
             f"{tl.step_count(tid):,}"))
     return body
+
+
+def _global_last_write(tl: Timeline, tid: int, step: int, file: str, expression: str,
+                       names: list[str]) -> tuple[history.Change, int] | None:
+    """The last change of an expression over module globals that functions record
+    (``global:NAME``) at or before `step`: the latest write of any of its names, in any
+    thread, after which its value differs from the value before it."""
+
+    def value_at(t: int, s: int) -> str | None:
+        if s < tl.first_step(t):
+            return None
+        vals = globalvals.texts(tl, t, s, file, names)
+
+        def lookup(name: str) -> Any:
+            if name not in vals:
+                raise KeyError(name)
+            return ev.from_repr(vals[name], False, name)
+
+        try:
+            return ev.show(ev.evaluate(expression, lookup))
+        except ev.EvalError:
+            return None
+
+    t, s = tid, step
+    for _ in range(1000):  # keyframes restate values: a write may be a copy of the same value
+        found = globalvals.fresh(tl, t, s, file, names)
+        if not found:
+            return None
+        where = max(found.values(), key=lambda w: tl.when(w.tid, w.step))
+        new, old = value_at(where.tid, where.step), value_at(where.tid, where.step - 1)
+        if new != old:
+            code = tl.step(where.tid, where.step).code_id
+            return history.Change(where.tid, where.step, where.fid, code, old, new), where.tid
+        if where.step <= tl.first_step(where.tid):
+            return None
+        t, s = where.tid, where.step - 1
+    return None
 
 
 def marks_of(tl: Timeline, tid: int, chunk_ids: list[int] | None = None) -> list[tuple[int, int, str, str]]:
