@@ -156,7 +156,9 @@ double_bits(double d)
 }
 
 /* elements of containers: scalars by address (the container keeps them alive),
- * anything else by content */
+ * anything else by content.  ds_fp_deep is set when a fingerprint reads more than the
+ * identity of a non-scalar item (a container's items, an object's attributes…): without
+ * that, the addresses of a list's items tell whether it changed (ds_shallow). */
 int ds_fp_deep;
 int ds_fp_volatile;
 
@@ -167,7 +169,9 @@ elem_fp(PyObject *e, int depth)
     if (t == &PyLong_Type || t == &PyFloat_Type || t == &PyUnicode_Type || e == Py_None ||
         t == &PyBool_Type || t == &PyBytes_Type)
         return ptrbits(e);
-    ds_fp_deep = 1;
+    if ((t->tp_flags & (Py_TPFLAGS_LIST_SUBCLASS | Py_TPFLAGS_TUPLE_SUBCLASS |
+                        Py_TPFLAGS_DICT_SUBCLASS)) || t == &PySet_Type || t == &PyFrozenSet_Type)
+        ds_fp_deep = 1; /* its items (or, past max_depth, its length) */
     return ds_fingerprint(e, depth);
 }
 
@@ -221,11 +225,19 @@ static uint64_t fp_nodes;    /* values visited by ds_fingerprint, ever */
 #define NODE_NS 4            /* about what visiting one value costs */
 #define FOLLOW_MAX 64        /* objects followed for one value */
 
+static PyTypeObject *last_t; /* the last type type_cost() was asked for (runs of a class) */
+static TypeCost *last_tc;
+
 static TypeCost *
 type_cost(PyTypeObject *t)
 {
+    if (t == last_t && last_tc) return last_tc;
     TypeCost *tc = ds_map_get(&type_costs, t);
-    if (tc) return tc;
+    if (tc) {
+        last_t = t;
+        last_tc = tc;
+        return tc;
+    }
     tc = PyMem_RawCalloc(1, sizeof(TypeCost));
     if (!tc) return NULL;
     Py_INCREF(t);
@@ -296,6 +308,8 @@ void
 ds_values_reset(void)
 {
     rmemo_free();
+    last_t = NULL;
+    last_tc = NULL;
     ds_map_clear(&slow_types);
     for (size_t i = 0; i < type_costs.cap; i++)
         if (type_costs.keys[i]) {
@@ -352,6 +366,7 @@ attrs_fp(PyObject *o, PyTypeObject *t, int depth)
             Py_ssize_t n = keys->dk_nentries;
 #endif
             uint64_t acc = (uint64_t)n;
+            if (n) ds_fp_deep = 1;
             for (Py_ssize_t i = 0; i < n; i++) {
                 PyObject *v = values->values[i];
                 acc = acc * 0x100000001b3ULL + (v ? elem_fp(v, depth + 1) : 0x9e3779b9ULL);
@@ -363,7 +378,9 @@ attrs_fp(PyObject *o, PyTypeObject *t, int depth)
         PyObject **dp = _PyObject_GetDictPtr(o);
         dict = dp ? *dp : NULL;
     }
-    return dict && PyDict_Check(dict) ? ds_fingerprint(dict, depth) : 0;
+    if (!dict || !PyDict_Check(dict)) return 0;
+    ds_fp_deep = 1; /* its attributes are read */
+    return ds_fingerprint(dict, depth);
 }
 
 /* ---- an instance's attributes, for objects recorded with them (V_OBJECT) ---- */
@@ -484,18 +501,25 @@ fp_other(PyObject *o, int depth)
         return mix(mix(h, attrs_fp(o, t, depth)), slots_fp(o, t, depth));
     }
     int user_repr = (t->tp_flags & Py_TPFLAGS_HEAPTYPE) && t->tp_repr == python_repr_slot;
+    if (user_repr) { /* shown as a placeholder: its identity is all there is to compare */
+        TypeCost *tc = type_cost(t);
+        if (tc && tc->opaque) return h;
+    }
     if (depth >= ds_limits.max_depth && !user_repr) return h;
     if (PyList_Check(o)) {
+        ds_fp_deep = 1;
         h = seq_fp(mix(h, (uint64_t)Py_SIZE(o)), ((PyListObject *)o)->ob_item, Py_SIZE(o),
                    depth + 1);
         if (t->tp_repr == PyList_Type.tp_repr) return h; /* shows its items, nothing else */
     }
     else if (PyTuple_Check(o)) {
+        ds_fp_deep = 1;
         h = seq_fp(mix(h, (uint64_t)Py_SIZE(o)), ((PyTupleObject *)o)->ob_item, Py_SIZE(o),
                    depth + 1);
         if (t->tp_repr == PyTuple_Type.tp_repr) return h;
     }
     if (PyByteArray_Check(o)) {
+        ds_fp_deep = 1;
         Py_ssize_t n = PyByteArray_GET_SIZE(o);
         h = mix(h, (uint64_t)n);
         const unsigned char *p = (const unsigned char *)PyByteArray_AS_STRING(o);
@@ -510,6 +534,7 @@ fp_other(PyObject *o, int depth)
         return mix(h, acc);
     }
     if (deque_type && t == deque_type) {
+        ds_fp_deep = 1;
         /* the deque's own iterator is C code; it sees items in order */
         h = mix(h, (uint64_t)PyObject_Length(o));
         PyObject *it = PyObject_GetIter(o), *item;
@@ -527,6 +552,7 @@ fp_other(PyObject *o, int depth)
         /* a builtin whose repr may show hidden state (a lock's "locked", a
          * file's "closed", datetime values…): its repr is C code; follow it */
         ds_fp_volatile = 1;
+        ds_fp_deep = 1;
         PyObject *r = PyObject_Repr(o);
         if (!r) {
             PyErr_Clear();
@@ -773,12 +799,26 @@ hex_addr(char *out, const void *p)
 static int
 put_placeholder(Buf *b, int tag, PyObject *o, const char *why)
 {
+    /* "<%.200s object at %p (%s)>" without printf (called for every change of such a local) */
     char text[300];
-    int n = snprintf(text, sizeof text, "<%.200s object at %p (%s)>", Py_TYPE(o)->tp_name,
-                     (void *)o, why);
-    if (n < 0) n = 0;
-    if (n >= (int)sizeof text) n = (int)sizeof text - 1;
-    return put_text(b, tag, text, n);
+    const char *name = Py_TYPE(o)->tp_name;
+    size_t nl = strlen(name), wl = strlen(why);
+    if (nl > 200) nl = 200;
+    if (wl > 60) wl = 60;
+    size_t n = 0;
+    text[n++] = '<';
+    memcpy(text + n, name, nl);
+    n += nl;
+    memcpy(text + n, " object at ", 11);
+    n += 11;
+    n += (size_t)hex_addr(text + n, o);
+    text[n++] = ' ';
+    text[n++] = '(';
+    memcpy(text + n, why, wl);
+    n += wl;
+    text[n++] = ')';
+    text[n++] = '>';
+    return put_text(b, tag, text, (Py_ssize_t)n);
 }
 
 /* object.__repr__ ("<module.Qualname object at 0x…>") without running it: the
@@ -1056,6 +1096,17 @@ rmemo_free(void)
 
 static int enc_repr_call(Buf *b, PyObject *o, TypeCost *tc);
 
+/* instances keep some attributes in __slots__ (PyMemberDef entries of type 16,
+ * T_OBJECT_EX): the fingerprint does not see them, so their repr() is not reused */
+static int
+has_slots(PyTypeObject *t)
+{
+    for (PyTypeObject *k = t; k && (k->tp_flags & Py_TPFLAGS_HEAPTYPE); k = k->tp_base)
+        for (PyMemberDef *m = k->tp_members; m && m->name; m++)
+            if (m->type == 16) return 1;
+    return 0;
+}
+
 static int
 enc_repr(Buf *b, PyObject *o)
 {
@@ -1068,7 +1119,7 @@ enc_repr(Buf *b, PyObject *o)
         if (tc && tc->opaque)
             return put_placeholder(b, V_REPR_SLOW, o, "repr skipped: too costly to follow");
     }
-    if (!tc || enc.outer) return enc_repr_call(b, o, tc);
+    if (!tc || enc.outer || has_slots(t)) return enc_repr_call(b, o, tc);
     int deep = ds_fp_deep, vol = ds_fp_volatile; /* the caller's, kept */
     uint64_t key = ds_fingerprint(o, 0);
     ds_fp_deep = deep;

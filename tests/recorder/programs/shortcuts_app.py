@@ -1,8 +1,8 @@
 """Changes the recorder must see although the line that made them neither calls nor
 stores into an object (a step after such a line compares only the locals it rebinds):
 Python code outside the scope run by an operator, a defaultdict growing on a read, an
-iterator advanced by a for loop, an augmented assignment to an alias of a list, and
-plain arithmetic on locals."""
+iterator advanced by a for loop, an augmented assignment to an alias of a list,
+plain arithmetic on locals, and an object in a list changed through its instance dict."""
 
 import itertools
 from collections import defaultdict
@@ -69,4 +69,21 @@ def arithmetic(k):
     return s, p, q
 
 
-print(operators(), reads(), iterators(), aliases(), arithmetic(50))
+class Cell:
+    def __init__(self, v):
+        self.__dict__["v"] = v  # an instance dict from the start
+
+    def __repr__(self):
+        return f"Cell({self.v})"
+
+
+def cells():
+    row = [Cell(1), Cell(2)]
+    first = row[0]
+    first.__dict__["v"] = 10
+    n = len(row)
+    first.v = 11
+    return n
+
+
+print(operators(), reads(), iterators(), aliases(), arithmetic(50), cells())
