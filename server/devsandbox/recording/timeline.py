@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from . import chunks
+from . import chunks, itemdiffs
 from .chunks import ChunkScan, Summary, ThreadSteps
 from .reader import CodeInfo, Recording
 
@@ -121,6 +121,7 @@ class Timeline:
         self.rec = rec
         self._cache: collections.OrderedDict[int, ChunkScan] = collections.OrderedDict()
         self._summaries: list[Summary | None] = [None] * len(rec._chunks)
+        self._item_diffs = rec.minor >= 1 and bool(rec.meta.get("item_diffs"))
 
     # ---- chunks ---------------------------------------------------------------------
 
@@ -138,7 +139,7 @@ class Timeline:
         if sc is not None:
             self._cache.move_to_end(ci)
             return sc
-        sc = chunks.scan_chunk(self.rec._payload(self.rec._chunks[ci]), self.rec.strings)
+        sc = chunks.scan_chunk(self._events(ci), self.rec.strings)
         self._summaries[ci] = sc.summary
         self._cache[ci] = sc
         if len(self._cache) > CACHE_CHUNKS:
@@ -150,14 +151,20 @@ class Timeline:
     def payload(self, ci: int) -> bytes:
         """The chunk's decompressed events (the cached scan's, or read again: no scan)."""
         cached = self._cache.get(ci)
-        return cached.buf if cached is not None else self.rec._payload(self.rec._chunks[ci])
+        return cached.buf if cached is not None else self._events(ci)
+
+    def _events(self, ci: int) -> bytes:
+        """The chunk's decompressed events as the time-travel passes read them: with item
+        diffs (format 1.1), each patch as a SET of the whole value (itemdiffs.as_sets)."""
+        buf = self.rec._payload(self.rec._chunks[ci])
+        return itemdiffs.as_sets(buf) if self._item_diffs else buf
 
     def summary(self, ci: int) -> Summary:
         s = self._summaries[ci]
         if s is None:
             cached = self._cache.get(ci)
             s = cached.summary if cached is not None else chunks.summarize_chunk(
-                self.rec._payload(self.rec._chunks[ci]), self.rec.strings)
+                self._events(ci), self.rec.strings)
             self._summaries[ci] = s
         return s
 

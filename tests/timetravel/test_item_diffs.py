@@ -1,0 +1,148 @@
+"""Time travel over recordings made with item diffs (--item-diffs, format 1.1: ITEMS records):
+every step's locals, value history and post-mortem replay through `devsandbox dap` equal the
+export, with the native scanner and with its Python fallback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tt_support import PROGRAMS, TIMEOUT, Truth, check_against_truth, env, export, marker_line
+
+from devsandbox.recording import chunks, history, itemdiffs
+from devsandbox.recording.reader import Recording
+from devsandbox.recording.timeline import Timeline
+
+MUTATE = PROGRAMS / "mutate.py"
+
+
+def record_item_diffs(program: Path, out: Path) -> Path:
+    proc = subprocess.run([sys.executable, "-m", "devsandbox", "record", "-q", "--item-diffs",
+                           "--chunk-kb", "4", "--out", str(out), "--", str(program)],
+                          check=False, env=env(), capture_output=True, text=True,
+                          timeout=TIMEOUT, cwd=program.parent)
+    assert out.exists(), proc.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def mutated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
+    out = record_item_diffs(MUTATE, tmp_path_factory.mktemp("rec") / "mutate.dsrec")
+    return out, export(out)
+
+
+@pytest.fixture(scope="module")
+def loop_items(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
+    out = record_item_diffs(PROGRAMS / "loop.py", tmp_path_factory.mktemp("rec") / "loop.dsrec")
+    return out, export(out)
+
+
+@pytest.fixture(params=["native", "python"])
+def scanner(request, monkeypatch):
+    if request.param == "native":
+        if chunks.native is None:
+            pytest.skip("devsandbox._timescan is not built")
+    else:
+        monkeypatch.setattr(chunks, "native", None)
+    return request.param
+
+
+def test_the_recording_has_item_diffs(mutated):
+    with Recording(str(mutated[0])) as rec:
+        assert rec.minor >= 1 and rec.meta.get("item_diffs")
+        assert len(rec._chunks) >= 3
+        patched = [ci for ci, ch in enumerate(rec._chunks)
+                   if itemdiffs.as_sets(buf := rec._payload(ch)) != buf]
+        assert len(patched) >= len(rec._chunks) - 2  # ITEMS records in every chunk of the loop
+
+
+def test_locals_at_every_step(mutated, scanner):
+    path, truth = mutated
+    tl = Timeline(Recording(str(path)))
+    steps = 0
+    for e in truth.events:
+        if e["kind"] == "mark":
+            continue
+        frames = tl.stack(e["thread"], e["step"])
+        expected = truth.stack(e["thread"], e["step"])
+        assert [(f.code.qualname, f.line, f.fid) for f in frames] == [
+            (x["function"], x["line"], x["frame"]) for x in expected]
+        assert frames[0].locals() == e["locals"], e["step"]
+        for f, x in zip(frames[1:], expected[1:]):
+            assert f.locals() == truth.frame_locals(e["thread"], e["step"], x["frame"])
+        steps += 1
+    assert steps > 1000
+
+
+def _truth_changes(truth: Truth, function: str, name: str) -> list[tuple[int, str]]:
+    last: dict[int, str | None] = {}
+    out = []
+    for e in truth.events:
+        if e["kind"] == "mark" or e["function"] != function:
+            continue
+        value = e["locals"].get(name)
+        if value != last.get(e["frame"]) and value is not None:
+            out.append((e["step"], value))
+        last[e["frame"]] = value
+    return out
+
+
+@pytest.mark.parametrize("function,name", [("main", "xs"), ("main", "table"), ("main", "grid"),
+                                           ("main", "seen"), ("grow", "acc")])
+def test_every_patch_is_a_change(mutated, scanner, function, name):
+    path, truth = mutated
+    tl = Timeline(Recording(str(path)))
+    code = next(i for i, c in enumerate(tl.rec.codes) if c is not None and c.qualname == function)
+    expected = _truth_changes(truth, function, name)
+    assert len(expected) > 5
+    watch = history.Watch(name, 1, codes=frozenset({code}))
+    assert [(c.step, c.new) for c in history.changes(tl, watch)] == expected
+    distinct: dict = {}
+    listed, more = history.tally(tl, watch, distinct, 3)
+    assert [(step, history.text_of(new)) for step, _f, _c, new, _old in listed] == expected[:3]
+    assert more
+    if function == "main":
+        fid = next(e["frame"] for e in truth.events if e.get("function") == "main")
+        one = history.Watch(name, 1, fids=frozenset({fid}))
+        for e in truth.events[::7]:
+            if e.get("frame") != fid:
+                continue
+            seen = [s for s, _ in expected if s <= e["step"]]
+            change = history.last_change(tl, one, e["step"])
+            assert (change.step if change else None) == (seen[-1] if seen else None)
+
+
+def test_postmortem_replay_through_dap(mutated, replay_of):
+    path, truth = mutated
+    r = replay_of(path)
+    check_against_truth(r, truth)
+    functions = set()
+    for _ in range(40):  # back from the end, into grow's calls
+        r.move("devsandbox/stepBackIn")
+        functions.add(check_against_truth(r, truth)["function"])
+    assert functions == {"main", "grow"}
+    for _ in range(10):
+        r.move("stepBack")
+        check_against_truth(r, truth)
+    frame = next(f for f in r.frames() if f["name"] == "main")
+    hist = r.request("devsandbox/valueHistory", {"expression": "xs", "frameId": frame["id"]})
+    expected = _truth_changes(truth, "main", "xs")
+    assert [(c["step"], c["value"]) for c in hist["changes"]][:5] == expected[:5]
+    assert [c["value"] for c in hist["changes"]][:3] == ["[]", "[0]", "[0, 1]"]
+    line = marker_line(MUTATE, "append")
+    assert truth.at(1, hist["changes"][1]["step"] - 1)["line"] == line
+
+
+def test_postmortem_loop_through_dap(loop_items, replay_of):
+    path, truth = loop_items
+    r = replay_of(path)
+    assert r.first["reason"] == "exception"
+    check_against_truth(r, truth)
+    for _ in range(60):
+        r.move("stepBack")
+        check_against_truth(r, truth)
+    for _ in range(20):
+        r.move("next")
+        check_against_truth(r, truth)
