@@ -21,8 +21,8 @@ from devsandbox.recorder.format import E, FormatError, V, varint
 
 from .chunks import _varint, skip_value
 
-# A value while rewriting: a builtin container as [tag, total, items, keys or None]
-# (items and keys: values), anything else as the bytes of its encoding.
+# A value while rewriting: a builtin container as [tag, total, items, keys or None, its
+# encoding or None] (items and keys: values), anything else as the bytes of its encoding.
 Tree = Any
 
 
@@ -41,23 +41,29 @@ def _tree(buf: bytes, pos: int) -> tuple[Tree, int]:
             keys.append(key)
         item, pos = _tree(buf, pos)
         items.append(item)
-    return [tag, total, items, keys], pos
+    return [tag, total, items, keys, None], pos
 
 
-def _encode(tree: Tree, out: bytearray) -> None:
-    if isinstance(tree, bytes):
-        out += tree
-        return
-    tag, total, items, keys = tree
-    out.append(tag)
-    out += varint(total)
-    out += varint(len(items))
-    for i, item in enumerate(items):
-        if keys is not None:
-            _encode(keys[i], out)
-        if item is None:
-            raise FormatError("ITEMS record left an item of a container unset")
-        _encode(item, out)
+def _encode(tree: Tree) -> bytes:
+    """The encoding of a value (a container's is kept until a patch changes it)."""
+    if tree.__class__ is bytes:
+        return tree  # type: ignore[no-any-return]
+    if tree is None:
+        raise FormatError("an ITEMS record left an item of a container unset")
+    cached = tree[4]
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    tag, total, items, keys, _ = tree
+    parts = [bytes((tag,)), varint(total), varint(len(items))]
+    if keys is None:
+        for item in items:
+            parts.append(item if item.__class__ is bytes else _encode(item))
+    else:
+        for key, item in zip(keys, items):
+            parts.append(key if key.__class__ is bytes else _encode(key))
+            parts.append(item if item.__class__ is bytes else _encode(item))
+    tree[4] = out = b"".join(parts)
+    return out
 
 
 def _apply_items(values: dict[int, Any], buf: bytes, pos: int, at: int) -> tuple[int, int]:
@@ -68,11 +74,15 @@ def _apply_items(values: dict[int, Any], buf: bytes, pos: int, at: int) -> tuple
     node = values.get(name)
     if isinstance(node, tuple):
         node = values[name] = _tree(buf, node[0])[0]
+    if isinstance(node, list):
+        node[4] = None
     for _ in range(depth):
         index, pos = _varint(buf, pos)
         if not isinstance(node, list) or index >= len(node[2]):
             raise FormatError(f"ITEMS record at {at} does not match the recorded value")
         node = node[2][index]
+        if isinstance(node, list):
+            node[4] = None
     if not isinstance(node, list):
         raise FormatError(f"ITEMS record at {at} for a value that is not a container")
     total, pos = _varint(buf, pos)
@@ -124,7 +134,7 @@ def as_sets(buf: bytes) -> bytes:
             for name in run:
                 out.append(E.SET)
                 out += varint(name)
-                _encode(values[name], out)
+                out += _encode(values[name])
             run = []
         if op == E.SET:
             k, pos = vi(buf, pos)
@@ -174,7 +184,7 @@ def as_sets(buf: bytes) -> bytes:
         for name in run:
             out.append(E.SET)
             out += varint(name)
-            _encode(values[name], out)
+            out += _encode(values[name])
         copied = n
     if not out and copied == 0:
         return buf
