@@ -42,7 +42,8 @@ async def test_the_share_of_routed_calls_follows_the_setting(app) -> None:
 
     before = (await app.call("canarySetShare", id=ident, share=0.9))["routes"]
     assert (await app.call("canaryStatus", id=ident))["share"] == 0.9
-    after = (await wait_calls(app, ident, status["calls"] + 800))["routes"]
+    before_total = before["variant"]["calls"] + before["baseline"]["calls"]
+    after = (await wait_calls(app, ident, before_total + 800))["routes"]
     new_variant = after["variant"]["calls"] - before["variant"]["calls"]
     new_total = new_variant + after["baseline"]["calls"] - before["baseline"]["calls"]
     assert new_total >= 700 and 0.82 <= new_variant / new_total <= 0.97
