@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from tt_support import PROGRAMS, TIMEOUT, Truth, check_against_truth, env, export, marker_line
 
+from devsandbox.dapclient import DapClient
 from devsandbox.recording import chunks, history, itemdiffs
 from devsandbox.recording.reader import Recording
 from devsandbox.recording.timeline import Timeline
@@ -146,3 +147,41 @@ def test_postmortem_loop_through_dap(loop_items, replay_of):
     for _ in range(20):
         r.move("next")
         check_against_truth(r, truth)
+
+
+def test_live_session_with_item_diffs(tmp_path):
+    """A live session (real debugpy) recording with item diffs: back in the past, `xs` (a list
+    appended to) and its history are those of the recording's export."""
+    client = DapClient([sys.executable, "-m", "devsandbox", "dap"], env=env())
+    line = marker_line(MUTATE, "append")
+    try:
+        client.start("launch", {"program": str(MUTATE), "console": "internalConsole",
+                                "devsandbox": {"record": True, "recordingPath": str(tmp_path),
+                                               "itemDiffs": True}},
+                     breakpoints={str(MUTATE): [{"line": line}]}, timeout=60)
+        tid = client.stopped(timeout=60)["threadId"]
+        for _ in range(4):
+            client.resume("continue", tid)
+        body = client.resume("reverseContinue", tid)
+        assert body["description"].startswith("Breakpoint: step")
+        pos = client.request("devsandbox/position")["body"]
+        assert pos["inPast"] and pos["line"] == line
+        past = client.locals(client.top_frame(tid)["id"])
+        assert past["xs"] == "[0, 1, 2]" and past["i"] == "3"
+        hist = client.request("devsandbox/valueHistory", {"expression": "xs"})["body"]
+        last = client.request("devsandbox/lastWrite", {"expression": "xs"})["body"]
+        recording = Path(pos["recording"])
+    finally:
+        try:
+            client.request("disconnect", {"terminateDebuggee": True}, timeout=15, check=False)
+        finally:
+            client.close()
+    with Recording(str(recording)) as rec:
+        assert rec.meta.get("item_diffs")
+    truth = export(recording)
+    e = truth.at(1, pos["step"])
+    assert {k: e["locals"][k] for k in ("xs", "table", "grid", "seen")} == {
+        k: past[k] for k in ("xs", "table", "grid", "seen")}
+    expected = [(s, v) for s, v in _truth_changes(truth, "main", "xs") if s <= pos["step"]]
+    assert [(c["step"], c["value"]) for c in hist["changes"]][:len(expected)] == expected
+    assert last["found"] and (last["old"], last["new"]) == ("[0, 1]", "[0, 1, 2]")
