@@ -26,11 +26,12 @@
  *   (µs since the recording's clock origin); both empty in older recordings.
  * writes(buf, tid, names, fids, codes) -> list of (index, fid, code, name, start, end, restated)
  *   (start = end = -1 for a deleted name); fids/codes: a set or None.
- * changes(buf, tid, name, fids, codes, last) -> list of (index, fid, code, value, previous)
- *   only the writes of one name whose bytes differ from the frame's previous
- *   value (bytes, or None when deleted/unbound); `last` ({fid: bytes or None})
- *   holds the previous values and is updated (a keyframe's copy of a frame not
- *   in `last` only sets its baseline).
+ * changes(buf, tid, name, fids, codes, last[, None, 0, -1, complete]) -> list of
+ *   (index, fid, code, value, previous): only the writes of one name whose bytes differ
+ *   from the frame's previous value (bytes, or None when deleted/unbound); `last`
+ *   ({fid: bytes or None}) holds the previous values and is updated (a keyframe's copy
+ *   of a frame not in `last` only sets its baseline, unless `complete`: every chunk
+ *   before was seen, so that copy is the name's first value in the frame).
  * changes(buf, tid, name, fids, codes, last, distinct, first, keep) -> (kept, counted)
  *   the same changes tallied instead of listed: each change to a value (not a
  *   deletion) counts in `distinct` ({value bytes: [count, first step, last step,
@@ -669,6 +670,8 @@ typedef struct {
     PyObject *distinct, *tid;  /* tallying (distinct != NULL): see the module doc */
     long long first;
     Py_ssize_t keep, counted;
+    int complete;  /* every earlier write is in `last`: a keyframe's copy of a frame not in it
+                    * is the name's first value in that frame (a change from unbound) */
 } ChangesCtx;
 
 /* count one change to `value` (bytes) at `step` in ctx->distinct */
@@ -715,7 +718,7 @@ static int on_change(void *vctx, int64_t index, Slot *top, uint32_t name, Py_ssi
     PyObject *item = NULL;
     /* a keyframe's copy is a change when it differs from a value seen before (the
      * keyframe holds the values at the chunk's first step); else only a baseline */
-    int listed = !restated || prev;
+    int listed = !restated || prev || ctx->complete;
     if (listed && ctx->distinct) {  /* tallying: deletions are not counted */
         listed = start >= 0;
         if (listed) {
@@ -746,11 +749,19 @@ static PyObject *changes(PyObject *self, PyObject *args)
     PyObject *fids, *codes, *last, *distinct = NULL;
     long long first = 0;
     Py_ssize_t keep = -1;
-    if (!PyArg_ParseTuple(args, "y*IIOOO!|O!Ln", &view, &tid, &name, &fids, &codes, &PyDict_Type,
-                          &last, &PyDict_Type, &distinct, &first, &keep))
+    int complete = 0;
+    if (!PyArg_ParseTuple(args, "y*IIOOO!|OLnp", &view, &tid, &name, &fids, &codes, &PyDict_Type,
+                          &last, &distinct, &first, &keep, &complete))
         return NULL;
+    if (distinct == Py_None) distinct = NULL;
+    if (distinct && !PyDict_Check(distinct)) {
+        PyErr_SetString(PyExc_TypeError, "distinct must be a dict or None");
+        PyBuffer_Release(&view);
+        return NULL;
+    }
     PyObject *names = PySet_New(NULL), *key = PyLong_FromUnsignedLong(name);
-    ChangesCtx ctx = {PyList_New(0), last, distinct, PyLong_FromUnsignedLong(tid), first, keep, 0};
+    ChangesCtx ctx = {PyList_New(0), last, distinct, PyLong_FromUnsignedLong(tid), first, keep, 0,
+                      complete};
     if (!names || !key || !ctx.out || !ctx.tid || PySet_Add(names, key) < 0
         || walk_writes(&view, tid, names, fids, codes, on_change, &ctx) < 0) {
         Py_CLEAR(ctx.out);

@@ -473,20 +473,24 @@ def _set(ids: Any) -> set[int] | None:
 
 
 def changes(buf: bytes, tid: int, name: int, fids: Any, codes: Any,
-            last: dict[int, bytes | None]) -> list[tuple[int, int, int, bytes | None]] | None:
+            last: dict[int, bytes | None], complete: bool = False,
+            ) -> list[tuple[int, int, int, bytes | None]] | None:
     """The writes of one name whose encoded value differs from the frame's
     previous one in `last` (updated): (step index, fid, code, value bytes or
-    None when deleted).  None when the native module is not built."""
+    None when deleted).  `complete`: every earlier chunk went through `last`, so
+    a keyframe's copy for a frame not in it is a first value, not a baseline.
+    None when the native module is not built."""
     if native is None:
         return None
     try:
-        return native.changes(buf, tid, name, _set(fids), _set(codes), last)  # type: ignore[no-any-return]
+        return native.changes(buf, tid, name, _set(fids), _set(codes), last,  # type: ignore[no-any-return]
+                              None, 0, -1, complete)
     except ValueError as exc:
         raise FormatError(str(exc)) from None
 
 
 def tally(buf: bytes, tid: int, name: int, fids: Any, codes: Any, last: dict[int, bytes | None],
-          distinct: dict[bytes, list[int]], first: int, keep: int,
+          distinct: dict[bytes, list[int]], first: int, keep: int, complete: bool = False,
           ) -> tuple[list[tuple[int, int, int, bytes, bytes | None]], int] | None:
     """`changes` counted rather than listed: each change to a value (not a deletion)
     counts in `distinct` ({value bytes: [count, first step, last step, tid]}, steps
@@ -496,6 +500,6 @@ def tally(buf: bytes, tid: int, name: int, fids: Any, codes: Any, last: dict[int
         return None
     try:
         return native.changes(buf, tid, name, _set(fids), _set(codes), last,  # type: ignore[no-any-return]
-                              distinct, first, keep)
+                              distinct, first, keep, complete)
     except ValueError as exc:
         raise FormatError(str(exc)) from None

@@ -97,6 +97,9 @@ class _Tracker:
         self.values: dict[int, dict[str, tuple[str, bool]]] = {}
         self.shown: dict[int, str | None] = {}
         self.raw: dict[int, bytes | None] = {}  # simple watches with the native scanner
+        # every chunk of the thread so far went through this tracker (no seed): a keyframe's
+        # copy of a frame it has not seen is that name's first value there, not a baseline
+        self.complete = False
 
     def value(self, fid: int) -> str | None:
         current = self.values.get(fid, {})
@@ -127,7 +130,8 @@ class _Tracker:
         had = fid in self.shown
         old = self.shown.get(fid)
         self.shown[fid] = new
-        if (had and old == new) or (not had and (restated or new is None)):
+        if (had and old == new) or (not had and ((restated and not self.complete)
+                                                 or new is None)):
             return None  # a keyframe's copy of an unknown frame is only a baseline
         return old, new
 
@@ -165,7 +169,8 @@ def _chunk_raw(tl: Timeline, ci: int, tracker: _Tracker) -> list[Raw]:
     buf = tl.payload(ci)
     if tracker.simple and len(tracker.ids) == 1:
         (name_id,) = tracker.ids
-        fast = chunks.changes(buf, w.tid, name_id, w.fids, w.codes, tracker.raw)
+        fast = chunks.changes(buf, w.tid, name_id, w.fids, w.codes, tracker.raw,
+                              tracker.complete)
         if fast is not None:
             return [(first + (max(0, index)), fid, code, new, old)
                     for index, fid, code, new, old in fast]
@@ -193,6 +198,7 @@ def tally(tl: Timeline, watch: Watch, distinct: dict[Value, list[int]],
     if not ids:
         return [], False
     tracker = _Tracker(watch, ids)
+    tracker.complete = True  # from the thread's first chunk on
     id_set = frozenset(ids)
     listed: list[Raw] = []
     more = False
@@ -206,7 +212,8 @@ def tally(tl: Timeline, watch: Watch, distinct: dict[Value, list[int]],
         if tracker.simple and len(tracker.ids) == 1:
             (name_id,) = tracker.ids
             fast = chunks.tally(tl.payload(ci), tid, name_id, watch.fids, watch.codes,
-                                tracker.raw, distinct, first, max(0, keep - len(listed)))  # type: ignore[arg-type]
+                                tracker.raw, distinct, first, max(0, keep - len(listed)),  # type: ignore[arg-type]
+                                tracker.complete)
             if fast is not None:
                 kept, counted = fast
                 more = more or counted > len(kept)
@@ -244,6 +251,8 @@ def changes(tl: Timeline, watch: Watch, start: int | None = None,
     last = tl.step_count(tid) - 1 if end is None else end
     if start is not None:
         tracker.seed(tl, start)
+    else:
+        tracker.complete = True  # from the thread's first chunk on
     id_set = frozenset(ids)
     for ci in tl.chunks_of(tid):
         cfirst, cn = _range(tl, ci, tid)
