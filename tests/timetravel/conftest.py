@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from tt_support import PROGRAMS, Replay, Truth, export, record
 
+from devsandbox.recording import chunks
+
 
 @pytest.fixture(scope="module")
 def loop_recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
@@ -30,3 +32,13 @@ def replay_of():
         r.close()
 
 
+@pytest.fixture(params=["native", "python"])
+def scanner(request, monkeypatch):
+    """The chunk scanner a test runs with: the C one (devsandbox._timescan) or its Python
+    fallback."""
+    if request.param == "native":
+        if chunks.native is None:
+            pytest.skip("devsandbox._timescan is not built")
+    else:
+        monkeypatch.setattr(chunks, "native", None)
+    return request.param

@@ -12,7 +12,7 @@ import pytest
 from tt_support import PROGRAMS, TIMEOUT, Truth, check_against_truth, env, export, marker_line
 
 from devsandbox.dapclient import DapClient
-from devsandbox.recording import chunks, history, itemdiffs
+from devsandbox.recording import history, itemdiffs
 from devsandbox.recording.reader import Recording
 from devsandbox.recording.timeline import Timeline
 
@@ -38,16 +38,6 @@ def mutated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
 def loop_items(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
     out = record_item_diffs(PROGRAMS / "loop.py", tmp_path_factory.mktemp("rec") / "loop.dsrec")
     return out, export(out)
-
-
-@pytest.fixture(params=["native", "python"])
-def scanner(request, monkeypatch):
-    if request.param == "native":
-        if chunks.native is None:
-            pytest.skip("devsandbox._timescan is not built")
-    else:
-        monkeypatch.setattr(chunks, "native", None)
-    return request.param
 
 
 def test_the_recording_has_item_diffs(mutated):

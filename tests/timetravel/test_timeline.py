@@ -9,7 +9,7 @@ import pytest
 from tt_support import PROGRAMS, Truth, export, record
 
 from devsandbox.recorder.format import E
-from devsandbox.recording import chunks, history, navigate
+from devsandbox.recording import history, navigate
 from devsandbox.recording.reader import Recording
 from devsandbox.recording.timeline import Timeline
 
@@ -19,16 +19,6 @@ def chunky(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Truth]:
     out = tmp_path_factory.mktemp("rec") / "chunky.dsrec"
     record(PROGRAMS / "chunky.py", out)
     return str(out), export(out)
-
-
-@pytest.fixture(params=["native", "python"])
-def scanner(request, monkeypatch):
-    if request.param == "native":
-        if chunks.native is None:
-            pytest.skip("devsandbox._timescan is not built")
-    else:
-        monkeypatch.setattr(chunks, "native", None)
-    return request.param
 
 
 def test_several_chunks(chunky):
