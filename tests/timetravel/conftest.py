@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tt_support import PROGRAMS, Replay, Truth, export, record
+from tt_support import PROGRAMS, Replay, Truth, env, export, record
 
+from devsandbox.dapclient import DapClient
 from devsandbox.recording import chunks
 
 
@@ -42,3 +44,15 @@ def scanner(request, monkeypatch):
     else:
         monkeypatch.setattr(chunks, "native", None)
     return request.param
+
+
+@pytest.fixture
+def live(tmp_path: Path):
+    """A `devsandbox dap` client for a live session, and a directory for its recording."""
+    client = DapClient([sys.executable, "-m", "devsandbox", "dap"], env=env())
+    yield client, tmp_path
+    if client.proc is not None and client.proc.stdin is not None and not client.proc.stdin.closed:
+        try:
+            client.request("disconnect", {"terminateDebuggee": True}, timeout=15, check=False)
+        finally:
+            client.close()

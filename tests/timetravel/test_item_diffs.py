@@ -67,26 +67,13 @@ def test_locals_at_every_step(mutated, scanner):
     assert steps > 1000
 
 
-def _truth_changes(truth: Truth, function: str, name: str) -> list[tuple[int, str]]:
-    last: dict[int, str | None] = {}
-    out = []
-    for e in truth.events:
-        if e["kind"] == "mark" or e["function"] != function:
-            continue
-        value = e["locals"].get(name)
-        if value != last.get(e["frame"]) and value is not None:
-            out.append((e["step"], value))
-        last[e["frame"]] = value
-    return out
-
-
 @pytest.mark.parametrize("function,name", [("main", "xs"), ("main", "table"), ("main", "grid"),
                                            ("main", "seen"), ("grow", "acc")])
 def test_every_patch_is_a_change(mutated, scanner, function, name):
     path, truth = mutated
     tl = Timeline(Recording(str(path)))
     code = next(i for i, c in enumerate(tl.rec.codes) if c is not None and c.qualname == function)
-    expected = _truth_changes(truth, function, name)
+    expected = truth.changes(function, name)
     assert len(expected) > 5
     watch = history.Watch(name, 1, codes=frozenset({code}))
     assert [(c.step, c.new) for c in history.changes(tl, watch)] == expected
@@ -119,7 +106,7 @@ def test_postmortem_replay_through_dap(mutated, replay_of):
         check_against_truth(r, truth)
     frame = next(f for f in r.frames() if f["name"] == "main")
     hist = r.request("devsandbox/valueHistory", {"expression": "xs", "frameId": frame["id"]})
-    expected = _truth_changes(truth, "main", "xs")
+    expected = truth.changes("main", "xs")
     assert [(c["step"], c["value"]) for c in hist["changes"]][:5] == expected[:5]
     assert [c["value"] for c in hist["changes"]][:3] == ["[]", "[0]", "[0, 1]"]
     line = marker_line(MUTATE, "append")
@@ -172,6 +159,6 @@ def test_live_session_with_item_diffs(tmp_path):
     e = truth.at(1, pos["step"])
     assert {k: e["locals"][k] for k in ("xs", "table", "grid", "seen")} == {
         k: past[k] for k in ("xs", "table", "grid", "seen")}
-    expected = [(s, v) for s, v in _truth_changes(truth, "main", "xs") if s <= pos["step"]]
+    expected = [(s, v) for s, v in truth.changes("main", "xs") if s <= pos["step"]]
     assert [(c["step"], c["value"]) for c in hist["changes"]][:len(expected)] == expected
     assert last["found"] and (last["old"], last["new"]) == ("[0, 1]", "[0, 1, 2]")

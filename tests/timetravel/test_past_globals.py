@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from tt_support import PROGRAMS, Replay, env, export, marker_line, record
 
 from devsandbox.dapclient import DapClient
@@ -85,17 +84,6 @@ def test_a_post_mortem_replay_shows_each_steps_globals(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["divergence"] is None
-
-
-@pytest.fixture
-def live(tmp_path: Path):
-    client = DapClient([sys.executable, "-m", "devsandbox", "dap"], env=env())
-    yield client, tmp_path
-    if client.proc is not None and client.proc.stdin is not None and not client.proc.stdin.closed:
-        try:
-            client.request("disconnect", {"terminateDebuggee": True}, timeout=15, check=False)
-        finally:
-            client.close()
 
 
 def test_a_live_recorded_session_shows_each_steps_globals(live) -> None:

@@ -65,19 +65,6 @@ def test_stepping_matches_the_events(chunky, scanner):
         assert prev == want
 
 
-def _truth_changes(truth: Truth, function: str, name: str) -> list[tuple[int, str]]:
-    last: dict[int, str | None] = {}
-    out = []
-    for e in truth.events:
-        if e["kind"] == "mark" or e["function"] != function:
-            continue
-        value = e["locals"].get(name)
-        if value != last.get(e["frame"]) and value is not None:
-            out.append((e["step"], value))
-        last[e["frame"]] = value
-    return out
-
-
 @pytest.mark.parametrize("function,name", [("main", "total"), ("main", "label"),
                                            ("main", "state"), ("step", "k")])
 def test_value_changes_and_last_writes(chunky, scanner, function, name):
@@ -85,12 +72,11 @@ def test_value_changes_and_last_writes(chunky, scanner, function, name):
     tl = Timeline(Recording(path))
     code = next(i for i, c in enumerate(tl.rec.codes) if c is not None and c.qualname == function)
     watch = history.Watch(name, 1, codes=frozenset({code}))
-    assert [(c.step, c.new) for c in history.changes(tl, watch)] == _truth_changes(
-        truth, function, name)
+    assert [(c.step, c.new) for c in history.changes(tl, watch)] == truth.changes(function, name)
     if function != "main":
         return
     fid = next(e["frame"] for e in truth.events if e.get("function") == "main")
-    expected = _truth_changes(truth, function, name)
+    expected = truth.changes(function, name)
     for e in truth.events:
         if e.get("frame") != fid:
             continue
@@ -106,7 +92,7 @@ def test_value_tally_counts_every_change(chunky, scanner, function, name):
     path, truth = chunky
     tl = Timeline(Recording(path))
     code = next(i for i, c in enumerate(tl.rec.codes) if c is not None and c.qualname == function)
-    expected = _truth_changes(truth, function, name)
+    expected = truth.changes(function, name)
     assert len(expected) > 3
     distinct: dict = {}
     listed, more = history.tally(tl, history.Watch(name, 1, codes=frozenset({code})), distinct, 3)

@@ -5,23 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
 from tt_support import PROGRAMS, env, export, marker_line
 
 from devsandbox.dapclient import DapClient
 
 LOOP = PROGRAMS / "loop.py"
-
-
-@pytest.fixture
-def live(tmp_path: Path):
-    client = DapClient([sys.executable, "-m", "devsandbox", "dap"], env=env())
-    yield client, tmp_path
-    if client.proc is not None and client.proc.stdin is not None and not client.proc.stdin.closed:
-        try:
-            client.request("disconnect", {"terminateDebuggee": True}, timeout=15, check=False)
-        finally:
-            client.close()
 
 
 def start(client: DapClient, tmp: Path, breakpoints: list[dict]) -> int:

@@ -58,6 +58,20 @@ class Truth:
                 return e["locals"]
         raise AssertionError(f"frame {frame} has no event before step {step}")
 
+    def changes(self, function: str, name: str) -> list[tuple[int, str]]:
+        """(step, value) each time a local of `function` takes a value other than the one
+        its frame had at its previous event (its first value included)."""
+        last: dict[int, str | None] = {}
+        out = []
+        for e in self.events:
+            if e["kind"] == "mark" or e["function"] != function:
+                continue
+            value = e["locals"].get(name)
+            if value != last.get(e["frame"]) and value is not None:
+                out.append((e["step"], value))
+            last[e["frame"]] = value
+        return out
+
     def stack(self, thread: int, step: int) -> list[dict[str, Any]]:
         """The frames at a step, innermost first: (function, line, frame id)."""
         out = []
