@@ -91,10 +91,10 @@ def encoded_node(buf: bytes, span: tuple[int, int]) -> Node:
         value = ev.from_repr(text, tag != V.REPR)
         fields = isinstance(value, ev.Opaque) and bool(value.fields)
         return Node(text, ev.type_name(value), value=value, expandable=fields)
-    if tag == V.OBJECT:
-        value = ev.from_encoded(buf, pos)
-        return Node(text, ev.type_name(value), buf, pos, value=value,
-                    expandable=bool(value.fields) or bool(value.missing))
+    if tag == V.OBJECT:  # expands into its recorded attributes (_encoded_children)
+        n, at = read_varint(buf, pos + 1)
+        total, _ = read_varint(buf, at + n)
+        return Node(text, ev.type_name(ev.from_repr(text)), buf, pos, expandable=total > 0)
     if tag == V.DEEP:
         return Node(text, _TYPE_NAMES.get(buf[pos + 1], "object"))
     return Node(text, _TYPE_NAMES.get(tag, "object"))
