@@ -165,15 +165,9 @@ class _Judge:
             where = navigate.uncaught(self.tl)
             if where is not None:
                 w_ci, w_order = self.tl.when(*where)
-                finders.append(lambda ci: [(w_order, where[0], where[1], "uncaught")]
+                finders.append(lambda ci, forward=None: [(w_order, where[0], where[1], "uncaught")]
                                if ci == w_ci else [])
-
-        def find(ci: int) -> list[navigate.Candidate]:
-            out: list[navigate.Candidate] = []
-            for f in finders:
-                out.extend(f(ci))
-            return out
-        return find
+        return navigate.merged(finders)
 
     def accept(self, cand: navigate.Candidate) -> bool:
         _order, tid, step, what = cand

@@ -17,8 +17,10 @@ that cannot hold what they look for (see `chunks.Summary`).
 
 from __future__ import annotations
 
+import heapq
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from devsandbox.recorder.format import E
 
@@ -109,78 +111,145 @@ def last_stop(tl: Timeline, tid: int) -> int:
 
 # ---- searching for steps of all threads ----------------------------------------------------
 
-def _find_aligned(data: bytes, needle: bytes, size: int) -> Iterator[int]:
-    """Indices i (in items of `size` bytes) where the item equals `needle`."""
-    at = data.find(needle)
+def _find_aligned(data: bytes, needle: bytes, size: int, forward: bool = True) -> Iterator[int]:
+    """Indices i (in items of `size` bytes) where the item equals `needle`, in increasing
+    order (or decreasing when not `forward`)."""
+    if forward:
+        at = data.find(needle)
+        while at >= 0:
+            if at % size == 0:
+                yield at // size
+                at = data.find(needle, at + size)
+            else:
+                at = data.find(needle, at + 1)
+        return
+    at = data.rfind(needle)
     while at >= 0:
         if at % size == 0:
             yield at // size
-            at = data.find(needle, at + size)
+            at = data.rfind(needle, 0, at)
         else:
-            at = data.find(needle, at + 1)
+            at = data.rfind(needle, 0, at + size - 1)
+
+
+_PACK = {1: "=B", 2: "=H", 4: "=I"}
+
+
+def _item_bytes(values: Any) -> bytes:
+    """The items of a step array as bytes, without a copy when they are bytes already (the
+    native scanner's arrays are memoryviews of bytes)."""
+    if isinstance(values, memoryview) and isinstance(values.obj, bytes) and values.c_contiguous \
+            and values.nbytes == len(values.obj):
+        return values.obj
+    return bytes(values)
+
+
+def iter_line_hits(ts: ThreadSteps, keys: set[int], lines: set[int],
+                   forward: bool = True) -> Iterator[int]:
+    """Indices of the line events of `ts` at one of the (code, line) `keys`, in order
+    (reversed when not `forward`), found lazily (no list of every hit)."""
+    data = _item_bytes(ts.lines)
+    size = ts.lines.itemsize
+    kinds, codes = ts.kinds, ts.codes
+
+    def one(line: int) -> Iterator[int]:
+        for i in _find_aligned(data, struct.pack(_PACK[size], line), size, forward):
+            if kinds[i] == E.LINE and line_key(codes[i], line) in keys:
+                yield i
+
+    gens = [one(line) for line in lines if line < 1 << (8 * size)]
+    if len(gens) == 1:
+        return gens[0]
+    return heapq.merge(*gens, reverse=not forward)
 
 
 def line_hits(ts: ThreadSteps, keys: set[int], lines: set[int]) -> list[int]:
     """Indices of the line events of `ts` at one of the (code, line) `keys`."""
-    data = ts.lines.tobytes()
-    size = ts.lines.itemsize
-    out = []
-    for line in lines:
-        if line >= 1 << (8 * size):
-            continue
-        for i in _find_aligned(data, struct.pack("=H" if size == 2 else "=I", line), size):
-            if ts.kinds[i] == E.LINE and line_key(ts.codes[i], line) in keys:
-                out.append(i)
-    out.sort()
-    return out
+    return list(iter_line_hits(ts, keys, lines))
+
+
+def iter_kind_hits(ts: ThreadSteps, kind: int, forward: bool = True) -> Iterator[int]:
+    kinds = ts.kinds
+    if forward:
+        at = kinds.find(kind)
+        while at >= 0:
+            yield at
+            at = kinds.find(kind, at + 1)
+    else:
+        at = kinds.rfind(kind)
+        while at >= 0:
+            yield at
+            at = kinds.rfind(kind, 0, at)
 
 
 def kind_hits(ts: ThreadSteps, kind: int) -> list[int]:
-    out = []
-    at = ts.kinds.find(kind)
-    while at >= 0:
-        out.append(at)
-        at = ts.kinds.find(kind, at + 1)
-    return out
+    return list(iter_kind_hits(ts, kind))
 
 
 Candidate = tuple[int, int, int, str]  # (order in chunk, thread, step, what)
-Finder = Callable[[int], list[Candidate]]  # chunk index -> candidates in it (any order)
+Finder = Callable[..., Iterable[Candidate]]
+"""finder(ci) -> the candidates in chunk `ci` (a list, any order); finder(ci, forward) ->
+an iterator over them in the recorded order (reversed when not `forward`), made lazily so
+that a search that stops at the first accepted one builds no list of every hit (a line run
+thousands of times per chunk)."""
+
+
+def _ordered(found: Iterable[Candidate], forward: bool | None) -> Iterable[Candidate]:
+    return list(found) if forward is None else found
+
+
+def merged(finders: list[Finder]) -> Finder:
+    """One finder over the candidates of several."""
+    def find(ci: int, forward: bool | None = None) -> Iterable[Candidate]:
+        if forward is None:
+            return [c for f in finders for c in f(ci)]
+        if len(finders) == 1:
+            return finders[0](ci, forward)
+        return heapq.merge(*(f(ci, forward) for f in finders), reverse=not forward)
+    return find
 
 
 def search(tl: Timeline, start: tuple[int, int], forward: bool, finder: Finder,
            accept: Callable[[Candidate], bool]) -> Candidate | None:
     """The nearest candidate strictly after (before) the global point `start`
-    that `accept` takes, walking chunks in order; `finder` lists a chunk's
-    candidates (and is expected to return [] fast for chunks it can skip)."""
+    that `accept` takes, walking chunks in order; `finder(ci, forward)` lists a chunk's
+    candidates in the walking order (and is expected to be empty fast for chunks it can
+    skip)."""
     ci, order = start
     n = tl.nchunks
     while 0 <= ci < n:
-        found = finder(ci)
-        if found:
-            found.sort(reverse=not forward)
-            for cand in found:
-                if ci == start[0] and (cand[0] <= order if forward else cand[0] >= order):
-                    continue
-                if accept(cand):
-                    return cand
+        for cand in finder(ci, forward):
+            if ci == start[0] and (cand[0] <= order if forward else cand[0] >= order):
+                continue
+            if accept(cand):
+                return cand
         ci += 1 if forward else -1
     return None
+
+
+def _by_order(per_thread: list[Iterator[Candidate]], forward: bool) -> Iterable[Candidate]:
+    if len(per_thread) == 1:
+        return per_thread[0]
+    return heapq.merge(*per_thread, reverse=not forward)
 
 
 def line_finder(tl: Timeline, keys: set[int]) -> Finder:
     """Candidates: line events at one of `keys` (code << 24 | line), all threads."""
     lines = {k & 0xFFFFFF for k in keys}
 
-    def find(ci: int) -> list[Candidate]:
+    def hits(ts: ThreadSteps, tid: int, forward: bool) -> Iterator[Candidate]:
+        order, first = ts.order, ts.first
+        for i in iter_line_hits(ts, keys, lines, forward):
+            yield (order[i], tid, first + i, "line")
+
+    def find(ci: int, forward: bool | None = None) -> Iterable[Candidate]:
         summary = tl.summary(ci)
-        out: list[Candidate] = []
+        per_thread = []
         for tid, present in summary.lines.items():
             if not any(k in present for k in keys):
                 continue
-            ts = tl.scan(ci).threads[tid]
-            out.extend((ts.order[i], tid, ts.first + i, "line") for i in line_hits(ts, keys, lines))
-        return out
+            per_thread.append(hits(tl.scan(ci).threads[tid], tid, forward is not False))
+        return _ordered(_by_order(per_thread, forward is not False), forward)
 
     return find
 
@@ -189,17 +258,18 @@ def exception_finder(tl: Timeline) -> Finder:
     """Candidates: exception events where an exception was raised (not where it
     only passed through on its way out of a callee)."""
 
-    def find(ci: int) -> list[Candidate]:
+    def hits(ts: ThreadSteps, tid: int, forward: bool) -> Iterator[Candidate]:
+        for i in iter_kind_hits(ts, E.EXCEPTION, forward):
+            if not propagated(tl, tid, ts.first + i):
+                yield (ts.order[i], tid, ts.first + i, "exception")
+
+    def find(ci: int, forward: bool | None = None) -> Iterable[Candidate]:
         summary = tl.summary(ci)
-        out: list[Candidate] = []
+        per_thread = []
         for tid, raised in summary.raised.items():
-            if not raised:
-                continue
-            ts = tl.scan(ci).threads[tid]
-            for i in kind_hits(ts, E.EXCEPTION):
-                if not propagated(tl, tid, ts.first + i):
-                    out.append((ts.order[i], tid, ts.first + i, "exception"))
-        return out
+            if raised:
+                per_thread.append(hits(tl.scan(ci).threads[tid], tid, forward is not False))
+        return _ordered(_by_order(per_thread, forward is not False), forward)
 
     return find
 
@@ -207,17 +277,18 @@ def exception_finder(tl: Timeline) -> Finder:
 def call_finder(tl: Timeline, codes: set[int]) -> Finder:
     """Candidates: the first line of calls of the given code ids."""
 
-    def find(ci: int) -> list[Candidate]:
+    def hits(ts: ThreadSteps, tid: int, forward: bool) -> Iterator[Candidate]:
+        for i in iter_kind_hits(ts, E.CALL, forward):
+            if ts.codes[i] in codes:
+                yield (ts.order[i], tid, ts.first + i, "function")
+
+    def find(ci: int, forward: bool | None = None) -> Iterable[Candidate]:
         summary = tl.summary(ci)
-        out: list[Candidate] = []
+        per_thread = []
         for tid, called in summary.calls.items():
-            if not codes & called:
-                continue
-            ts = tl.scan(ci).threads[tid]
-            for i in kind_hits(ts, E.CALL):
-                if ts.codes[i] in codes:
-                    out.append((ts.order[i], tid, ts.first + i, "function"))
-        return out
+            if codes & called:
+                per_thread.append(hits(tl.scan(ci).threads[tid], tid, forward is not False))
+        return _ordered(_by_order(per_thread, forward is not False), forward)
 
     return find
 

@@ -32,8 +32,8 @@ from . import chunks, itemdiffs
 from .chunks import ChunkScan, Summary, ThreadSteps
 from .reader import CodeInfo, Recording
 
-CACHE_CHUNKS = 2
-"""Decoded chunks kept in memory (each about 20 bytes per step plus its payload)."""
+CACHE_CHUNKS = 1
+"""Decoded chunks kept in memory (each about 8 bytes per step plus its payload)."""
 
 
 @dataclass
@@ -139,13 +139,14 @@ class Timeline:
         if sc is not None:
             self._cache.move_to_end(ci)
             return sc
+        evicted = len(self._cache) >= CACHE_CHUNKS
+        while len(self._cache) >= CACHE_CHUNKS:  # before the scan: its memory is reused
+            self._cache.popitem(last=False)
         sc = chunks.scan_chunk(self._events(ci), self.rec.strings)
         self._summaries[ci] = sc.summary
         self._cache[ci] = sc
-        if len(self._cache) > CACHE_CHUNKS:
-            while len(self._cache) > CACHE_CHUNKS:
-                self._cache.popitem(last=False)
-            release_memory()
+        if evicted:
+            release_memory()  # the dropped scan's pages, the scan's transient buffers
         return sc
 
     def payload(self, ci: int) -> bytes:
