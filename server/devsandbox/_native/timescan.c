@@ -10,7 +10,7 @@
  *                     nsteps, typecodes)
  *     kinds: bytes (one opcode per step); codes, lines, depths, fids: bytes of
  *     the array typecodes in `typecodes` (a str of 4: the fewest bytes that hold
- *     every value, lines and fids at least "H"); order: bytes of uint32 (None when
+ *     every value, fids at least "H"); order: bytes of uint32 (None when
  *     the chunk holds one thread: it is the index); checkpoints: (words, at), both bytes of
  *     uint32: the stack before the thread's steps 0, `checkpoint`, 2 * `checkpoint`
  *     ... packed, checkpoint j starting at word at[j]: the record's offset, the
@@ -37,6 +37,10 @@
  *   deletion) counts in `distinct` ({value bytes: [count, first step, last step,
  *   tid]}, steps being `first` + index); only the first `keep` of them are
  *   listed, so that a whole recording is counted without an object per change.
+ * lz4_block(data, size) -> bytes
+ *   an LZ4 block (codec 1 of the format) decoded straight into a bytes object of at most
+ *   `size` bytes (ValueError if corrupt): lz4.block.decompress, without the lz4 package
+ *   (its libraries stay out of the server) and without a second buffer of the chunk's size.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -217,8 +221,11 @@ typedef struct {
     CFrame *stack;
     int depth, cap;
     int pop, keyed, raised, min_depth;
-    uint32_t nsteps, max_code, max_line, max_depth, max_fid, order_from;
-    Buf kinds, codes, lines, depths, fids, order;
+    uint32_t nsteps, max_code, max_line, max_depth, max_fid, total;
+    /* the step arrays (kinds, codes, lines, depths, fids, order), sized and typed by the
+     * first pass: bytes objects written in place by the second (see scan) */
+    PyObject *arr[6];
+    int width[6];
     Buf cps, cp_at;  /* packed checkpoints: see the module doc */
     Map line_counts, calls, names;
 } CThread;
@@ -299,8 +306,7 @@ static void thread_free(CThread *t)
 {
     pop_to(t, 0);
     PyMem_Free(t->stack);
-    PyMem_Free(t->kinds.d); PyMem_Free(t->codes.d); PyMem_Free(t->lines.d);
-    PyMem_Free(t->depths.d); PyMem_Free(t->fids.d); PyMem_Free(t->order.d);
+    for (int i = 0; i < 6; i++) Py_CLEAR(t->arr[i]);
     PyMem_Free(t->cps.d); PyMem_Free(t->cp_at.d);
     map_free(&t->line_counts); map_free(&t->calls); map_free(&t->names);
 }
@@ -319,59 +325,74 @@ static PyObject *take_bytes(Buf *b)
     return out;
 }
 
-/* values of `width` bytes (2 or 4) in the fewest bytes that hold `max` and at least
- * `least` (typecode "B", "H" or "I"); the buffer's memory is freed */
-static PyObject *narrow(Buf *b, int width, uint32_t max, int least, char *typecode)
+/* the fewest bytes (1, 2 or 4, at least `least`) that hold `max` */
+static int width_of(uint32_t max, int least)
 {
-    int to = max < 256 && least <= 1 ? 1 : max < 65536 && least <= 2 ? 2 : 4;
-    *typecode = to == 1 ? 'B' : to == 2 ? 'H' : 'I';
-    if (to >= width) return take_bytes(b);
-    size_t n = b->len / (size_t)width;
-    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * (size_t)to));
-    if (out) {
-        uint8_t *dst = (uint8_t *)PyBytes_AS_STRING(out);
-        for (size_t i = 0; i < n; i++) {
-            uint32_t v = width == 4 ? ((const uint32_t *)b->d)[i] : ((const uint16_t *)b->d)[i];
-            if (to == 1) dst[i] = (uint8_t)v;
-            else ((uint16_t *)dst)[i] = (uint16_t)v;
-        }
-    }
-    PyMem_Free(b->d);
-    *b = (Buf){0};
-    return out;
+    return max < 256 && least <= 1 ? 1 : max < 65536 && least <= 2 ? 2 : 4;
 }
 
-static PyObject *thread_result(CThread *t)
+static void put(PyObject *arr, int width, uint32_t i, uint32_t v)
+{
+    uint8_t *d = (uint8_t *)PyBytes_AS_STRING(arr);
+    if (width == 1) d[i] = (uint8_t)v;
+    else if (width == 2) ((uint16_t *)d)[i] = (uint16_t)v;
+    else ((uint32_t *)d)[i] = v;
+}
+
+/* after the first pass: the thread's step arrays, exactly as long and as wide as needed */
+static int thread_alloc(CThread *t, int ordered)
+{
+    /* kinds, codes, lines, depths, fids, order */
+    t->width[0] = 1;
+    t->width[1] = width_of(t->max_code, 1);
+    t->width[2] = width_of(t->max_line, 1);
+    t->width[3] = width_of(t->max_depth, 1);
+    t->width[4] = width_of(t->max_fid, 2);
+    t->width[5] = 4;
+    for (int i = 0; i < 6; i++) {
+        Py_ssize_t n = i == 5 && !ordered ? 0 : (Py_ssize_t)t->total * t->width[i];
+        t->arr[i] = PyBytes_FromStringAndSize(NULL, n);
+        if (!t->arr[i]) return -1;
+    }
+    return 0;
+}
+
+static PyObject *thread_result(CThread *t, int summary_only, int ordered)
 {
     PyObject *lc = map_dict(&t->line_counts), *calls = map_set(&t->calls),
              *names = map_set(&t->names);
     if (!lc || !calls || !names) { Py_XDECREF(lc); Py_XDECREF(calls); Py_XDECREF(names); return NULL; }
-    char tc[5] = {0};  /* typecodes of codes, lines, depths, fids */
-    PyObject *kinds = take_bytes(&t->kinds);
-    PyObject *codes = narrow(&t->codes, 4, t->max_code, 1, &tc[0]);
-    PyObject *lines = narrow(&t->lines, 4, t->max_line, 2, &tc[1]);
-    PyObject *depths = narrow(&t->depths, 2, t->max_depth, 1, &tc[2]);
-    PyObject *fids = narrow(&t->fids, 4, t->max_fid, 2, &tc[3]);
-    PyObject *order = t->order.len || t->nsteps == 0 ? take_bytes(&t->order)
-                                                     : (Py_INCREF(Py_None), Py_None);
+    char tc[5] = {'B', 'B', 'B', 'H', 0};  /* typecodes of codes, lines, depths, fids */
+    PyObject *arr[6];
+    for (int i = 0; i < 6; i++) {
+        if (summary_only) {
+            arr[i] = PyBytes_FromStringAndSize(NULL, 0);
+        }
+        else {
+            arr[i] = t->arr[i];
+            t->arr[i] = NULL;
+            if (i >= 1 && i <= 4) tc[i - 1] = t->width[i] == 1 ? 'B' : t->width[i] == 2 ? 'H' : 'I';
+        }
+    }
+    if (!summary_only && !ordered) { Py_DECREF(arr[5]); arr[5] = (Py_INCREF(Py_None), Py_None); }
     return Py_BuildValue("(ILNNNNNNNNNNOiIs)", t->tid, (long long)(t->started ? t->first : 0),
-                         kinds, codes, lines, depths, fids, order,
+                         arr[0], arr[1], arr[2], arr[3], arr[4], arr[5],
                          Py_BuildValue("(NN)", take_bytes(&t->cps), take_bytes(&t->cp_at)),
                          lc, calls, names, t->raised ? Py_True : Py_False,
                          t->min_depth, t->nsteps, tc);
 }
 
-static PyObject *scan(PyObject *self, PyObject *args)
+/* One walk over the chunk.  First pass (fill = 0): the summary (line counts, calls, names,
+ * exceptions, smallest depth, marks), each thread's step count and largest values.  Second
+ * pass (fill = 1, the threads of the first, arrays allocated): every step into the arrays,
+ * and the checkpoints.  Two walks rather than growing arrays: a scan's memory is its result
+ * and no more. */
+static int walk(Reader r, int every, int fill, CThread **threads_p, int *nthreads_p,
+                PyObject *marks)
 {
-    Py_buffer view;
-    int every, summary_only = 0;
-    if (!PyArg_ParseTuple(args, "y*i|p", &view, &every, &summary_only)) return NULL;
-    Reader r = {view.buf, view.len, 0, 0};
-    CThread *threads = NULL;
-    int nthreads = 0, cur = -1;
+    CThread *threads = *threads_p;
+    int nthreads = *nthreads_p, cur = -1, rc = -1;
     uint32_t order = 0;
-    PyObject *marks = PyList_New(0), *result = NULL;
-    if (!marks) goto done;
     while (r.pos < r.n && !r.bad) {
         Py_ssize_t start = r.pos;
         uint8_t op = r.p[r.pos++];
@@ -382,22 +403,22 @@ static PyObject *scan(PyObject *self, PyObject *args)
             if (op == E_SET) skip_value(&r, 0);
             if (!t || t->depth == 0) { r.bad = 1; break; }
             frame_set(&t->stack[t->depth - 1], k, (uint32_t)vstart, (uint32_t)r.pos, op == E_DEL);
-            map_add(&t->names, k, 1);  /* a keyframe's copy may hold a change too */
+            if (!fill) map_add(&t->names, k, 1);  /* a keyframe's copy may hold a change too */
             continue;
         }
         if (t && t->pop) { pop_to(t, t->depth - 1); t->pop = 0; }
         if (op == E_LINE || op == E_CALL || op == E_RETURN || op == E_EXCEPTION) {
             if (!t) { r.bad = 1; break; }
             t->keyed = 0;
-            if (!summary_only && t->nsteps % (uint32_t)every == 0) {
+            if (fill && t->nsteps % (uint32_t)every == 0) {
                 if (snapshot(t, (uint32_t)start) < 0) { PyErr_NoMemory(); goto done; }
             }
             uint32_t line;
             if (op == E_CALL) {
                 uint32_t fid = (uint32_t)rd_varint(&r), code = (uint32_t)rd_varint(&r);
                 line = (uint32_t)rd_varint(&r);
-                if (push(t, fid, code, line) < 0) goto done;
-                map_add(&t->calls, code, 1);
+                if (push(t, fid, code, line) < 0) { PyErr_NoMemory(); goto done; }
+                if (!fill) map_add(&t->calls, code, 1);
             }
             else {
                 line = (uint32_t)rd_varint(&r);
@@ -408,20 +429,24 @@ static PyObject *scan(PyObject *self, PyObject *args)
                 t->stack[t->depth - 1].dirty = 1;
             }
             CFrame *top = &t->stack[t->depth - 1];
-            if (op == E_LINE) map_add(&t->line_counts, ((uint64_t)top->code << 24) | line, 1);
             uint16_t depth = (uint16_t)(t->depth - 1);
-            if (depth < t->min_depth) t->min_depth = depth;
-            if (top->code > t->max_code) t->max_code = top->code;
-            if (line > t->max_line) t->max_line = line;
-            if (depth > t->max_depth) t->max_depth = depth;
-            if (top->fid > t->max_fid) t->max_fid = top->fid;
-            if (!summary_only && (
-                buf_put(&t->kinds, &op, 1) < 0 || buf_put(&t->codes, &top->code, 4) < 0
-                || buf_put(&t->lines, &line, 4) < 0 || buf_put(&t->depths, &depth, 2) < 0
-                || buf_put(&t->fids, &top->fid, 4) < 0
-                || (nthreads > 1 && buf_put(&t->order, &order, 4) < 0))) {
-                PyErr_NoMemory();
-                goto done;
+            if (!fill) {
+                if (op == E_LINE) map_add(&t->line_counts, ((uint64_t)top->code << 24) | line, 1);
+                if (depth < t->min_depth) t->min_depth = depth;
+                if (top->code > t->max_code) t->max_code = top->code;
+                if (line > t->max_line) t->max_line = line;
+                if (depth > t->max_depth) t->max_depth = depth;
+                if (top->fid > t->max_fid) t->max_fid = top->fid;
+            }
+            else {
+                uint32_t i = t->nsteps;
+                if (i >= t->total) { r.bad = 1; break; }
+                put(t->arr[0], 1, i, op);
+                put(t->arr[1], t->width[1], i, top->code);
+                put(t->arr[2], t->width[2], i, line);
+                put(t->arr[3], t->width[3], i, depth);
+                put(t->arr[4], t->width[4], i, top->fid);
+                if (PyBytes_GET_SIZE(t->arr[5])) put(t->arr[5], 4, i, order);
             }
             order++;
             t->nsteps++;
@@ -431,18 +456,16 @@ static PyObject *scan(PyObject *self, PyObject *args)
             cur = -1;
             for (int i = 0; i < nthreads; i++) if (threads[i].tid == tid) cur = i;
             if (cur < 0) {
+                if (fill) { r.bad = 1; break; }
                 CThread *nt = PyMem_Realloc(threads, sizeof(CThread) * (nthreads + 1));
                 if (!nt) { PyErr_NoMemory(); goto done; }
                 threads = nt;
+                *threads_p = threads;
                 memset(&threads[nthreads], 0, sizeof(CThread));
                 threads[nthreads].tid = tid;
                 threads[nthreads].min_depth = 1 << 16;
                 cur = nthreads++;
-                if (nthreads == 2 && !summary_only) {  /* from now on orders are stored */
-                    CThread *first = &threads[0];
-                    for (uint32_t i = 0; i < first->nsteps; i++)
-                        if (buf_put(&first->order, &i, 4) < 0) { PyErr_NoMemory(); goto done; }
-                }
+                *nthreads_p = nthreads;
             }
         }
         else if (op == E_KEYFRAME) {
@@ -457,7 +480,7 @@ static PyObject *scan(PyObject *self, PyObject *args)
             uint32_t fid = (uint32_t)rd_varint(&r), code = (uint32_t)rd_varint(&r),
                      line = (uint32_t)rd_varint(&r);
             if (!t) { r.bad = 1; break; }
-            if (push(t, fid, code, line) < 0) goto done;
+            if (push(t, fid, code, line) < 0) { PyErr_NoMemory(); goto done; }
         }
         else if (op == E_POP) {
             uint32_t k = (uint32_t)rd_varint(&r);
@@ -471,7 +494,7 @@ static PyObject *scan(PyObject *self, PyObject *args)
             uint32_t kind = (uint32_t)rd_varint(&r);
             uint64_t ln = rd_varint(&r);
             if (r.pos + (Py_ssize_t)ln > r.n) { r.bad = 1; break; }
-            if (t) {
+            if (t && !fill) {
                 PyObject *m = Py_BuildValue("(ILIy#)", t->tid, (long long)(t->first + t->nsteps) - 1,
                                             kind, r.p + r.pos, (Py_ssize_t)ln);
                 if (!m || PyList_Append(marks, m) < 0) { Py_XDECREF(m); goto done; }
@@ -488,11 +511,44 @@ static PyObject *scan(PyObject *self, PyObject *args)
         PyErr_Format(PyExc_ValueError, "corrupt events chunk near offset %zd", r.pos);
         goto done;
     }
+    rc = 0;
+done:
+    return rc;
+}
+
+static PyObject *scan(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    int every, summary_only = 0;
+    if (!PyArg_ParseTuple(args, "y*i|p", &view, &every, &summary_only)) return NULL;
+    if (every <= 0) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "checkpoint must be positive");
+        return NULL;
+    }
+    Reader r = {view.buf, view.len, 0, 0};
+    CThread *threads = NULL;
+    int nthreads = 0;
+    PyObject *marks = PyList_New(0), *result = NULL;
+    if (!marks || walk(r, every, 0, &threads, &nthreads, marks) < 0) goto done;
+    int ordered = nthreads > 1;
+    if (!summary_only) {
+        for (int i = 0; i < nthreads; i++) {  /* back to each thread's start; summary kept */
+            CThread *t = &threads[i];
+            pop_to(t, 0);
+            t->total = t->nsteps;
+            t->nsteps = 0;
+            t->started = 0;
+            t->pop = t->keyed = 0;
+            if (thread_alloc(t, ordered) < 0) goto done;
+        }
+        if (walk(r, every, 1, &threads, &nthreads, marks) < 0) goto done;
+    }
     PyObject *list = PyList_New(0);
     if (!list) goto done;
     for (int i = 0; i < nthreads; i++) {
         if (!threads[i].nsteps) continue;
-        PyObject *tr = thread_result(&threads[i]);
+        PyObject *tr = thread_result(&threads[i], summary_only, ordered);
         if (!tr || PyList_Append(list, tr) < 0) { Py_XDECREF(tr); Py_DECREF(list); goto done; }
         Py_DECREF(tr);
     }
@@ -840,11 +896,89 @@ done:
     return result;
 }
 
+/* ---- LZ4 blocks ---------------------------------------------------------------------------- */
+
+/* Decode an LZ4 block (the recorder's codec 1: lz4.block without a size prefix) into `out`
+ * (capacity `cap`); the decoded length, or -1 when the block is malformed or would not fit.
+ * A block is a run of sequences: a token (high nibble: literal count, low nibble: match
+ * length - 4; 15 in either means more bytes follow, each added, until one is below 255),
+ * the literals, then (except in the last sequence) a 2-byte little-endian offset back into
+ * the output and the match copied from there (it may overlap what it writes). */
+static Py_ssize_t lz4_block_decode(const uint8_t *in, Py_ssize_t n, uint8_t *out, Py_ssize_t cap)
+{
+    Py_ssize_t ip = 0, op = 0;
+    if (n == 0) return 0;
+    while (ip < n) {
+        uint8_t token = in[ip++];
+        size_t lit = token >> 4;
+        if (lit == 15) {
+            uint8_t b;
+            do {
+                if (ip >= n) return -1;
+                b = in[ip++];
+                lit += b;
+            } while (b == 255);
+        }
+        if (lit > (size_t)(n - ip) || lit > (size_t)(cap - op)) return -1;
+        memcpy(out + op, in + ip, lit);
+        ip += (Py_ssize_t)lit;
+        op += (Py_ssize_t)lit;
+        if (ip == n) return op;  /* the last sequence has literals only */
+        if (n - ip < 2) return -1;
+        size_t offset = (size_t)in[ip] | ((size_t)in[ip + 1] << 8);
+        ip += 2;
+        if (offset == 0 || offset > (size_t)op) return -1;
+        size_t len = (size_t)(token & 15);
+        if (len == 15) {
+            uint8_t b;
+            do {
+                if (ip >= n) return -1;
+                b = in[ip++];
+                len += b;
+            } while (b == 255);
+        }
+        len += 4;
+        if (len > (size_t)(cap - op)) return -1;
+        const uint8_t *from = out + op - offset;
+        if (offset >= len) memcpy(out + op, from, len);
+        else for (size_t i = 0; i < len; i++) out[op + i] = from[i];  /* overlapping */
+        op += (Py_ssize_t)len;
+    }
+    return -1;  /* a block ends with literals */
+}
+
+static PyObject *lz4_block(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t raw;
+    if (!PyArg_ParseTuple(args, "y*n", &view, &raw)) return NULL;
+    if (raw < 0) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "negative size");
+        return NULL;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, raw);
+    if (out) {
+        Py_ssize_t got = lz4_block_decode(view.buf, view.len, (uint8_t *)PyBytes_AS_STRING(out),
+                                          raw);
+        if (got < 0) {
+            Py_CLEAR(out);
+            PyErr_SetString(PyExc_ValueError, "corrupt LZ4 block");
+        }
+        else if (got < raw) {
+            _PyBytes_Resize(&out, got);
+        }
+    }
+    PyBuffer_Release(&view);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS, "One pass over an events chunk (see the module doc)."},
     {"clocks", clocks, METH_VARARGS, "Times of a thread's steps (format 1.2)."},
     {"writes", writes, METH_VARARGS, "Writes of names in a thread's frames."},
     {"changes", changes, METH_VARARGS, "Changed values of one name per frame."},
+    {"lz4_block", lz4_block, METH_VARARGS, "Decode an LZ4 block of at most `size` bytes."},
     {NULL, NULL, 0, NULL},
 };
 

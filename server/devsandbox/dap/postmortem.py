@@ -14,11 +14,22 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidRequest
 from ..recording import navigate
 from ..recording.reader import FormatError, Recording
-from ..recording.timeline import Timeline
+from ..recording.timeline import Timeline, release_memory
 from ..wire.channel import Message
 
 if TYPE_CHECKING:
     from .timetravel import TimeTravel
+
+
+async def _summarize(tl: Timeline) -> None:
+    """Every chunk's summary, read once at open, on the event loop a few chunks at a time
+    (about 0.5 ms each) so that it stays responsive: no worker thread, whose stack and
+    malloc arena would stay resident for the rest of the session."""
+    for ci in range(tl.nchunks):
+        tl.summary(ci)
+        if ci % 8 == 7:
+            await asyncio.sleep(0)
+    release_memory()
 
 
 async def launch(tt: TimeTravel, request: Message, path: str) -> Any:
@@ -35,7 +46,7 @@ async def launch(tt: TimeTravel, request: Message, path: str) -> Any:
     if not tl.thread_ids():
         rec.close()
         raise InvalidRequest(f"The recording {full} holds no events.")
-    await asyncio.get_running_loop().run_in_executor(None, tl.summaries)
+    await _summarize(tl)
     tt.open(tl, replaying=True)
     where = navigate.uncaught(tl)
     if where is not None:

@@ -30,6 +30,12 @@ from devsandbox.recorder.format import E, FormatError
 
 __all__ = ["Event", "FormatError", "FrameInfo", "Recording"]
 
+try:  # LZ4 blocks decoded by our chunk scanner: no lz4 package (its libraries) in the server,
+    # and no second chunk-sized buffer (lz4.block.decompress copies its output into bytes)
+    from devsandbox._timescan import lz4_block as _lz4_block
+except ImportError:  # not built: lz4.block (format.decompress)
+    _lz4_block = None
+
 
 @dataclass(frozen=True)
 class CodeInfo:
@@ -254,7 +260,13 @@ class Recording:
 
     def _payload(self, fi: FrameInfo) -> bytes:
         self._f.seek(fi.offset + fmt.FRAME_HEADER.size + len(fi.info))
-        return fmt.decompress(fi.codec, self._f.read(fi.stored), fi.raw)
+        stored = self._f.read(fi.stored)
+        if fi.codec == fmt.Codec.LZ4 and _lz4_block is not None:
+            try:
+                return _lz4_block(stored, fi.raw)  # type: ignore[no-any-return]
+            except ValueError:
+                raise FormatError(f"corrupt LZ4 data in the frame at {fi.offset}") from None
+        return fmt.decompress(fi.codec, stored, fi.raw)
 
     def _load_defs(self, first_frame: int = 0) -> None:
         for fi in self.frames[first_frame:]:
