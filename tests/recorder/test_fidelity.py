@@ -8,7 +8,8 @@ import pytest
 from .conftest import PROGRAMS, assert_same, comparable, export, record, reference
 
 PROGRAM_NAMES = ["basics", "threads_app", "generators_app", "async_app", "recursion_app",
-                 "exceptions_app", "mutation_app", "containers_app", "shortcuts_app"]
+                 "exceptions_app", "mutation_app", "containers_app", "shortcuts_app",
+                 "repr_reads_app"]
 
 
 BACKENDS = {"native": {"backend": "native"},

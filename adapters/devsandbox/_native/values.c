@@ -207,6 +207,9 @@ seq_fp(uint64_t h, PyObject **items, Py_ssize_t n, int depth)
     return mix(h, acc);
 }
 
+/* > 0 while an object's attributes are followed (fp_other) */
+static int following;
+
 /* types whose repr() we found too slow: no longer called */
 static PtrMap slow_types;
 
@@ -219,6 +222,10 @@ typedef struct {
     int64_t repr_ns;
     uint64_t nodes, looks;
     int opaque;
+    /* the attributes its __repr__ shows (reprreads.reads): a tuple of str, or NULL for
+     * all of them; reads_done once asked */
+    PyObject *reads;
+    int reads_done;
 } TypeCost;
 static PtrMap type_costs;    /* type -> TypeCost* (the type is kept alive) */
 static uint64_t fp_nodes;    /* values visited by ds_fingerprint, ever */
@@ -313,6 +320,7 @@ ds_values_reset(void)
     ds_map_clear(&slow_types);
     for (size_t i = 0; i < type_costs.cap; i++)
         if (type_costs.keys[i]) {
+            Py_XDECREF(((TypeCost *)type_costs.vals[i])->reads);
             PyMem_RawFree(type_costs.vals[i]);
             Py_DECREF((PyObject *)type_costs.keys[i]);
         }
@@ -402,6 +410,111 @@ slots_fp(PyObject *o, PyTypeObject *t, int depth)
         }
     }
     return acc;
+}
+
+/* the value of `o`'s attribute `name` where CPython keeps it (instance dict, inline
+ * values, __slots__), without running code; NULL if it has none */
+static PyObject *
+attr_get(PyObject *o, PyTypeObject *t, PyObject *name)
+{
+    PyObject *dict = NULL;
+    if (t->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+#if PY_VERSION_HEX >= 0x030D0000
+        dict = (PyObject *)_PyObject_GetManagedDict(o);
+        if (!dict && (t->tp_flags & Py_TPFLAGS_INLINE_VALUES)) {
+            PyDictValues *vals = _PyObject_InlineValues(o);
+            PyDictKeysObject *keys = ((PyHeapTypeObject *)t)->ht_cached_keys;
+            if (!vals->valid || !keys) return NULL;
+            Py_ssize_t n = keys->dk_nentries < vals->capacity ? keys->dk_nentries
+                                                              : vals->capacity;
+            PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(keys);
+            for (Py_ssize_t i = 0; i < n; i++) {
+                PyObject *k = entries[i].me_key;
+#else
+        dict = ((PyObject **)o)[-3];
+        ds_values311 *vals = ((ds_values311 **)o)[-4];
+        struct ds_keys311 *keys = (struct ds_keys311 *)((PyHeapTypeObject *)t)->ht_cached_keys;
+        if (!dict && vals) {
+            if (!keys) return NULL;
+            Py_ssize_t n = keys->dk_nentries;
+            PyObject **entries = (PyObject **)((char *)(keys + 1) +
+                                               ((size_t)1 << keys->dk_log2_index_bytes));
+            for (Py_ssize_t i = 0; i < n; i++) {
+                PyObject *k = entries[2 * i];
+#endif
+                if (k == name || (k && PyUnicode_CheckExact(k) && PyUnicode_Compare(k, name) == 0))
+                    return vals->values[i];
+            }
+            return NULL;
+        }
+    }
+    else if (t->tp_dictoffset) {
+        PyObject **dp = _PyObject_GetDictPtr(o);
+        dict = dp ? *dp : NULL;
+    }
+    if (dict && PyDict_CheckExact(dict)) {
+        PyObject *v = PyDict_GetItemWithError(dict, name);
+        if (v) return v;
+        PyErr_Clear();
+    }
+    const char *cname = NULL;
+    for (PyTypeObject *k = t; k && (k->tp_flags & Py_TPFLAGS_HEAPTYPE); k = k->tp_base)
+        for (PyMemberDef *m = k->tp_members; m && m->name; m++) {
+            if (m->type != Py_T_OBJECT_EX) continue;
+            if (!cname && !(cname = PyUnicode_AsUTF8(name))) {
+                PyErr_Clear();
+                return NULL;
+            }
+            if (strcmp(m->name, cname) == 0) return *(PyObject **)((char *)o + m->offset);
+        }
+    return NULL;
+}
+
+/* the attributes named in `reads` (those its __repr__ shows) */
+static uint64_t
+reads_fp(PyObject *o, PyTypeObject *t, PyObject *reads, int depth)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(reads);
+    uint64_t acc = (uint64_t)n;
+    if (n) ds_fp_deep = 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = attr_get(o, t, PyTuple_GET_ITEM(reads, i));
+        acc = acc * 0x100000001b3ULL + (v ? elem_fp(v, depth + 1) : 0x9e3779b9ULL);
+    }
+    return acc;
+}
+
+/* reprreads.reads(t), asked once per class (NULL: every attribute counts), before the
+ * first call of its repr (never while fingerprinting: Python code may let another
+ * thread run, and fingerprints keep their state in statics) */
+static PyObject *
+type_reads(TypeCost *tc, PyTypeObject *t)
+{
+    static PyObject *fn;
+    static int failed;
+    if (tc->reads_done) return tc->reads;
+    tc->reads_done = 1;
+    if (failed) return NULL;
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    if (!fn) {
+        PyObject *mod = PyImport_ImportModule("devsandbox.recorder.reprreads");
+        fn = mod ? PyObject_GetAttrString(mod, "reads") : NULL;
+        Py_XDECREF(mod);
+        if (!fn) failed = 1;
+    }
+    PyObject *r = fn ? PyObject_CallOneArg(fn, (PyObject *)t) : NULL;
+    if (r && PyTuple_CheckExact(r)) {
+        for (Py_ssize_t i = 0; r && i < PyTuple_GET_SIZE(r); i++)
+            if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(r, i))) Py_CLEAR(r);
+        tc->reads = r;
+    }
+    else {
+        Py_XDECREF(r);
+    }
+    PyErr_Clear();
+    PyErr_Restore(et, ev, etb);
+    return tc->reads;
 }
 
 /* Up to `max` (name, value) pairs of `o`'s attributes (new references; a name is a str,
@@ -565,7 +678,6 @@ fp_other(PyObject *o, int depth)
     /* user class with its own __repr__: follow its instance attributes; its repr is
      * not cut at max_depth, so at least its direct attributes count at any depth
      * (objects reached through attributes: a few levels) */
-    static int following;
     TypeCost *tc = type_cost(t);
     if (tc && tc->opaque) return h;
     /* each object at most once per value looked at (object graphs share and cycle),
@@ -582,7 +694,11 @@ fp_other(PyObject *o, int depth)
         uint64_t before = fp_nodes;
         int outermost = following == 0;
         following++;
-        h = mix(h, attrs_fp(o, t, at < 0 ? 0 : at));
+        /* the attributes its __repr__ shows (known once an instance was encoded); not for
+         * an object reached through another's attribute: that repr may read anything of it */
+        PyObject *reads = tc && outermost ? tc->reads : NULL;
+        h = mix(h, reads ? reads_fp(o, t, reads, at < 0 ? 0 : at)
+                         : attrs_fp(o, t, at < 0 ? 0 : at));
         following--;
         /* a look is what one step costs: the objects followed from an outermost one are
          * part of its look (counted as looks of their own, they would thin the average) */
@@ -593,6 +709,8 @@ fp_other(PyObject *o, int depth)
     }
     return h;
 }
+
+static uint64_t fp_container(PyObject *o, PyTypeObject *t, int depth);
 
 uint64_t
 ds_fingerprint(PyObject *o, int depth)
@@ -626,6 +744,24 @@ ds_fingerprint(PyObject *o, int depth)
         (t == &PyList_Type || t == &PyTuple_Type || t == &PyDict_Type || t == &PySet_Type ||
          t == &PyFrozenSet_Type))
         return mix(ptrbits(t), (uint64_t)PyObject_Length(o));
+    if (t == &PyList_Type || t == &PyTuple_Type || PyDict_Check(o) || t == &PySet_Type ||
+        t == &PyFrozenSet_Type)
+        return fp_container(o, t, depth);
+    if (t == &PyBytes_Type) {
+        Py_hash_t hv = PyObject_Hash(o);
+        return mix(0x44 + (uint64_t)PyBytes_GET_SIZE(o), (uint64_t)hv);
+    }
+    if (t == &PyComplex_Type) {
+        Py_complex c = PyComplex_AsCComplex(o);
+        return mix(mix(0x55, double_bits(c.real)), double_bits(c.imag));
+    }
+    return fp_other(o, depth);
+}
+
+/* an exact list, tuple, set or frozenset, or a dict (or dict subclass) */
+static uint64_t
+fp_container(PyObject *o, PyTypeObject *t, int depth)
+{
     if (t == &PyList_Type)
         return seq_fp(mix(ptrbits(t), (uint64_t)Py_SIZE(o)), ((PyListObject *)o)->ob_item,
                       Py_SIZE(o), depth + 1);
@@ -655,15 +791,7 @@ ds_fingerprint(PyObject *o, int depth)
             acc = acc * 0x100000001b3ULL + elem_fp(k, depth + 1);
         return mix(h, acc);
     }
-    if (t == &PyBytes_Type) {
-        Py_hash_t hv = PyObject_Hash(o);
-        return mix(0x44 + (uint64_t)PyBytes_GET_SIZE(o), (uint64_t)hv);
-    }
-    if (t == &PyComplex_Type) {
-        Py_complex c = PyComplex_AsCComplex(o);
-        return mix(mix(0x55, double_bits(c.real)), double_bits(c.imag));
-    }
-    return fp_other(o, depth);
+    return 0;
 }
 
 /* ---- encoding ------------------------------------------------------------ */
@@ -1155,6 +1283,10 @@ enc_repr_call(Buf *b, PyObject *o, TypeCost *tc)
     EncMarks saved = enc;
     enc.n = 0; /* a thread encoding meanwhile starts from no marks */
     enc.outer = NULL;
+    if (tc && !tc->reads_done) {
+        type_reads(tc, t); /* Python code, run here where user code may run anyway */
+        t0 = now_ns();
+    }
     int armed = wd_arm(t0);
     PyObject *r = PyObject_Repr(o);
     int interrupted = armed && wd_disarm(r);

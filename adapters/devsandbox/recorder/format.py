@@ -270,6 +270,12 @@ _RECUR = {V.LIST: "[...]", V.TUPLE: "(...)", V.SET: "set(...)", V.FROZENSET: "fr
           V.DICT: "{...}"}
 
 
+def _failed(tag: int, text: str) -> bool:
+    """Whether a decoded item is a failed repr (its own, or one a nested container's
+    repr met): containers' texts never start with '<'."""
+    return tag == V.REPR_ERROR or (V.LIST <= tag <= V.DICT and text.startswith("<"))
+
+
 def decode_value(buf: bytes, pos: int) -> tuple[str, bool, int]:
     """Decode one value at `pos`: (its repr text, whether something was cut, next pos)."""
     tag = buf[pos]
@@ -294,14 +300,23 @@ def decode_value(buf: bytes, pos: int) -> tuple[str, bool, int]:
         shown, pos = read_varint(buf, pos)
         parts = []
         cut = False
+        failed = None  # repr() of a container fails with the first item whose repr fails
         for _ in range(shown):
+            start = pos
             text, c, pos = decode_value(buf, pos)
+            if failed is None and _failed(buf[start], text):
+                failed = text
             if tag == V.DICT:
+                start = pos
                 vtext, c2, pos = decode_value(buf, pos)
+                if failed is None and _failed(buf[start], vtext):
+                    failed = vtext
                 text = f"{text}: {vtext}"
                 c = c or c2
             parts.append(text)
             cut = cut or c
+        if failed is not None:
+            return failed, cut, pos
         if shown < total:
             parts.append(f"{ELLIPSIS}{total - shown} more")
             cut = True
