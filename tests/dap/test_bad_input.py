@@ -53,15 +53,26 @@ def test_launch_errors_then_a_good_launch(dap, tmp_path):
                                                                        cwd=str(tmp_path / "x")))
     assert "must be of type bool" in error_of(
         dap, "launch", launch_config(sample("loop.py"), devsandbox={"record": "yes"}))
+    # recorder options: checked here rather than clamped or refused later in the debuggee
+    for bad, expected in [({"chunkKb": 2}, "devsandbox.chunkKb must be between 4 and 1024, got 2"),
+                          ({"maxDepth": "3"}, "devsandbox.maxDepth must be of type int, got str"),
+                          ({"maxItems": True}, "devsandbox.maxItems must be of type int, got bool"),
+                          ({"recorderBackend": "fast"}, "devsandbox.recorderBackend must be one of"),
+                          ({"reprBudgetMs": 0}, "devsandbox.reprBudgetMs must be more than 0")]:
+        assert expected in error_of(dap, "launch", launch_config(
+            sample("loop.py"), devsandbox={"record": True, **bad}))
     assert "envFile" in error_of(dap, "launch", launch_config(sample("loop.py"),
                                                               envFile=str(tmp_path / "none.env")))
-    # the session is still usable: a correct launch runs the program
-    seq = dap.send_request("launch", launch_config(sample("loop.py")))
+    # the session is still usable: a correct launch runs the program (recorder options are
+    # known options, not "ignored")
+    seq = dap.send_request("launch", launch_config(sample("loop.py"), devsandbox={
+        "maxDepth": 2, "chunkKb": 16, "reprBudgetMs": 5.5, "recorderBackend": "auto"}))
     dap.event("initialized")
     dap.request("configurationDone")
     dap.response(seq)
     dap.event("exited", timeout=20)
     assert "result 45" in dap.output()
+    assert "unknown option" not in dap.output()
 
 
 def test_attach_errors(dap):

@@ -51,3 +51,11 @@ def test_record_command_takes_a_chunk_size(tmp_path) -> None:
                     cwd=PROGRAM.parent)
     assert ok.returncode == 0, ok.stderr
     assert len(_chunks(out)) > 3
+
+
+@pytest.mark.parametrize("kb", [0, 3, 1025])
+def test_a_chunk_size_out_of_range_is_refused(kb):
+    from devsandbox.recorder import Recorder
+
+    with pytest.raises(ValueError, match="chunk_kb must be between 4 and 1024"):
+        Recorder({"chunk_kb": kb, "out": "/nonexistent/never-written.dsrec"})

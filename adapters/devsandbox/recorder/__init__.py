@@ -108,9 +108,10 @@ class Recorder:
             limits["type_budget_ns"] = int(float(opts["follow_budget_us"]) * 1e3)
         # objects shown as "<mod.T object at 0x…>" recorded with their attributes (format 1.3)
         limits["attributes"] = 1 if opts.get("attributes") else 0
-        chunk_kb = opts.get("chunk_kb")
-        limits["flush_bytes"] = (
-            DEFAULT_CHUNK_KB if chunk_kb is None else min(1024, max(4, int(chunk_kb)))) * 1024
+        chunk_kb = DEFAULT_CHUNK_KB if opts.get("chunk_kb") is None else int(opts["chunk_kb"])
+        if not 4 <= chunk_kb <= 1024:
+            raise ValueError(f"recorder option chunk_kb must be between 4 and 1024, got {chunk_kb}")
+        limits["flush_bytes"] = chunk_kb * 1024
         self.backend = _make_backend(str(opts.get("backend") or "auto"), self.scope, limits)
         # item-level container changes (format 1.1); the pure-Python recorder writes whole values
         self.item_diffs = bool(opts.get("item_diffs")) and self.backend.name == "native"

@@ -20,7 +20,7 @@ from ..errors import InvalidRequest
 # keys of the "devsandbox" section and their types
 OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
     "agent": bool,  # start our agent in the debuggee (default true)
-    "record": bool,  # record the run for time travel
+    "record": (bool, dict),  # record the run for time travel (a dict: recorder options)
     "token": str,  # token of an embedded agent (devsandbox.listen)
     "serverToken": str,  # token of a DevSandbox DAP server listening on TCP
     "agentHost": str,
@@ -31,6 +31,30 @@ OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
     "hotReload": (bool, dict),  # live: reload saved files in place (dap/live.py)
     "safety": str,  # live: strict, normal (default) or permissive (agent/live/scanner.py)
     "auditDir": str,  # live: where the audit log goes (default .devsandbox/audit)
+    # the recorder's (adapters/devsandbox/recorder/control.py maps them to its options)
+    "functions": list,
+    "recordingPath": str,
+    "maxDepth": int, "maxItems": int, "maxStr": int, "maxValueSize": int, "maxRepr": int,
+    "reprBudgetMs": (int, float),
+    "flightRecorderMb": (int, float),
+    "recorderBackend": str,
+    "recordChildren": bool, "itemDiffs": bool, "recordGlobals": bool,
+    "recordAttributes": bool,
+    "chunkKb": int,
+}
+
+# recorder options' allowed values: (check, what is allowed)
+_RECORDER_RANGES: dict[str, tuple[Any, str]] = {
+    "maxDepth": (lambda v: v >= 1, "at least 1"),
+    "maxItems": (lambda v: v >= 1, "at least 1"),
+    "maxStr": (lambda v: v >= 1, "at least 1"),
+    "maxValueSize": (lambda v: v >= 1, "at least 1"),
+    "maxRepr": (lambda v: v >= 1, "at least 1"),
+    "reprBudgetMs": (lambda v: v > 0, "more than 0"),
+    "flightRecorderMb": (lambda v: v > 0, "more than 0"),
+    "chunkKb": (lambda v: 4 <= v <= 1024, "between 4 and 1024"),
+    "recorderBackend": (lambda v: v in ("auto", "native", "python"),
+                        "one of 'auto', 'native', 'python'"),
 }
 
 
@@ -60,10 +84,14 @@ def parse_options(config: dict[str, Any]) -> Options:
         if expected is None:
             opts.warnings.append(f"unknown option devsandbox.{key} ignored")
             continue
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        kinds = expected if isinstance(expected, tuple) else (expected,)
+        if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
             raise InvalidRequest(
-                f"devsandbox.{key} must be of type {getattr(expected, '__name__', expected)}, "
+                f"devsandbox.{key} must be of type {' or '.join(k.__name__ for k in kinds)}, "
                 f"got {type(value).__name__}.")
+        allowed = _RECORDER_RANGES.get(key)
+        if allowed is not None and not allowed[0](value):
+            raise InvalidRequest(f"devsandbox.{key} must be {allowed[1]}, got {value!r}.")
     opts.agent = section.get("agent", True)
     opts.record = section.get("record", False)
     opts.token = section.get("token")
