@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
@@ -243,22 +243,57 @@ class IdSet(AbstractSet[int]):
         return len(self._ids)
 
 
-@dataclass
+class OneThread(Mapping[int, Any]):
+    """A read-only {tid: value} of one thread, what most chunks hold (a dict of one item
+    costs ~180 bytes; this, 48)."""
+
+    __slots__ = ("_tid", "_value")
+
+    def __init__(self, tid: int, value: Any) -> None:
+        self._tid = tid
+        self._value = value
+
+    def __getitem__(self, key: int) -> Any:
+        if key == self._tid:
+            return self._value
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter((self._tid,))
+
+    def __len__(self) -> int:
+        return 1
+
+
+def _per_thread(items: Mapping[int, Any], pack: Any = None) -> Mapping[int, Any]:
+    packed = {t: pack(v) if pack is not None and not isinstance(v, pack) else v
+              for t, v in items.items()}
+    if len(packed) == 1:
+        ((tid, value),) = packed.items()
+        return OneThread(tid, value)
+    return packed
+
+
+@dataclass(slots=True)
 class Summary:
     """What a chunk holds, per thread (kept for every chunk of a recording, so packed:
-    `Counts` and `IdSet`, whatever mappings and sets the scanners hand over)."""
+    `Counts` and `IdSet`, whatever mappings and sets the scanners hand over; a chunk of one
+    thread's steps maps it with a `OneThread`; no marks: a shared empty tuple)."""
 
-    lines: dict[int, Counts]  # tid -> {code << 24 | line: hits} of line events
-    calls: dict[int, IdSet]  # tid -> codes called
-    names: dict[int, IdSet]  # tid -> name ids written (SET/DEL, keyframes too)
-    raised: dict[int, bool]  # tid -> has exception events
-    min_depth: dict[int, int]  # tid -> smallest stack depth of a step
-    marks: list[tuple[int, int, str, str]]  # (tid, step, kind, text)
+    lines: Mapping[int, Counts]  # tid -> {code << 24 | line: hits} of line events
+    calls: Mapping[int, IdSet]  # tid -> codes called
+    names: Mapping[int, IdSet]  # tid -> name ids written (SET/DEL, keyframes too)
+    raised: Mapping[int, bool]  # tid -> has exception events
+    min_depth: Mapping[int, int]  # tid -> smallest stack depth of a step
+    marks: Sequence[tuple[int, int, str, str]]  # (tid, step, kind, text)
 
     def __post_init__(self) -> None:
-        self.lines = {t: c if isinstance(c, Counts) else Counts(c) for t, c in self.lines.items()}
-        self.calls = {t: c if isinstance(c, IdSet) else IdSet(c) for t, c in self.calls.items()}
-        self.names = {t: c if isinstance(c, IdSet) else IdSet(c) for t, c in self.names.items()}
+        self.lines = _per_thread(self.lines, Counts)
+        self.calls = _per_thread(self.calls, IdSet)
+        self.names = _per_thread(self.names, IdSet)
+        self.raised = _per_thread(self.raised)
+        self.min_depth = _per_thread(self.min_depth)
+        self.marks = list(self.marks) if self.marks else ()
 
 
 def line_key(code: int, line: int) -> int:

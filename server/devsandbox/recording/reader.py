@@ -54,9 +54,9 @@ class ThreadInfo:
     name: str | None
 
 
-@dataclass
+@dataclass(slots=True)
 class FrameInfo:
-    """A frame header in the file."""
+    """A frame header in the file (one per chunk is kept for the whole session: slots)."""
 
     offset: int
     kind: int
