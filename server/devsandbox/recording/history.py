@@ -200,6 +200,7 @@ def tally(tl: Timeline, watch: Watch, distinct: dict[Value, list[int]],
     tracker = _Tracker(watch, ids)
     tracker.complete = True  # from the thread's first chunk on
     id_set = frozenset(ids)
+    tl.drop_cache()  # every chunk is read once: the decoded one's memory serves them
     listed: list[Raw] = []
     more = False
     tid = watch.tid

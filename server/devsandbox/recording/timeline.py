@@ -149,6 +149,11 @@ class Timeline:
             release_memory()  # the dropped scan's pages, the scan's transient buffers
         return sc
 
+    def drop_cache(self) -> None:
+        """Forget the decoded chunk (before a pass over the whole recording, whose chunks
+        are read one by one without being scanned: their buffers reuse its memory)."""
+        self._cache.clear()
+
     def payload(self, ci: int) -> bytes:
         """The chunk's decompressed events (the cached scan's, or read again: no scan)."""
         cached = self._cache.get(ci)
