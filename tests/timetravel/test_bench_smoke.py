@@ -23,3 +23,5 @@ def test_bench_timetravel_quick() -> None:
     assert result["reverseContinue_ms"]["hit_line"] > 0
     assert result["valueHistory_changes"] > 0
     assert result["memory"]["rss"] > 0
+    # the tracemalloc pass: what the replay allocated (it decompressed and scanned chunks)
+    assert 0 < result["traced"]["held"] <= result["traced"]["peak"]

@@ -1,0 +1,41 @@
+"""`devsandbox dap` under tracemalloc, for the memory pass of ``bench timetravel``.
+
+The server's resident memory can hide what a replay allocates: the replay gives the heap's
+free pages back to the system (malloc_trim), including those the server's start-up had
+freed, so VmRSS may end below its baseline.  This pass counts what Python's allocators
+hand out instead (every PyMem domain: objects, buffers and our C scanner's arrays):
+SIGUSR1 takes the baseline and resets the peak, SIGUSR2 writes what is held since then and
+the peak to the file named by DEVSANDBOX_BENCH_TRACEMALLOC.  tracemalloc slows the server,
+so this pass's latencies are not reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import signal
+import sys
+import tracemalloc
+
+tracemalloc.start()
+_base = [0]
+_out = os.environ["DEVSANDBOX_BENCH_TRACEMALLOC"]  # read now: the server tidies its environment
+
+
+def _baseline(signum: int, frame: object) -> None:
+    tracemalloc.reset_peak()
+    _base[0] = tracemalloc.get_traced_memory()[0]
+
+
+def _report(signum: int, frame: object) -> None:
+    current, peak = tracemalloc.get_traced_memory()
+    with open(_out + ".tmp", "w") as f:
+        json.dump({"held": current - _base[0], "peak": peak - _base[0]}, f)
+    os.replace(_out + ".tmp", _out)
+
+
+signal.signal(signal.SIGUSR1, _baseline)
+signal.signal(signal.SIGUSR2, _report)
+sys.argv = ["devsandbox", "dap"]
+runpy.run_module("devsandbox", run_name="__main__", alter_sys=True)
