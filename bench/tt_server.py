@@ -5,7 +5,8 @@ free pages back to the system (malloc_trim), including those the server's start-
 freed, so VmRSS may end below its baseline.  This pass counts what Python's allocators
 hand out instead (every PyMem domain: objects, buffers and our C scanner's arrays):
 SIGUSR1 takes the baseline and resets the peak, SIGUSR2 writes what is held since then and
-the peak to the file named by DEVSANDBOX_BENCH_TRACEMALLOC.  tracemalloc slows the server,
+the peak to the file named by DEVSANDBOX_BENCH_TRACEMALLOC (both taken by a thread of this
+wrapper, so that a busy or waiting main thread does not delay them).  tracemalloc slows the server,
 so this pass's latencies are not reported.
 """
 
@@ -16,6 +17,7 @@ import os
 import runpy
 import signal
 import sys
+import threading
 import tracemalloc
 
 tracemalloc.start()
@@ -23,19 +25,22 @@ _base = [0]
 _out = os.environ["DEVSANDBOX_BENCH_TRACEMALLOC"]  # read now: the server tidies its environment
 
 
-def _baseline(signum: int, frame: object) -> None:
-    tracemalloc.reset_peak()
-    _base[0] = tracemalloc.get_traced_memory()[0]
+def _serve_signals() -> None:
+    """In a thread of its own: answered at once, whatever the server's main thread does."""
+    while True:
+        signum = signal.sigwait({signal.SIGUSR1, signal.SIGUSR2})
+        if signum == signal.SIGUSR1:
+            tracemalloc.reset_peak()
+            _base[0] = tracemalloc.get_traced_memory()[0]
+            continue
+        current, peak = tracemalloc.get_traced_memory()
+        with open(_out + ".tmp", "w") as f:
+            json.dump({"held": current - _base[0], "peak": peak - _base[0]}, f)
+        os.replace(_out + ".tmp", _out)
 
 
-def _report(signum: int, frame: object) -> None:
-    current, peak = tracemalloc.get_traced_memory()
-    with open(_out + ".tmp", "w") as f:
-        json.dump({"held": current - _base[0], "peak": peak - _base[0]}, f)
-    os.replace(_out + ".tmp", _out)
-
-
-signal.signal(signal.SIGUSR1, _baseline)
-signal.signal(signal.SIGUSR2, _report)
+# blocked in every thread (those started later inherit the mask), taken by sigwait
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGUSR2})
+threading.Thread(target=_serve_signals, name="bench-tracemalloc", daemon=True).start()
 sys.argv = ["devsandbox", "dap"]
 runpy.run_module("devsandbox", run_name="__main__", alter_sys=True)
