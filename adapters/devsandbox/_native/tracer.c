@@ -117,6 +117,7 @@ typedef struct {
     uint8_t present;
     uint8_t scalar; /* `ref` is an immutable scalar: the same object means the same value */
     uint8_t vol;    /* its value is volatile (ds_fp_volatile) */
+    uint64_t text;  /* hash of the repr() text it was last written with (0: not a repr) */
 } Slot;
 
 typedef struct {
@@ -770,6 +771,25 @@ put_clock(Buf *b, ThreadRec *th, int64_t now)
     return 0;
 }
 
+/* A value shown by its repr() whose text is the one the slot already shows (what the repr
+ * reads changed, not what it shows: an object filled in attribute by attribute whose repr
+ * fails until the last one) is not written again: the SET at `start` is taken back. */
+static inline int
+same_text(Buf *b, Slot *s, int was, size_t start, size_t at)
+{
+    int tag = b->p[at];
+    if (tag < V_REPR || tag > V_REPR_SLOW) {
+        s->text = 0;
+        return 0;
+    }
+    uint64_t hv = 0xcbf29ce484222325ULL;
+    for (size_t i = at; i < b->n; i++) hv = (hv ^ b->p[i]) * 0x100000001b3ULL;
+    hv |= 1;
+    if (was && s->text == hv) b->n = start;
+    s->text = hv;
+    return 0;
+}
+
 static int
 emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
 {
@@ -817,14 +837,18 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
         if (s->present && s->fp == h) return 0;
     }
     if (buf_need(b, 12) < 0) return -1;
+    size_t start = b->n;
     put_u8(b, E_SET);
     put_var(b, name_id);
+    int was = s->present;
     s->present = 1;
     s->fp = h;
     s->scalar = (uint8_t)ds_is_scalar(v);
     Py_XSETREF(s->ref, (s->scalar || !ds_is_structural(v)) ? Py_NewRef(v) : NULL);
     if (tag && !(s->tree = ds_sh_new(v)) && PyErr_Occurred()) return -1;
-    return ds_encode(b, v, 0);
+    size_t at = b->n;
+    if (ds_encode(b, v, 0) < 0) return -1;
+    return same_text(b, s, was, start, at);
 }
 
 static DSlot *
