@@ -225,6 +225,7 @@ typedef struct {
     /* the attributes its __repr__ shows (reprreads.reads): a tuple of str, or NULL for
      * all of them; reads_done once asked */
     PyObject *reads;
+    Py_ssize_t *slot_off; /* per name in reads: where a __slots__ entry keeps it, or -1 */
     int reads_done;
 } TypeCost;
 static PtrMap type_costs;    /* type -> TypeCost* (the type is kept alive) */
@@ -321,6 +322,7 @@ ds_values_reset(void)
     for (size_t i = 0; i < type_costs.cap; i++)
         if (type_costs.keys[i]) {
             Py_XDECREF(((TypeCost *)type_costs.vals[i])->reads);
+            PyMem_RawFree(((TypeCost *)type_costs.vals[i])->slot_off);
             PyMem_RawFree(type_costs.vals[i]);
             Py_DECREF((PyObject *)type_costs.keys[i]);
         }
@@ -412,8 +414,8 @@ slots_fp(PyObject *o, PyTypeObject *t, int depth)
     return acc;
 }
 
-/* the value of `o`'s attribute `name` where CPython keeps it (instance dict, inline
- * values, __slots__), without running code; NULL if it has none */
+/* the value of `o`'s attribute `name` in its instance dict or inline values, without
+ * running code; NULL if it has none there */
 static PyObject *
 attr_get(PyObject *o, PyTypeObject *t, PyObject *name)
 {
@@ -457,28 +459,36 @@ attr_get(PyObject *o, PyTypeObject *t, PyObject *name)
         if (v) return v;
         PyErr_Clear();
     }
-    const char *cname = NULL;
-    for (PyTypeObject *k = t; k && (k->tp_flags & Py_TPFLAGS_HEAPTYPE); k = k->tp_base)
-        for (PyMemberDef *m = k->tp_members; m && m->name; m++) {
-            if (m->type != Py_T_OBJECT_EX) continue;
-            if (!cname && !(cname = PyUnicode_AsUTF8(name))) {
-                PyErr_Clear();
-                return NULL;
-            }
-            if (strcmp(m->name, cname) == 0) return *(PyObject **)((char *)o + m->offset);
-        }
     return NULL;
+}
+
+/* where instances of `t` keep `name` in a __slots__ entry (its offset), or -1 */
+static Py_ssize_t
+slot_offset(PyTypeObject *t, PyObject *name)
+{
+    const char *cname = PyUnicode_AsUTF8(name);
+    if (!cname) {
+        PyErr_Clear();
+        return -1;
+    }
+    for (PyTypeObject *k = t; k && (k->tp_flags & Py_TPFLAGS_HEAPTYPE); k = k->tp_base)
+        for (PyMemberDef *m = k->tp_members; m && m->name; m++)
+            if (m->type == Py_T_OBJECT_EX && strcmp(m->name, cname) == 0) return m->offset;
+    return -1;
 }
 
 /* the attributes named in `reads` (those its __repr__ shows) */
 static uint64_t
-reads_fp(PyObject *o, PyTypeObject *t, PyObject *reads, int depth)
+reads_fp(PyObject *o, PyTypeObject *t, TypeCost *tc, int depth)
 {
+    PyObject *reads = tc->reads;
     Py_ssize_t n = PyTuple_GET_SIZE(reads);
     uint64_t acc = (uint64_t)n;
     if (n) ds_fp_deep = 1;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = attr_get(o, t, PyTuple_GET_ITEM(reads, i));
+        Py_ssize_t off = tc->slot_off[i]; /* a slot (a data descriptor) comes first */
+        PyObject *v = off >= 0 ? *(PyObject **)((char *)o + off)
+                               : attr_get(o, t, PyTuple_GET_ITEM(reads, i));
         acc = acc * 0x100000001b3ULL + (v ? elem_fp(v, depth + 1) : 0x9e3779b9ULL);
     }
     return acc;
@@ -505,9 +515,19 @@ type_reads(TypeCost *tc, PyTypeObject *t)
     }
     PyObject *r = fn ? PyObject_CallOneArg(fn, (PyObject *)t) : NULL;
     if (r && PyTuple_CheckExact(r)) {
-        for (Py_ssize_t i = 0; r && i < PyTuple_GET_SIZE(r); i++)
+        Py_ssize_t n = PyTuple_GET_SIZE(r);
+        for (Py_ssize_t i = 0; r && i < n; i++)
             if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(r, i))) Py_CLEAR(r);
-        tc->reads = r;
+        Py_ssize_t *off = r ? PyMem_RawMalloc(sizeof(Py_ssize_t) * (size_t)(n ? n : 1)) : NULL;
+        for (Py_ssize_t i = 0; off && i < n; i++)
+            off[i] = slot_offset(t, PyTuple_GET_ITEM(r, i));
+        if (off) {
+            tc->slot_off = off;
+            tc->reads = r;
+        }
+        else {
+            Py_XDECREF(r);
+        }
     }
     else {
         Py_XDECREF(r);
@@ -697,7 +717,7 @@ fp_other(PyObject *o, int depth)
         /* the attributes its __repr__ shows (known once an instance was encoded); not for
          * an object reached through another's attribute: that repr may read anything of it */
         PyObject *reads = tc && outermost ? tc->reads : NULL;
-        h = mix(h, reads ? reads_fp(o, t, reads, at < 0 ? 0 : at)
+        h = mix(h, reads ? reads_fp(o, t, tc, at < 0 ? 0 : at)
                          : attrs_fp(o, t, at < 0 ? 0 : at));
         following--;
         /* a look is what one step costs: the objects followed from an outermost one are

@@ -47,6 +47,19 @@ class Slotted:
         return f"Slotted({self.a})"
 
 
+class SlottedBase:
+    __slots__ = ("a",)
+
+
+class Mixed(SlottedBase):  # a slot of its base, and an instance dict
+    def __init__(self):
+        self.a = 1
+        self.b = 2
+
+    def __repr__(self):
+        return f"Mixed({self.a}, {self.b})"
+
+
 class Computed:
     def __init__(self):
         self.items = []
@@ -105,6 +118,10 @@ def slots_and_more():
     c = Computed()
     c.items.append(1)
     c.items.append(2)
+    m = Mixed()
+    m.a = 5
+    m.b = 6
+    m.c = 7
     p = Point(1, [])
     p.y.append(3)
     p.x = 2
