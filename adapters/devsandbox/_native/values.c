@@ -352,41 +352,79 @@ stable_repr(PyObject *o, PyTypeObject *t)
            o == Py_Ellipsis || o == Py_NotImplemented;
 }
 
+/* attributes an instance keeps inline, in its class's shared keys order (no __dict__ made) */
+typedef struct {
+    PyObject **values; /* NULL where an attribute is not set */
+#if PY_VERSION_HEX >= 0x030D0000
+    PyDictUnicodeEntry *entries;
+#else
+    PyObject **entries; /* (key, value) pairs after the keys' index table */
+#endif
+} Inline;
+
+static inline PyObject *
+inline_key(const Inline *in, Py_ssize_t i)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return in->entries[i].me_key;
+#else
+    return in->entries[2 * i];
+#endif
+}
+
+/* Where `o` keeps its instance attributes: inline (returns how many slots `in` has), or
+ * not (returns -1, *dict is its instance dict or NULL) */
+static Py_ssize_t
+attr_store(PyObject *o, PyTypeObject *t, PyObject **dict, Inline *in)
+{
+    *dict = NULL;
+    if (t->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+#if PY_VERSION_HEX >= 0x030D0000
+        *dict = (PyObject *)_PyObject_GetManagedDict(o);
+        if (!*dict && (t->tp_flags & Py_TPFLAGS_INLINE_VALUES)) {
+            PyDictValues *vals = _PyObject_InlineValues(o);
+            PyDictKeysObject *keys = ((PyHeapTypeObject *)t)->ht_cached_keys;
+            if (!vals->valid || !keys) return 0;
+            in->values = vals->values;
+            in->entries = DK_UNICODE_ENTRIES(keys);
+            return keys->dk_nentries < vals->capacity ? keys->dk_nentries : vals->capacity;
+        }
+#else
+        *dict = ((PyObject **)o)[-3];
+        ds_values311 *vals = ((ds_values311 **)o)[-4];
+        if (!*dict && vals) {
+            struct ds_keys311 *keys = (struct ds_keys311 *)((PyHeapTypeObject *)t)->ht_cached_keys;
+            if (!keys) return 0;
+            in->values = vals->values;
+            in->entries = (PyObject **)((char *)(keys + 1) +
+                                        ((size_t)1 << keys->dk_log2_index_bytes));
+            return keys->dk_nentries;
+        }
+#endif
+    }
+    else if (t->tp_dictoffset) {
+        PyObject **dp = _PyObject_GetDictPtr(o);
+        *dict = dp ? *dp : NULL;
+    }
+    return -1;
+}
+
 /* an instance's attributes, read where CPython keeps them (without making
  * a __dict__ for objects that keep their attributes inline) */
 static uint64_t
 attrs_fp(PyObject *o, PyTypeObject *t, int depth)
 {
-    PyObject *dict = NULL;
-    if (t->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
-#if PY_VERSION_HEX >= 0x030D0000
-        dict = (PyObject *)_PyObject_GetManagedDict(o);
-        if (!dict && (t->tp_flags & Py_TPFLAGS_INLINE_VALUES)) {
-            PyDictValues *values = _PyObject_InlineValues(o);
-            PyDictKeysObject *keys = ((PyHeapTypeObject *)t)->ht_cached_keys;
-            if (!values->valid || !keys) return 0;
-            Py_ssize_t n = keys->dk_nentries < values->capacity ? keys->dk_nentries
-                                                                 : values->capacity;
-#else
-        dict = ((PyObject **)o)[-3];
-        ds_values311 *values = ((ds_values311 **)o)[-4];
-        if (!dict && values) {
-            struct ds_keys311 *keys = (struct ds_keys311 *)((PyHeapTypeObject *)t)->ht_cached_keys;
-            if (!keys) return 0;
-            Py_ssize_t n = keys->dk_nentries;
-#endif
-            uint64_t acc = (uint64_t)n;
-            if (n) ds_fp_deep = 1;
-            for (Py_ssize_t i = 0; i < n; i++) {
-                PyObject *v = values->values[i];
-                acc = acc * 0x100000001b3ULL + (v ? elem_fp(v, depth + 1) : 0x9e3779b9ULL);
-            }
-            return acc;
+    PyObject *dict;
+    Inline in;
+    Py_ssize_t n = attr_store(o, t, &dict, &in);
+    if (n >= 0) {
+        uint64_t acc = (uint64_t)n;
+        if (n) ds_fp_deep = 1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *v = in.values[i];
+            acc = acc * 0x100000001b3ULL + (v ? elem_fp(v, depth + 1) : 0x9e3779b9ULL);
         }
-    }
-    else if (t->tp_dictoffset) {
-        PyObject **dp = _PyObject_GetDictPtr(o);
-        dict = dp ? *dp : NULL;
+        return acc;
     }
     if (!dict || !PyDict_Check(dict)) return 0;
     ds_fp_deep = 1; /* its attributes are read */
@@ -419,42 +457,15 @@ slots_fp(PyObject *o, PyTypeObject *t, int depth)
 static PyObject *
 attr_get(PyObject *o, PyTypeObject *t, PyObject *name)
 {
-    PyObject *dict = NULL;
-    if (t->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
-#if PY_VERSION_HEX >= 0x030D0000
-        dict = (PyObject *)_PyObject_GetManagedDict(o);
-        if (!dict && (t->tp_flags & Py_TPFLAGS_INLINE_VALUES)) {
-            PyDictValues *vals = _PyObject_InlineValues(o);
-            PyDictKeysObject *keys = ((PyHeapTypeObject *)t)->ht_cached_keys;
-            if (!vals->valid || !keys) return NULL;
-            Py_ssize_t n = keys->dk_nentries < vals->capacity ? keys->dk_nentries
-                                                              : vals->capacity;
-            PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(keys);
-            for (Py_ssize_t i = 0; i < n; i++) {
-                PyObject *k = entries[i].me_key;
-#else
-        dict = ((PyObject **)o)[-3];
-        ds_values311 *vals = ((ds_values311 **)o)[-4];
-        struct ds_keys311 *keys = (struct ds_keys311 *)((PyHeapTypeObject *)t)->ht_cached_keys;
-        if (!dict && vals) {
-            if (!keys) return NULL;
-            Py_ssize_t n = keys->dk_nentries;
-            PyObject **entries = (PyObject **)((char *)(keys + 1) +
-                                               ((size_t)1 << keys->dk_log2_index_bytes));
-            for (Py_ssize_t i = 0; i < n; i++) {
-                PyObject *k = entries[2 * i];
-#endif
-                if (k == name || (k && PyUnicode_CheckExact(k) && PyUnicode_Compare(k, name) == 0))
-                    return vals->values[i];
-            }
-            return NULL;
-        }
+    PyObject *dict;
+    Inline in;
+    Py_ssize_t n = attr_store(o, t, &dict, &in);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *k = inline_key(&in, i);
+        if (k == name || (k && PyUnicode_CheckExact(k) && PyUnicode_Compare(k, name) == 0))
+            return in.values[i];
     }
-    else if (t->tp_dictoffset) {
-        PyObject **dp = _PyObject_GetDictPtr(o);
-        dict = dp ? *dp : NULL;
-    }
-    if (dict && PyDict_CheckExact(dict)) {
+    if (n < 0 && dict && PyDict_CheckExact(dict)) {
         PyObject *v = PyDict_GetItemWithError(dict, name);
         if (v) return v;
         PyErr_Clear();
@@ -545,52 +556,18 @@ collect_attrs(PyObject *o, PyTypeObject *t, PyObject **names, const char **cname
               PyObject **values, Py_ssize_t max)
 {
     Py_ssize_t total = 0, got = 0;
-    PyObject *dict = NULL;
-    if (t->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
-#if PY_VERSION_HEX >= 0x030D0000
-        dict = (PyObject *)_PyObject_GetManagedDict(o);
-        if (!dict && (t->tp_flags & Py_TPFLAGS_INLINE_VALUES)) {
-            PyDictValues *vals = _PyObject_InlineValues(o);
-            PyDictKeysObject *keys = ((PyHeapTypeObject *)t)->ht_cached_keys;
-            if (vals->valid && keys) {
-                Py_ssize_t n = keys->dk_nentries < vals->capacity ? keys->dk_nentries
-                                                                  : vals->capacity;
-                PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(keys);
-                for (Py_ssize_t i = 0; i < n; i++) {
-                    PyObject *v = vals->values[i];
-#else
-        dict = ((PyObject **)o)[-3];
-        ds_values311 *vals = ((ds_values311 **)o)[-4];
-        struct ds_keys311 *keys = (struct ds_keys311 *)((PyHeapTypeObject *)t)->ht_cached_keys;
-        if (!dict && vals && keys) {
-            {
-                Py_ssize_t n = keys->dk_nentries;
-                /* the entries follow the index table (PyDictUnicodeEntry: key, value) */
-                PyObject **entries = (PyObject **)((char *)(keys + 1) +
-                                                   ((size_t)1 << keys->dk_log2_index_bytes));
-                for (Py_ssize_t i = 0; i < n; i++) {
-                    PyObject *v = vals->values[i];
-#endif
-                    if (!v) continue;
-#if PY_VERSION_HEX >= 0x030D0000
-                    PyObject *k = entries[i].me_key;
-#else
-                    PyObject *k = entries[2 * i];
-#endif
-                    if (!k || !PyUnicode_Check(k)) continue;
-                    if (got < max) {
-                        names[got] = Py_NewRef(k);
-                        cnames[got] = NULL;
-                        values[got++] = Py_NewRef(v);
-                    }
-                    total++;
-                }
-            }
+    PyObject *dict;
+    Inline in;
+    Py_ssize_t n = attr_store(o, t, &dict, &in);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = in.values[i], *k = inline_key(&in, i);
+        if (!v || !k || !PyUnicode_Check(k)) continue;
+        if (got < max) {
+            names[got] = Py_NewRef(k);
+            cnames[got] = NULL;
+            values[got++] = Py_NewRef(v);
         }
-    }
-    else if (t->tp_dictoffset) {
-        PyObject **dp = _PyObject_GetDictPtr(o);
-        dict = dp ? *dp : NULL;
+        total++;
     }
     if (dict && PyDict_Check(dict)) {
         Py_ssize_t pos = 0;
