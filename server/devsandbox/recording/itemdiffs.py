@@ -105,6 +105,14 @@ def _apply_items(values: dict[int, Any], buf: bytes, pos: int, at: int) -> tuple
     return name, pos
 
 
+def _write_sets(out: bytearray, values: dict[int, Any], names: list[int]) -> None:
+    """A SET record of each patched local's whole value, in the order given."""
+    for name in names:
+        out.append(E.SET)
+        out += varint(name)
+        out += _encode(values[name])
+
+
 def as_sets(buf: bytes) -> bytes:
     """The events chunk `buf` with each run of ITEMS records replaced by SET records of the
     whole patched values (one per local, in the order the run first patched them); `buf`
@@ -130,11 +138,7 @@ def as_sets(buf: bytes) -> bytes:
             copied = pos
             continue
         if run:
-            values = stack[-1]
-            for name in run:
-                out.append(E.SET)
-                out += varint(name)
-                out += _encode(values[name])
+            _write_sets(out, stack[-1], run)
             run = []
         if op == E.SET:
             k, pos = vi(buf, pos)
@@ -180,11 +184,7 @@ def as_sets(buf: bytes) -> bytes:
         else:
             raise FormatError(f"unknown event record 0x{op:02x} at {start}")
     if run:
-        values = stack[-1]
-        for name in run:
-            out.append(E.SET)
-            out += varint(name)
-            out += _encode(values[name])
+        _write_sets(out, stack[-1], run)
         copied = n
     if not out and copied == 0:
         return buf
