@@ -56,13 +56,7 @@ def test_locals_at_every_step(mutated, scanner):
     for e in truth.events:
         if e["kind"] == "mark":
             continue
-        frames = tl.stack(e["thread"], e["step"])
-        expected = truth.stack(e["thread"], e["step"])
-        assert [(f.code.qualname, f.line, f.fid) for f in frames] == [
-            (x["function"], x["line"], x["frame"]) for x in expected]
-        assert frames[0].locals() == e["locals"], e["step"]
-        for f, x in zip(frames[1:], expected[1:]):
-            assert f.locals() == truth.frame_locals(e["thread"], e["step"], x["frame"])
+        truth.check_stack(tl, e)
         steps += 1
     assert steps > 1000
 

@@ -85,6 +85,17 @@ class Truth:
                     break
         return out
 
+    def check_stack(self, tl: Any, e: dict[str, Any]) -> None:
+        """The timeline's stack at event `e` is the export's: each frame's function, line, id
+        and locals (a caller's: as at its own last event)."""
+        frames = tl.stack(e["thread"], e["step"])
+        expected = self.stack(e["thread"], e["step"])
+        assert [(f.code.qualname, f.line, f.fid) for f in frames] == [
+            (x["function"], x["line"], x["frame"]) for x in expected]
+        assert frames[0].locals() == e["locals"], e["step"]
+        for f, x in zip(frames[1:], expected[1:]):
+            assert f.locals() == self.frame_locals(e["thread"], e["step"], x["frame"])
+
 
 def export(recording: Path) -> Truth:
     proc = subprocess.run([sys.executable, "-m", "devsandbox", "export", str(recording)],
