@@ -774,20 +774,19 @@ put_clock(Buf *b, ThreadRec *th, int64_t now)
 /* A value shown by its repr() whose text is the one the slot already shows (what the repr
  * reads changed, not what it shows: an object filled in attribute by attribute whose repr
  * fails until the last one) is not written again: the SET at `start` is taken back. */
-static inline int
+static inline void
 same_text(Buf *b, Slot *s, int was, size_t start, size_t at)
 {
     int tag = b->p[at];
     if (tag < V_REPR || tag > V_REPR_SLOW) {
         s->text = 0;
-        return 0;
+        return;
     }
     uint64_t hv = 0xcbf29ce484222325ULL;
     for (size_t i = at; i < b->n; i++) hv = (hv ^ b->p[i]) * 0x100000001b3ULL;
     hv |= 1;
     if (was && s->text == hv) b->n = start;
     s->text = hv;
-    return 0;
 }
 
 static int
@@ -848,7 +847,8 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
     if (tag && !(s->tree = ds_sh_new(v)) && PyErr_Occurred()) return -1;
     size_t at = b->n;
     if (ds_encode(b, v, 0) < 0) return -1;
-    return same_text(b, s, was, start, at);
+    same_text(b, s, was, start, at);
+    return 0;
 }
 
 static DSlot *

@@ -505,17 +505,16 @@ reads_fp(PyObject *o, PyTypeObject *t, TypeCost *tc, int depth)
     return acc;
 }
 
-/* reprreads.reads(t), asked once per class (NULL: every attribute counts), before the
- * first call of its repr (never while fingerprinting: Python code may let another
- * thread run, and fingerprints keep their state in statics) */
-static PyObject *
+/* tc->reads = reprreads.reads(t) (NULL: every attribute counts), asked once per class,
+ * before the first call of its repr (never while fingerprinting: Python code may let
+ * another thread run, and fingerprints keep their state in statics) */
+static void
 type_reads(TypeCost *tc, PyTypeObject *t)
 {
     static PyObject *fn;
     static int failed;
-    if (tc->reads_done) return tc->reads;
     tc->reads_done = 1;
-    if (failed) return NULL;
+    if (failed) return;
     PyObject *et, *ev, *etb;
     PyErr_Fetch(&et, &ev, &etb);
     if (!fn) {
@@ -545,7 +544,6 @@ type_reads(TypeCost *tc, PyTypeObject *t)
     }
     PyErr_Clear();
     PyErr_Restore(et, ev, etb);
-    return tc->reads;
 }
 
 /* Up to `max` (name, value) pairs of `o`'s attributes (new references; a name is a str,
@@ -1221,14 +1219,15 @@ rmemo_free(void)
 
 static int enc_repr_call(Buf *b, PyObject *o, TypeCost *tc);
 
-/* instances keep some attributes in __slots__ (PyMemberDef entries of type 16,
- * T_OBJECT_EX): the fingerprint does not see them, so their repr() is not reused */
+/* instances keep some attributes in __slots__ (PyMemberDef entries of type T_OBJECT_EX):
+ * a fingerprint of all attributes (attrs_fp) does not see them, so their repr() is not
+ * reused */
 static int
 has_slots(PyTypeObject *t)
 {
     for (PyTypeObject *k = t; k && (k->tp_flags & Py_TPFLAGS_HEAPTYPE); k = k->tp_base)
         for (PyMemberDef *m = k->tp_members; m && m->name; m++)
-            if (m->type == 16) return 1;
+            if (m->type == Py_T_OBJECT_EX) return 1;
     return 0;
 }
 

@@ -15,6 +15,7 @@ count (the repr passes ``self`` on, calls a method on it, reads a property or
 
 from __future__ import annotations
 
+import sys
 import types
 from typing import Any
 
@@ -23,6 +24,8 @@ _LOAD_SELF = {"LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW"}
 _USES_LOCAL = {"STORE_FAST", "DELETE_FAST", "LOAD_FAST_AND_CLEAR", "LOAD_FAST_LOAD_FAST",
                "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST", "LOAD_FAST_BORROW_LOAD_FAST_BORROW",
                "LOAD_DEREF", "LOAD_CLOSURE", "STORE_DEREF", "MAKE_CELL", "DELETE_DEREF"}
+# 3.12+: LOAD_ATTR's low bit marks a method load (3.11 has LOAD_METHOD instead)
+_METHOD_BIT = sys.version_info >= (3, 12)
 # wrappers that only guard against recursion ("..."): the repr is the wrapped function's
 _RECURSION_GUARDS = ("_recursive_repr.<locals>.wrapper",
                      "recursive_repr.<locals>.decorating_function.<locals>.wrapper")
@@ -59,7 +62,7 @@ def _names(code: types.CodeType) -> set[str] | None:
             nxt = ins[at + 1] if at + 1 < len(ins) else None
             if nxt is None or nxt.opname != "LOAD_ATTR" or not isinstance(nxt.argval, str):
                 return None
-            if nxt.arg is not None and nxt.arg & 1 and _method_flag():
+            if nxt.arg is not None and nxt.arg & 1 and _METHOD_BIT:
                 return None  # self.method(...): that method may read anything
             names.add(nxt.argval)
         elif i.opname in _USES_LOCAL:
@@ -67,12 +70,6 @@ def _names(code: types.CodeType) -> set[str] | None:
             if me in used:
                 return None
     return names
-
-
-def _method_flag() -> bool:
-    import sys
-
-    return sys.version_info >= (3, 12)  # LOAD_ATTR's low bit: a method load (LOAD_METHOD before)
 
 
 def reads(cls: type) -> tuple[str, ...] | None:
