@@ -42,6 +42,7 @@ import time
 import warnings
 from typing import Any, Iterator
 
+from .format import CHUNK_KB_MAX, CHUNK_KB_MIN
 from .scope import Scope
 from .writer import Writer
 
@@ -109,8 +110,9 @@ class Recorder:
         # objects shown as "<mod.T object at 0x…>" recorded with their attributes (format 1.3)
         limits["attributes"] = 1 if opts.get("attributes") else 0
         chunk_kb = DEFAULT_CHUNK_KB if opts.get("chunk_kb") is None else int(opts["chunk_kb"])
-        if not 4 <= chunk_kb <= 1024:
-            raise ValueError(f"recorder option chunk_kb must be between 4 and 1024, got {chunk_kb}")
+        if not CHUNK_KB_MIN <= chunk_kb <= CHUNK_KB_MAX:
+            raise ValueError(f"recorder option chunk_kb must be between {CHUNK_KB_MIN} and "
+                             f"{CHUNK_KB_MAX}, got {chunk_kb}")
         limits["flush_bytes"] = chunk_kb * 1024
         self.backend = _make_backend(str(opts.get("backend") or "auto"), self.scope, limits)
         # item-level container changes (format 1.1); the pure-Python recorder writes whole values

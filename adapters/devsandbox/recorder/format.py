@@ -193,6 +193,10 @@ def frame(kind: int, codec: int, stored: bytes, raw_len: int, info: bytes = b"")
     return head + info + stored
 
 
+CHUNK_KB_MIN, CHUNK_KB_MAX = 4, 1024
+"""The chunk sizes a recorder writes (KB of events before compression, option chunk_kb)."""
+
+
 def chunk_info(first_event: int, nevents: int, threads: list[tuple[int, int, int]]) -> bytes:
     out = bytearray(varint(first_event) + varint(nevents) + varint(len(threads)))
     for tid, first_step, nsteps in threads:

@@ -85,8 +85,9 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
     if args.flight_recorder:
         opts["flight_recorder_mb"] = args.flight_recorder
     if args.chunk_kb is not None:
-        if not 4 <= args.chunk_kb <= 1024:
-            raise SystemExit("devsandbox record: --chunk-kb must be between 4 and 1024")
+        if not fmt.CHUNK_KB_MIN <= args.chunk_kb <= fmt.CHUNK_KB_MAX:
+            raise SystemExit(f"devsandbox record: --chunk-kb must be between {fmt.CHUNK_KB_MIN} "
+                             f"and {fmt.CHUNK_KB_MAX}")
         opts["chunk_kb"] = args.chunk_kb
     if args.item_diffs:
         opts["item_diffs"] = True

@@ -15,6 +15,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from devsandbox.recorder.format import CHUNK_KB_MAX, CHUNK_KB_MIN
+
 from ..errors import InvalidRequest
 
 # keys of the "devsandbox" section and their types
@@ -52,7 +54,8 @@ _RECORDER_RANGES: dict[str, tuple[Any, str]] = {
     "maxRepr": (lambda v: v >= 1, "at least 1"),
     "reprBudgetMs": (lambda v: v > 0, "more than 0"),
     "flightRecorderMb": (lambda v: v > 0, "more than 0"),
-    "chunkKb": (lambda v: 4 <= v <= 1024, "between 4 and 1024"),
+    "chunkKb": (lambda v: CHUNK_KB_MIN <= v <= CHUNK_KB_MAX,
+                f"between {CHUNK_KB_MIN} and {CHUNK_KB_MAX}"),
     "recorderBackend": (lambda v: v in ("auto", "native", "python"),
                         "one of 'auto', 'native', 'python'"),
 }
