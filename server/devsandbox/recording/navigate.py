@@ -144,6 +144,14 @@ def _item_bytes(values: Any) -> bytes:
     return bytes(values)
 
 
+def _in_order(sources: list[Iterator[Any]], forward: bool) -> Iterator[Any]:
+    """The items of several sorted iterators as one, in order (reversed when not
+    `forward`)."""
+    if len(sources) == 1:
+        return sources[0]
+    return heapq.merge(*sources, reverse=not forward)
+
+
 def iter_line_hits(ts: ThreadSteps, keys: set[int], lines: set[int],
                    forward: bool = True) -> Iterator[int]:
     """Indices of the line events of `ts` at one of the (code, line) `keys`, in order
@@ -157,10 +165,7 @@ def iter_line_hits(ts: ThreadSteps, keys: set[int], lines: set[int],
             if kinds[i] == E.LINE and line_key(codes[i], line) in keys:
                 yield i
 
-    gens = [one(line) for line in lines if line < 1 << (8 * size)]
-    if len(gens) == 1:
-        return gens[0]
-    return heapq.merge(*gens, reverse=not forward)
+    return _in_order([one(line) for line in lines if line < 1 << (8 * size)], forward)
 
 
 def line_hits(ts: ThreadSteps, keys: set[int], lines: set[int]) -> list[int]:
@@ -203,9 +208,18 @@ def merged(finders: list[Finder]) -> Finder:
     def find(ci: int, forward: bool | None = None) -> Iterable[Candidate]:
         if forward is None:
             return [c for f in finders for c in f(ci)]
-        if len(finders) == 1:
-            return finders[0](ci, forward)
-        return heapq.merge(*(f(ci, forward) for f in finders), reverse=not forward)
+        return _in_order([iter(f(ci, forward)) for f in finders], forward)
+    return find
+
+
+def _threads_finder(tl: Timeline, wanted: Callable[[Any], Iterable[int]],
+                    hits: Callable[[ThreadSteps, int, bool], Iterator[Candidate]]) -> Finder:
+    """A finder whose candidates are the `hits` in the threads of a chunk that its summary
+    says may hold some (`wanted(summary)`), merged in the recorded order."""
+    def find(ci: int, forward: bool | None = None) -> Iterable[Candidate]:
+        way = forward is not False  # (the chunk is scanned only if a thread is wanted)
+        per_thread = [hits(tl.scan(ci).threads[tid], tid, way) for tid in wanted(tl.summary(ci))]
+        return _ordered(_in_order(per_thread, way), forward)
     return find
 
 
@@ -227,12 +241,6 @@ def search(tl: Timeline, start: tuple[int, int], forward: bool, finder: Finder,
     return None
 
 
-def _by_order(per_thread: list[Iterator[Candidate]], forward: bool) -> Iterable[Candidate]:
-    if len(per_thread) == 1:
-        return per_thread[0]
-    return heapq.merge(*per_thread, reverse=not forward)
-
-
 def line_finder(tl: Timeline, keys: set[int]) -> Finder:
     """Candidates: line events at one of `keys` (code << 24 | line), all threads."""
     lines = {k & 0xFFFFFF for k in keys}
@@ -242,16 +250,8 @@ def line_finder(tl: Timeline, keys: set[int]) -> Finder:
         for i in iter_line_hits(ts, keys, lines, forward):
             yield (order[i], tid, first + i, "line")
 
-    def find(ci: int, forward: bool | None = None) -> Iterable[Candidate]:
-        summary = tl.summary(ci)
-        per_thread = []
-        for tid, present in summary.lines.items():
-            if not any(k in present for k in keys):
-                continue
-            per_thread.append(hits(tl.scan(ci).threads[tid], tid, forward is not False))
-        return _ordered(_by_order(per_thread, forward is not False), forward)
-
-    return find
+    return _threads_finder(tl, lambda summary: (
+        tid for tid, present in summary.lines.items() if any(k in present for k in keys)), hits)
 
 
 def exception_finder(tl: Timeline) -> Finder:
@@ -263,15 +263,8 @@ def exception_finder(tl: Timeline) -> Finder:
             if not propagated(tl, tid, ts.first + i):
                 yield (ts.order[i], tid, ts.first + i, "exception")
 
-    def find(ci: int, forward: bool | None = None) -> Iterable[Candidate]:
-        summary = tl.summary(ci)
-        per_thread = []
-        for tid, raised in summary.raised.items():
-            if raised:
-                per_thread.append(hits(tl.scan(ci).threads[tid], tid, forward is not False))
-        return _ordered(_by_order(per_thread, forward is not False), forward)
-
-    return find
+    return _threads_finder(tl, lambda summary: (
+        tid for tid, raised in summary.raised.items() if raised), hits)
 
 
 def call_finder(tl: Timeline, codes: set[int]) -> Finder:
@@ -282,15 +275,8 @@ def call_finder(tl: Timeline, codes: set[int]) -> Finder:
             if ts.codes[i] in codes:
                 yield (ts.order[i], tid, ts.first + i, "function")
 
-    def find(ci: int, forward: bool | None = None) -> Iterable[Candidate]:
-        summary = tl.summary(ci)
-        per_thread = []
-        for tid, called in summary.calls.items():
-            if codes & called:
-                per_thread.append(hits(tl.scan(ci).threads[tid], tid, forward is not False))
-        return _ordered(_by_order(per_thread, forward is not False), forward)
-
-    return find
+    return _threads_finder(tl, lambda summary: (
+        tid for tid, called in summary.calls.items() if codes & called), hits)
 
 
 def propagated(tl: Timeline, tid: int, step: int) -> bool:
