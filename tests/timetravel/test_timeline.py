@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from tt_support import PROGRAMS, Truth, export, record
+from tt_support import PROGRAMS, Truth, export, record, shown_values
 
 from devsandbox.recorder.format import E
 from devsandbox.recording import history, navigate
@@ -147,3 +147,38 @@ def test_goto_targets_around_the_position(chunky, scanner):
         assert (nxt[2] if nxt else None) == (steps[i + na] if later else None)
     everything = navigate.executions_near(tl, keys, tl.when(1, steps[3]), 10_000)
     assert [c[2] for c in everything[1]] == steps and everything[0] == everything[2] == 0
+
+
+@pytest.fixture(scope="module")
+def templated(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Truth]:
+    """Reprs recorded as the values they format (V.FMT), over several small chunks."""
+    import subprocess
+    import sys
+
+    from tt_support import ROOT, env
+
+    out = tmp_path_factory.mktemp("rec") / "templated.dsrec"
+    program = ROOT / "tests" / "recorder" / "programs" / "repr_templates_app.py"
+    proc = subprocess.run([sys.executable, "-m", "devsandbox", "record", "--chunk-kb", "4",
+                           "--out", str(out), "--", str(program)], env=env(), check=False,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return str(out), export(out)
+
+
+def test_formatted_reprs_at_every_step(templated, scanner):
+    path, truth = templated
+    with Recording(path) as rec:
+        assert len(rec._chunks) >= 3
+    tl = Timeline(Recording(path))
+    points = 0
+    for e in truth.events:
+        if e["kind"] != "mark":
+            # the top frame's locals (a caller's may differ from the export's at a keyframe,
+            # which restates them: the module's MODE changes in a callee here)
+            frames = tl.stack(e["thread"], e["step"])
+            assert [(f.code.qualname, f.line) for f in frames] == [
+                (x["function"], x["line"]) for x in truth.stack(e["thread"], e["step"])]
+            assert frames[0].locals() == shown_values(e), e["step"]
+            points += "<Point: x=" in str(e["locals"])
+    assert points > 50

@@ -55,7 +55,7 @@ class Truth:
         for s in range(step, -1, -1):
             e = self.by_step.get((thread, s))
             if e is not None and e["frame"] == frame:
-                return e["locals"]
+                return shown_values(e)
         raise AssertionError(f"frame {frame} has no event before step {step}")
 
     def changes(self, function: str, name: str) -> list[tuple[int, str]]:
@@ -92,9 +92,15 @@ class Truth:
         expected = self.stack(e["thread"], e["step"])
         assert [(f.code.qualname, f.line, f.fid) for f in frames] == [
             (x["function"], x["line"], x["frame"]) for x in expected]
-        assert frames[0].locals() == e["locals"], e["step"]
+        assert frames[0].locals() == shown_values(e), e["step"]
         for f, x in zip(frames[1:], expected[1:]):
             assert f.locals() == self.frame_locals(e["thread"], e["step"], x["frame"])
+
+
+def shown_values(e: dict[str, Any]) -> dict[str, str]:
+    """An exported event's locals and the globals recorded beside them, named as the
+    timeline names them ("global:NAME")."""
+    return {**e["locals"], **{f"global:{k}": v for k, v in e.get("globals", {}).items()}}
 
 
 def export(recording: Path) -> Truth:

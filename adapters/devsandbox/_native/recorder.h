@@ -65,6 +65,7 @@ enum {
     V_LIST = 0x10, V_TUPLE = 0x11, V_SET = 0x12, V_FROZENSET = 0x13, V_DICT = 0x14,
     V_DEEP = 0x18, V_RECUR = 0x19,
     V_REPR = 0x20, V_REPR_TRUNC = 0x21, V_REPR_ERROR = 0x22, V_REPR_SLOW = 0x23, V_OBJECT = 0x24,
+    V_FMT = 0x25,
 };
 
 /* ---- limits on captured values ------------------------------------------- */
@@ -77,6 +78,7 @@ typedef struct {
     int64_t repr_budget_ns; /* a type whose repr took longer is not repr()'d again */
     int64_t type_budget_ns; /* a class with its own __repr__ costing more per look: opaque */
     int attributes;         /* objects with object's repr: recorded with their attributes */
+    int templates;          /* a repr that only formats attributes: their values (V_FMT) */
 } Limits;
 
 extern Limits ds_limits;

@@ -778,7 +778,7 @@ static inline void
 same_text(Buf *b, Slot *s, int was, size_t start, size_t at)
 {
     int tag = b->p[at];
-    if (tag < V_REPR || tag > V_REPR_SLOW) {
+    if ((tag < V_REPR || tag > V_REPR_SLOW) && tag != V_FMT) {
         s->text = 0;
         return;
     }
@@ -1724,7 +1724,7 @@ py_configure(PyObject *m, PyObject *args, PyObject *kw)
                             "max_str", "max_repr", "repr_budget_ns", "flush_bytes",
                             "set_local_events", "disable", "tool_id", "local_events",
                             "item_diffs", "type_budget_ns", "globals", "clock_origin_ns",
-                            "attributes", NULL};
+                            "attributes", "templates", NULL};
     PyObject *scope = NULL, *flush = NULL, *active = NULL, *sle = NULL, *disable = NULL,
              *gfn = NULL;
     int max_depth = ds_limits.max_depth, tool_id = -1;
@@ -1733,14 +1733,15 @@ py_configure(PyObject *m, PyObject *args, PyObject *kw)
     long long budget = ds_limits.repr_budget_ns, type_budget = ds_limits.type_budget_ns;
     long long origin = 0;
     long local_events = 0;
-    int items = 0, attributes = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|innnLnOOilpLOLp", names, &scope, &flush,
+    int items = 0, attributes = 0, templates = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|innnLnOOilpLOLpp", names, &scope, &flush,
                                      &active, &max_depth, &max_items, &max_str, &max_repr,
                                      &budget, &flush_bytes, &sle, &disable, &tool_id,
                                      &local_events, &items, &type_budget, &gfn, &origin,
-                                     &attributes))
+                                     &attributes, &templates))
         return NULL;
     ds_limits.attributes = attributes;
+    ds_limits.templates = templates;
     item_diffs = items;
     clock_origin_ns = origin > 0 ? origin : 0;
     Py_XSETREF(R.scope_fn, Py_NewRef(scope));

@@ -8,6 +8,7 @@
  */
 #include "recorder.h"
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <time.h>
 #if PY_VERSION_HEX < 0x030C0000
@@ -227,6 +228,14 @@ typedef struct {
     PyObject *reads;
     Py_ssize_t *slot_off; /* per name in reads: where a __slots__ entry keeps it, or -1 */
     int reads_done;
+    /* its repr as a template over those attributes (reprreads.template), or NULL; used
+     * (V_FMT) once TMPL_CHECKS instances rendered through it matched their repr(); a
+     * mismatch drops it */
+    struct Piece *tmpl;
+    int ntmpl, tmpl_ok;
+    /* its __repr__ reads data outside the instance (reprreads.reads_data): what it shows
+     * may change while the instance does not, so it is taken again at every step */
+    int data_reads;
 } TypeCost;
 static PtrMap type_costs;    /* type -> TypeCost* (the type is kept alive) */
 static uint64_t fp_nodes;    /* values visited by ds_fingerprint, ever */
@@ -311,6 +320,7 @@ ds_values_init(void)
 }
 
 static void rmemo_free(void);
+static void tmpl_free(TypeCost *tc);
 
 void
 ds_values_reset(void)
@@ -323,6 +333,7 @@ ds_values_reset(void)
         if (type_costs.keys[i]) {
             Py_XDECREF(((TypeCost *)type_costs.vals[i])->reads);
             PyMem_RawFree(((TypeCost *)type_costs.vals[i])->slot_off);
+            tmpl_free(type_costs.vals[i]);
             PyMem_RawFree(type_costs.vals[i]);
             Py_DECREF((PyObject *)type_costs.keys[i]);
         }
@@ -488,6 +499,15 @@ slot_offset(PyTypeObject *t, PyObject *name)
     return -1;
 }
 
+/* the value of the `i`th attribute its __repr__ reads (borrowed; NULL: none) */
+static inline PyObject *
+read_attr(PyObject *o, PyTypeObject *t, TypeCost *tc, Py_ssize_t i)
+{
+    Py_ssize_t off = tc->slot_off[i]; /* a slot (a data descriptor) comes first */
+    return off >= 0 ? *(PyObject **)((char *)o + off)
+                    : attr_get(o, t, PyTuple_GET_ITEM(tc->reads, i));
+}
+
 /* the attributes named in `reads` (those its __repr__ shows) */
 static uint64_t
 reads_fp(PyObject *o, PyTypeObject *t, TypeCost *tc, int depth)
@@ -497,13 +517,13 @@ reads_fp(PyObject *o, PyTypeObject *t, TypeCost *tc, int depth)
     uint64_t acc = (uint64_t)n;
     if (n) ds_fp_deep = 1;
     for (Py_ssize_t i = 0; i < n; i++) {
-        Py_ssize_t off = tc->slot_off[i]; /* a slot (a data descriptor) comes first */
-        PyObject *v = off >= 0 ? *(PyObject **)((char *)o + off)
-                               : attr_get(o, t, PyTuple_GET_ITEM(reads, i));
+        PyObject *v = read_attr(o, t, tc, i);
         acc = acc * 0x100000001b3ULL + (v ? elem_fp(v, depth + 1) : 0x9e3779b9ULL);
     }
     return acc;
 }
+
+static void tmpl_load(TypeCost *tc, PyTypeObject *t);
 
 /* tc->reads = reprreads.reads(t) (NULL: every attribute counts), asked once per class,
  * before the first call of its repr (never while fingerprinting: Python code may let
@@ -523,6 +543,17 @@ type_reads(TypeCost *tc, PyTypeObject *t)
         Py_XDECREF(mod);
         if (!fn) failed = 1;
     }
+    static PyObject *data_fn;
+    if (!data_fn && !failed) {
+        PyObject *mod = PyImport_ImportModule("devsandbox.recorder.reprreads");
+        data_fn = mod ? PyObject_GetAttrString(mod, "reads_data") : NULL;
+        Py_XDECREF(mod);
+        PyErr_Clear();
+    }
+    PyObject *d = data_fn ? PyObject_CallOneArg(data_fn, (PyObject *)t) : NULL;
+    tc->data_reads = d == Py_True;
+    Py_XDECREF(d);
+    PyErr_Clear();
     PyObject *r = fn ? PyObject_CallOneArg(fn, (PyObject *)t) : NULL;
     if (r && PyTuple_CheckExact(r)) {
         Py_ssize_t n = PyTuple_GET_SIZE(r);
@@ -534,6 +565,7 @@ type_reads(TypeCost *tc, PyTypeObject *t)
         if (off) {
             tc->slot_off = off;
             tc->reads = r;
+            if (ds_limits.templates) tmpl_load(tc, t);
         }
         else {
             Py_XDECREF(r);
@@ -675,6 +707,12 @@ fp_other(PyObject *o, int depth)
      * (objects reached through attributes: a few levels) */
     TypeCost *tc = type_cost(t);
     if (tc && tc->opaque) return h;
+    if (tc && tc->data_reads) {
+        static uint64_t ticks;
+        ds_fp_volatile = 1;
+        ds_fp_deep = 1;
+        return mix(h, ++ticks);
+    }
     /* each object at most once per value looked at (object graphs share and cycle),
      * and a bounded number of them */
     static void *seen[FOLLOW_MAX];
@@ -1217,6 +1255,218 @@ rmemo_free(void)
     }
 }
 
+/* ---- repr templates ----------------------------------------------------------
+ * A class whose __repr__ only formats the attributes it reads (reprreads.template) is
+ * recorded by those attributes' values: V_FMT, then the pieces of the text, each a
+ * literal (0, len, utf-8) or a field (1: str(), 2: repr(), 3: format() with `len, utf-8`
+ * of a spec; then the value).  No repr() runs: the reader renders the text.  A field
+ * takes only the exact types the reader rebuilds (int, float, str, bool, None) and a
+ * text that cannot pass max_repr; for any other value the repr() runs as before. */
+#define TMPL_CHECKS 3
+enum { K_INT = 1, K_FLOAT = 2, K_STR = 4, K_BOOL = 8, K_NONE = 16 };
+
+typedef struct Piece {
+    PyObject *text;  /* a literal (str), or NULL for a field */
+    Py_ssize_t at;   /* field: which of tc->reads */
+    int conv;        /* field: 1 str, 2 repr, 3 format with spec */
+    PyObject *spec;  /* field: the format spec (str) */
+    int kinds;       /* field: K_* accepted */
+    Py_ssize_t pad;  /* field: what the text may add to the value's own length */
+    int small;       /* field: only |value| < 1e15 (fixed-point formats) */
+} Piece;
+
+static void
+tmpl_free(TypeCost *tc)
+{
+    for (int i = 0; i < tc->ntmpl; i++) {
+        Py_XDECREF(tc->tmpl[i].text);
+        Py_XDECREF(tc->tmpl[i].spec);
+    }
+    PyMem_RawFree(tc->tmpl);
+    tc->tmpl = NULL;
+    tc->ntmpl = 0;
+}
+
+/* tc->tmpl = reprreads.template(t, tc->reads) (with the GIL, where user code may run) */
+static void
+tmpl_load(TypeCost *tc, PyTypeObject *t)
+{
+    static PyObject *fn;
+    if (!fn) {
+        PyObject *mod = PyImport_ImportModule("devsandbox.recorder.reprreads");
+        fn = mod ? PyObject_GetAttrString(mod, "template") : NULL;
+        Py_XDECREF(mod);
+        if (!fn) {
+            PyErr_Clear();
+            return;
+        }
+    }
+    PyObject *r = PyObject_CallFunctionObjArgs(fn, (PyObject *)t, tc->reads, NULL);
+    if (!r || !PyTuple_CheckExact(r) || PyTuple_GET_SIZE(r) == 0 || PyTuple_GET_SIZE(r) > 64) {
+        Py_XDECREF(r);
+        PyErr_Clear();
+        return;
+    }
+    int n = (int)PyTuple_GET_SIZE(r);
+    Piece *ps = PyMem_RawCalloc((size_t)n, sizeof(Piece));
+    int ok = ps != NULL;
+    for (int i = 0; ok && i < n; i++) {
+        PyObject *e = PyTuple_GET_ITEM(r, i);
+        Piece *p = &ps[i];
+        if (PyUnicode_CheckExact(e)) {
+            p->text = Py_NewRef(e);
+            continue;
+        }
+        const char *conv;
+        int small;
+        if (!PyArg_ParseTuple(e, "nsUinp", &p->at, &conv, &p->spec, &p->kinds, &p->pad, &small) ||
+            p->at < 0 || p->at >= PyTuple_GET_SIZE(tc->reads)) {
+            p->spec = NULL;
+            ok = 0;
+            break;
+        }
+        Py_INCREF(p->spec);
+        p->small = small;
+        p->conv = conv[0] == 's' ? 1 : conv[0] == 'r' ? 2 : 3;
+    }
+    Py_DECREF(r);
+    PyErr_Clear();
+    tc->tmpl = ps;
+    tc->ntmpl = n;
+    if (!ok) tmpl_free(tc);
+}
+
+/* the values of `o`'s fields (borrowed) if the template stands for its repr: 1, else 0 */
+static int
+tmpl_values(PyObject *o, PyTypeObject *t, TypeCost *tc, PyObject **vals)
+{
+    Py_ssize_t bound = 0;
+    for (int i = 0; i < tc->ntmpl; i++) {
+        Piece *p = &tc->tmpl[i];
+        if (p->text) {
+            bound += PyUnicode_GET_LENGTH(p->text);
+            continue;
+        }
+        PyObject *v = read_attr(o, t, tc, p->at);
+        if (!v) return 0;
+        PyTypeObject *vt = Py_TYPE(v);
+        Py_ssize_t len;
+        if (vt == &PyFloat_Type) {
+            if (!(p->kinds & K_FLOAT)) return 0;
+            if (p->small && !(fabs(PyFloat_AS_DOUBLE(v)) < 1e15)) return 0;
+            len = 24;
+        }
+        else if (vt == &PyLong_Type) {
+            int overflow = 0;
+            long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+            if (!(p->kinds & K_INT) || overflow || (p->small && (x >= 1000000000000000LL ||
+                                                                 x <= -1000000000000000LL)))
+                return 0;
+            len = 20;
+        }
+        else if (vt == &PyUnicode_Type) {
+            len = PyUnicode_GET_LENGTH(v);
+            if (!(p->kinds & K_STR) || len > ds_limits.max_str) return 0;
+            if (p->conv == 2) len = 2 + 10 * len;
+        }
+        else if (vt == &PyBool_Type) {
+            if (!(p->kinds & K_BOOL)) return 0;
+            len = 5;
+        }
+        else if (v == Py_None) {
+            if (!(p->kinds & K_NONE)) return 0;
+            len = 4;
+        }
+        else {
+            return 0;
+        }
+        bound += len + p->pad;
+        vals[i] = v;
+    }
+    return bound <= ds_limits.max_repr;
+}
+
+static int
+put_utf8(Buf *b, PyObject *s)
+{
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    if (!u) return -1;
+    if (buf_need(b, (size_t)n + 10) < 0) return -1;
+    put_var(b, (uint64_t)n);
+    put_bytes(b, u, (size_t)n);
+    return 0;
+}
+
+/* 1: written as V_FMT; 0: the template does not stand for this one */
+static int
+enc_template(Buf *b, PyObject *o, PyTypeObject *t, TypeCost *tc)
+{
+    PyObject *vals[64];
+    if (!tmpl_values(o, t, tc, vals)) return 0;
+    if (buf_need(b, 12) < 0) return -1;
+    put_u8(b, V_FMT);
+    put_var(b, (uint64_t)tc->ntmpl);
+    for (int i = 0; i < tc->ntmpl; i++) {
+        Piece *p = &tc->tmpl[i];
+        if (buf_need(b, 1) < 0) return -1;
+        if (p->text) {
+            put_u8(b, 0);
+            if (put_utf8(b, p->text) < 0) return -1;
+            continue;
+        }
+        put_u8(b, (unsigned)p->conv);
+        if (p->conv == 3 && put_utf8(b, p->spec) < 0) return -1;
+        if (ds_encode(b, vals[i], 0) < 0) return -1;
+    }
+    return 1;
+}
+
+/* Before a template is used: does it render what repr() gave (the V_REPR written at
+ * `at`) for this instance?  Counts a match, drops the template on a mismatch. */
+static void
+tmpl_check(Buf *b, size_t at, PyObject *o, PyTypeObject *t, TypeCost *tc)
+{
+    PyObject *vals[64];
+    if (b->p[at] != V_REPR || !tmpl_values(o, t, tc, vals)) return;
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    PyObject *parts = PyList_New(tc->ntmpl), *text = NULL;
+    for (int i = 0; parts && i < tc->ntmpl; i++) {
+        Piece *p = &tc->tmpl[i];
+        PyObject *s = p->text ? Py_NewRef(p->text)
+                      : p->conv == 1 ? PyObject_Str(vals[i])
+                      : p->conv == 2 ? PyObject_Repr(vals[i])
+                                     : PyObject_Format(vals[i], p->spec);
+        if (!s) {
+            Py_CLEAR(parts);
+            break;
+        }
+        PyList_SET_ITEM(parts, i, s);
+    }
+    if (parts) {
+        PyObject *empty = PyUnicode_New(0, 0);
+        text = empty ? PyUnicode_Join(empty, parts) : NULL;
+        Py_XDECREF(empty);
+    }
+    Py_XDECREF(parts);
+    Py_ssize_t n = 0;
+    const char *u = text ? PyUnicode_AsUTF8AndSize(text, &n) : NULL;
+    size_t pos = at + 1, len = 0;
+    for (int shift = 0; pos < b->n; shift += 7) {
+        unsigned char c = b->p[pos++];
+        len |= (size_t)(c & 0x7F) << shift;
+        if (!(c & 0x80)) break;
+    }
+    if (u && (size_t)n == len && pos + len == b->n && memcmp(u, b->p + pos, len) == 0)
+        tc->tmpl_ok++;
+    else
+        tmpl_free(tc);
+    Py_XDECREF(text);
+    PyErr_Clear();
+    PyErr_Restore(et, ev, etb);
+}
+
 static int enc_repr_call(Buf *b, PyObject *o, TypeCost *tc);
 
 /* instances keep some attributes in __slots__ (PyMemberDef entries of type T_OBJECT_EX):
@@ -1242,6 +1492,18 @@ enc_repr(Buf *b, PyObject *o)
         tc = type_cost(t);
         if (tc && tc->opaque)
             return put_placeholder(b, V_REPR_SLOW, o, "repr skipped: too costly to follow");
+    }
+    if (tc && tc->tmpl && ds_limits.templates) {
+        if (tc->tmpl_ok >= TMPL_CHECKS) {
+            int done = enc_template(b, o, t, tc);
+            if (done) return done < 0 ? -1 : 0;
+        }
+        else {
+            size_t at = b->n;
+            if (enc_repr_call(b, o, tc) < 0) return -1;
+            if (tc->tmpl) tmpl_check(b, at, o, t, tc);
+            return 0;
+        }
     }
     if (!tc || enc.outer || has_slots(t)) return enc_repr_call(b, o, tc);
     int deep = ds_fp_deep, vol = ds_fp_volatile; /* the caller's, kept */

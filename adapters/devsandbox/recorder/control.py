@@ -44,7 +44,7 @@ _KEYS = {
     "maxValueSize": "max_str", "maxRepr": "max_repr", "reprBudgetMs": "repr_budget_ms",
     "flightRecorderMb": "flight_recorder_mb", "recorderBackend": "backend",
     "recordChildren": "children", "itemDiffs": "item_diffs", "recordGlobals": "globals",
-    "recordAttributes": "attributes", "chunkKb": "chunk_kb",
+    "recordAttributes": "attributes", "reprTemplates": "repr_templates", "chunkKb": "chunk_kb",
 }
 
 # debugpy's command line options that take a value (python DEBUGPY_DIR [options] target)

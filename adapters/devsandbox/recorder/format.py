@@ -63,6 +63,14 @@ level of depth).  Its text is the repr; its attributes are what the past view
 expands and what expressions such as ``p.x`` read.  Written only when the
 metadata says ``"attributes": true``.
 
+Values (1.4): V.FMT is an object whose class's __repr__ only formats some of its
+attributes (reprreads.template), recorded by their values: `count` pieces, each a
+literal (0, `len, utf-8`) or a field: a conversion byte (1: str(), 2: repr(), 3:
+format() with the spec that follows as `len, utf-8`), then the value (an int, float,
+str, bool or None, encoded as usual).  Its text is the pieces joined, the fields
+converted; the recorder made sure it is what repr() gave.  Written only when the
+metadata says ``"repr_templates": true``.
+
 Readers keep each local as a Node (a container, see apply_value_op) or a
 (text, truncated) pair; a Node reads like that pair, ``node[0]`` rendering
 its text.
@@ -82,7 +90,7 @@ from typing import Any
 
 MAGIC = b"DSREC\x00"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 3  # 1.1: E.ITEMS; 1.2: E.CLOCK (call and return times); 1.3: V.OBJECT
+FORMAT_MINOR = 4  # 1.1: E.ITEMS; 1.2: E.CLOCK (call and return times); 1.3: V.OBJECT; 1.4: V.FMT
 
 FILE_HEADER = struct.Struct("<6sHHI")
 FRAME_HEADER = struct.Struct("<2sBBIIII")  # magic, kind, codec, stored, raw, crc32, info length
@@ -154,6 +162,7 @@ class V:
     REPR_ERROR = 0x22
     REPR_SLOW = 0x23
     OBJECT = 0x24  # (1.3) an object with the default repr, and its attributes
+    FMT = 0x25  # (1.4) a repr rendered from the attribute values it formats
 
 
 class FormatError(Exception):
@@ -177,13 +186,13 @@ def zigzag(n: int) -> int:
 
 
 def file_header(meta: dict[str, Any]) -> bytes:
-    """The file header; the lowest minor version that reads it: 3 when OBJECT values may
-    follow (``meta["attributes"]``), 2 when CLOCK records may (``meta["clock"]``), 1 when
-    ITEMS records may (``meta["item_diffs"]``), else 0, so that older readers keep reading
-    the files they can."""
+    """The file header; the lowest minor version that reads it: 4 when FMT values may follow
+    (``meta["repr_templates"]``), 3 when OBJECT values may (``meta["attributes"]``), 2 when
+    CLOCK records may (``meta["clock"]``), 1 when ITEMS records may (``meta["item_diffs"]``),
+    else 0, so that older readers keep reading the files they can."""
     body = json.dumps(meta, sort_keys=True).encode()
-    minor = (3 if meta.get("attributes") else 2 if meta.get("clock") else
-             1 if meta.get("item_diffs") else 0)
+    minor = (4 if meta.get("repr_templates") else 3 if meta.get("attributes") else
+             2 if meta.get("clock") else 1 if meta.get("item_diffs") else 0)
     return FILE_HEADER.pack(MAGIC, FORMAT_MAJOR, minor, len(body)) + body
 
 
@@ -366,7 +375,52 @@ def decode_value(buf: bytes, pos: int) -> tuple[str, bool, int]:
         n, pos = read_varint(buf, pos)
         text = buf[pos : pos + n].decode("utf-8", "surrogatepass")
         return text, False, skip_attributes(buf, pos + n)
+    if tag == V.FMT:
+        return _render(buf, pos)
     raise FormatError(f"unknown value tag 0x{tag:02x} at {pos - 1}")
+
+
+def _scalar(buf: bytes, pos: int) -> tuple[Any, int]:
+    """A field's value of a V.FMT (the types a template takes)."""
+    tag = buf[pos]
+    if tag == V.INT:
+        n, pos = read_varint(buf, pos + 1)
+        return unzigzag(n), pos
+    if tag == V.FLOAT:
+        return struct.unpack_from("<d", buf, pos + 1)[0], pos + 9
+    if tag == V.STR:
+        n, pos = read_varint(buf, pos + 1)
+        return buf[pos : pos + n].decode("utf-8", "surrogatepass"), pos + n
+    if V.NONE <= tag <= V.FALSE:
+        return (None, True, False)[tag - V.NONE], pos + 1
+    raise FormatError(f"value tag 0x{tag:02x} in a formatted repr at {pos}")
+
+
+def _render(buf: bytes, pos: int) -> tuple[str, bool, int]:
+    count, pos = read_varint(buf, pos)
+    parts = []
+    for _ in range(count):
+        how = buf[pos]
+        pos += 1
+        if how == 0:
+            n, pos = read_varint(buf, pos)
+            parts.append(buf[pos : pos + n].decode("utf-8", "surrogatepass"))
+            pos += n
+            continue
+        spec = ""
+        if how == 3:
+            n, pos = read_varint(buf, pos)
+            spec = buf[pos : pos + n].decode("utf-8")
+            pos += n
+        elif how not in (1, 2):
+            raise FormatError(f"unknown conversion {how} in a formatted repr at {pos - 1}")
+        value, pos = _scalar(buf, pos)
+        try:
+            parts.append(str(value) if how == 1 else repr(value) if how == 2
+                         else format(value, spec))
+        except (ValueError, TypeError) as exc:
+            raise FormatError(f"bad format spec {spec!r} in a formatted repr: {exc}") from None
+    return "".join(parts), False, pos
 
 
 def skip_value(buf: bytes, pos: int) -> int:
@@ -436,14 +490,22 @@ class Node:
     def _render(self) -> None:
         parts = []
         cut = False
+        failed = None  # as decode_value: the first item whose repr fails is the container's
         for i, item in enumerate(self.items):
             text, c = item[0], item[1]
             if self.keys is not None:
                 ktext, kc = self.keys[i][0], self.keys[i][1]
+                if failed is None and _failed_item(self.keys[i], ktext):
+                    failed = ktext
                 text = f"{ktext}: {text}"
                 c = c or kc
+            if failed is None and _failed_item(item, item[0]):
+                failed = item[0]
             parts.append(text)
             cut = cut or c
+        if failed is not None:
+            self._text, self._cut = failed, cut
+            return
         shown = len(self.items)
         if shown < self.total:
             parts.append(f"{ELLIPSIS}{self.total - shown} more")
@@ -458,12 +520,22 @@ class Node:
         self._cut = cut
 
 
+class _Failed(tuple):  # type: ignore[type-arg]
+    """An item's (text, truncated) when its repr failed."""
+
+    __slots__ = ()
+
+
+def _failed_item(item: Any, text: str) -> bool:
+    return isinstance(item, _Failed) or (isinstance(item, Node) and text.startswith("<"))
+
+
 def decode_node(buf: bytes, pos: int) -> tuple[Any, int]:
     """Decode one value at `pos` as a Node (builtin containers) or a (text, truncated) pair."""
     tag = buf[pos]
     if not V.LIST <= tag <= V.DICT:
         text, cut, pos = decode_value(buf, pos)
-        return (text, cut), pos
+        return (_Failed((text, cut)) if tag == V.REPR_ERROR else (text, cut)), pos
     total, pos = read_varint(buf, pos + 1)
     shown, pos = read_varint(buf, pos)
     items: list[Any] = []

@@ -56,7 +56,7 @@ enum {
     V_NONE = 0x01, V_TRUE = 0x02, V_FALSE = 0x03, V_INT = 0x04, V_BIGINT = 0x05, V_FLOAT = 0x06,
     V_STR = 0x07, V_STR_TRUNC = 0x08, V_BYTES = 0x09, V_BYTES_TRUNC = 0x0A, V_COMPLEX = 0x0B,
     V_LIST = 0x10, V_DICT = 0x14, V_DEEP = 0x18, V_RECUR = 0x19, V_REPR = 0x20,
-    V_REPR_TRUNC = 0x21, V_REPR_ERROR = 0x22, V_REPR_SLOW = 0x23, V_OBJECT = 0x24,
+    V_REPR_TRUNC = 0x21, V_REPR_ERROR = 0x22, V_REPR_SLOW = 0x23, V_OBJECT = 0x24, V_FMT = 0x25,
 };
 
 typedef struct {
@@ -97,6 +97,17 @@ static void skip_value(Reader *r, int depth)
         rd_varint(r); n = rd_varint(r); r->pos += (Py_ssize_t)n; break;
     case V_DEEP: r->pos += 1; rd_varint(r); break;
     case V_RECUR: r->pos += 1; break;
+    case V_FMT: /* pieces: a literal (0, text), or a field (1/2, value; 3, spec, value) */
+        n = rd_varint(r);
+        for (uint64_t i = 0; i < n && !r->bad && r->pos < r->n; i++) {
+            uint8_t how = r->p[r->pos++];
+            if (how == 0 || how == 3) {
+                uint64_t len = rd_varint(r);
+                r->pos += (Py_ssize_t)len;
+            }
+            if (how != 0) skip_value(r, depth + 1);
+        }
+        break;
     case V_OBJECT: /* repr text, then (name, value) per recorded attribute */
         n = rd_varint(r);
         r->pos += (Py_ssize_t)n;

@@ -53,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-timings", action="store_false", dest="timings",
                         help="do not record the time of each call and return (no durations;"
                         " the file is then format 1.0 or 1.1, as older readers read)")
+    parser.add_argument("--no-repr-templates", action="store_true",
+                        help="call every repr() again, even of classes whose __repr__ only "
+                             "formats attributes (recorded by default as those values)")
     parser.add_argument("--attributes", action="store_true",
                         help="record the attributes of objects whose repr shows none "
                              "(<T object at 0x…>), so that self.x has a past")
@@ -93,6 +96,8 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
         opts["item_diffs"] = True
     if args.attributes:
         opts["attributes"] = True
+    if args.no_repr_templates:
+        opts["repr_templates"] = False
     if args.capture_globals:
         opts["globals"] = True
     if not args.timings:

@@ -41,7 +41,7 @@ OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
     "flightRecorderMb": (int, float),
     "recorderBackend": str,
     "recordChildren": bool, "itemDiffs": bool, "recordGlobals": bool,
-    "recordAttributes": bool,
+    "recordAttributes": bool, "reprTemplates": bool,
     "chunkKb": int,
 }
 

@@ -87,8 +87,8 @@ def encoded_node(buf: bytes, span: tuple[int, int]) -> Node:
     if V.LIST <= tag <= V.DICT:
         shown, _ = read_varint(buf, read_varint(buf, pos + 1)[1])
         return Node(text, _TYPE_NAMES[tag], buf, pos, expandable=shown > 0)
-    if tag in (V.REPR, V.REPR_TRUNC, V.REPR_ERROR, V.REPR_SLOW):
-        value = ev.from_repr(text, tag != V.REPR)
+    if tag in (V.REPR, V.REPR_TRUNC, V.REPR_ERROR, V.REPR_SLOW, V.FMT):
+        value = ev.from_repr(text, tag not in (V.REPR, V.FMT))
         fields = isinstance(value, ev.Opaque) and bool(value.fields)
         return Node(text, ev.type_name(value), value=value, expandable=fields)
     if tag == V.OBJECT:  # expands into its recorded attributes (_encoded_children)

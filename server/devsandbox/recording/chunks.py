@@ -68,6 +68,17 @@ def skip_value(buf: bytes, pos: int) -> int:
         return pos
     if tag == V.RECUR:
         return pos + 1
+    if tag == V.FMT:
+        count, pos = _varint(buf, pos)
+        for _ in range(count):
+            how = buf[pos]
+            pos += 1
+            if how == 0 or how == 3:
+                n, pos = _varint(buf, pos)
+                pos += n
+            if how != 0:
+                pos = skip_value(buf, pos)
+        return pos
     if tag == V.OBJECT:
         n, pos = _varint(buf, pos)
         _total, pos = _varint(buf, pos + n)

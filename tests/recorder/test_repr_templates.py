@@ -1,0 +1,152 @@
+"""Reprs that only format attributes are recorded as the attributes' values (V.FMT) and
+rendered by the reader; reprs that are not such templates, or values a template cannot
+stand for, still go through repr().  Fidelity against the reference recorder is in
+test_fidelity (repr_templates_app)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from devsandbox.recorder import format as fmt
+from devsandbox.recorder import reprreads
+
+from .conftest import PROGRAMS, comparable, export, record
+
+LIMIT = 10
+
+
+class Point:
+    __slots__ = ("x", "y")
+
+    def __repr__(self):
+        return "P(%s, %r)" % (self.x, self.y)
+
+
+@dataclass
+class Item:
+    name: str
+    qty: int
+
+
+class Spec:
+    def __repr__(self):
+        return f"S({self.v:>8.2f}|{self.w!r})" + "/{:x}".format(self.n)
+
+
+class Width:
+    def __repr__(self):
+        return "W(%5s)" % self.v
+
+
+class ConvertedThenPadded:
+    def __repr__(self):
+        return f"C({self.v!s:>9})"
+
+
+class Upper:
+    def __repr__(self):
+        return f"U({str(self.v).upper()})"
+
+
+class Test:
+    def __repr__(self):
+        return f"T({self.v if self.v else '-'})"
+
+
+class Global:
+    def __repr__(self):
+        return f"G({self.v}, {LIMIT})"
+
+
+class Arith:
+    def __repr__(self):
+        return f"A({self.v * 2})"
+
+
+class Sliced:
+    def __repr__(self):
+        return f"L({str(self.v)[:3]})"
+
+
+def _template(cls):
+    return reprreads.template(cls, reprreads.reads(cls))
+
+
+def test_templates_of_formatting_reprs():
+    assert _template(Point) == ("P(", (0, "s", "", 31, 0, False), ", ", (1, "r", "", 31, 0, False), ")")
+    item = _template(Item)
+    assert item[0] == "test_templates_of_formatting_reprs.<locals>.Item(name=" or item[0].endswith("Item(name=")
+    assert [p[1] for p in item if not isinstance(p, str)] == ["r", "r"]
+    spec = _template(Spec)
+    names = reprreads.reads(Spec)
+    fields = [(names[p[0]], p[1], p[2]) for p in spec if not isinstance(p, str)]
+    assert fields == [("v", "f", ">8.2f"), ("w", "r", ""), ("n", "f", "x")]
+
+
+def test_reprs_that_are_not_templates():
+    for cls in (Width, ConvertedThenPadded, Upper, Test, Global, Arith, Sliced):
+        assert _template(cls) is None, cls.__name__
+
+
+def test_reprs_reading_data_outside_the_instance():
+    assert reprreads.reads_data(Global)
+    for cls in (Point, Item, Spec, Upper):
+        assert not reprreads.reads_data(cls), cls.__name__
+
+
+def _event_payloads(path):
+    data = path.read_bytes()
+    meta, _minor, pos = fmt.parse_file_header(data)
+    while pos + fmt.FRAME_HEADER.size <= len(data):
+        magic, kind, codec, stored, raw, _crc, info = fmt.FRAME_HEADER.unpack_from(data, pos)
+        if magic != fmt.FRAME_MAGIC:
+            break
+        start = pos + fmt.FRAME_HEADER.size + info
+        if kind == fmt.K.EVENTS:
+            yield fmt.decompress(codec, data[start:start + stored], raw)
+        pos = start + stored
+    assert meta
+
+
+def test_recording_writes_values_instead_of_repr_text(tmp_path):
+    program = PROGRAMS / "repr_templates_app.py"
+    on, off = tmp_path / "on.dsrec", tmp_path / "off.dsrec"
+    assert record(program, on, options={"backend": "native"}).returncode == 0
+    assert record(program, off, options={"backend": "native", "repr_templates": False}).returncode == 0
+    # V.FMT, 7 pieces, the literal "<Point: x=" (10 bytes): Point's repr was not called
+    point = bytes([fmt.V.FMT, 7, 0, 10]) + b"<Point: x="
+    assert any(point in payload for payload in _event_payloads(on))
+    assert not any(point in payload for payload in _event_payloads(off))
+    assert fmt.parse_file_header(on.read_bytes())[1] == 4
+    assert [comparable(e) for e in export(on)] == [comparable(e) for e in export(off)]
+
+
+def test_rendering_matches_python():
+    """The reader's rendering of every field kind is what repr() of the object showed."""
+    parts = [(1, 0.1), (2, "it's"), (3, "08.3f", math.pi), (1, None), (2, True), (3, ",", 10**12),
+             (3, "^7", "ab"), (1, -0.0), (2, float("nan"))]
+    buf = bytearray([fmt.V.FMT, len(parts) + 1, 0, 1]) + b"<"
+    for how, *rest in parts:
+        buf.append(how)
+        if how == 3:
+            spec = rest.pop(0).encode()
+            buf += bytes([len(spec)]) + spec
+        value = rest[0]
+        if value is None or isinstance(value, bool):
+            buf.append({None: fmt.V.NONE, True: fmt.V.TRUE, False: fmt.V.FALSE}[value])
+        elif isinstance(value, int):
+            buf.append(fmt.V.INT)
+            buf += fmt.varint(fmt.zigzag(value))
+        elif isinstance(value, float):
+            import struct
+
+            buf.append(fmt.V.FLOAT)
+            buf += struct.pack("<d", value)
+        else:
+            enc = value.encode()
+            buf += bytes([fmt.V.STR, len(enc)]) + enc
+    text, cut, end = fmt.decode_value(bytes(buf), 0)
+    assert end == len(buf) and not cut
+    assert text == "<" + "0.1" + "\"it's\"" + "0003.142" + "None" + "True" + "1,000,000,000,000" \
+        + "  ab   " + "-0.0" + "nan"
