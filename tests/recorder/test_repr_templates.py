@@ -150,3 +150,21 @@ def test_rendering_matches_python():
     assert end == len(buf) and not cut
     assert text == "<" + "0.1" + "\"it's\"" + "0003.142" + "None" + "True" + "1,000,000,000,000" \
         + "  ab   " + "-0.0" + "nan"
+
+
+def test_record_command_can_turn_templates_off(tmp_path):
+    import subprocess
+    import sys
+
+    from .conftest import env
+
+    program = PROGRAMS / "repr_templates_app.py"
+    out = tmp_path / "cli.dsrec"
+    proc = subprocess.run([sys.executable, "-m", "devsandbox", "record", "--no-repr-templates",
+                           "--out", str(out), "--", str(program)], env=env(), capture_output=True,
+                          text=True, timeout=120, cwd=program.parent)
+    assert proc.returncode == 0, proc.stderr
+    meta, minor, _ = fmt.parse_file_header(out.read_bytes())
+    assert minor < 4 and not meta["repr_templates"]
+    point = bytes([fmt.V.FMT, 7, 0, 10]) + b"<Point: x="
+    assert not any(point in payload for payload in _event_payloads(out))

@@ -233,6 +233,7 @@ typedef struct {
      * mismatch drops it */
     struct Piece *tmpl;
     int ntmpl, tmpl_ok;
+    uint64_t tmpl_hits, tmpl_miss;
     /* its __repr__ reads data outside the instance (reprreads.reads_data): what it shows
      * may change while the instance does not, so it is taken again at every step */
     int data_reads;
@@ -1398,12 +1399,10 @@ put_utf8(Buf *b, PyObject *s)
     return 0;
 }
 
-/* 1: written as V_FMT; 0: the template does not stand for this one */
+/* V_FMT, with the values tmpl_values found */
 static int
-enc_template(Buf *b, PyObject *o, PyTypeObject *t, TypeCost *tc)
+enc_template(Buf *b, TypeCost *tc, PyObject **vals)
 {
-    PyObject *vals[64];
-    if (!tmpl_values(o, t, tc, vals)) return 0;
     if (buf_need(b, 12) < 0) return -1;
     put_u8(b, V_FMT);
     put_var(b, (uint64_t)tc->ntmpl);
@@ -1419,7 +1418,7 @@ enc_template(Buf *b, PyObject *o, PyTypeObject *t, TypeCost *tc)
         if (p->conv == 3 && put_utf8(b, p->spec) < 0) return -1;
         if (ds_encode(b, vals[i], 0) < 0) return -1;
     }
-    return 1;
+    return 0;
 }
 
 /* Before a template is used: does it render what repr() gave (the V_REPR written at
@@ -1427,7 +1426,7 @@ enc_template(Buf *b, PyObject *o, PyTypeObject *t, TypeCost *tc)
 static void
 tmpl_check(Buf *b, size_t at, PyObject *o, PyTypeObject *t, TypeCost *tc)
 {
-    PyObject *vals[64];
+    PyObject *vals[64]; /* read again: the repr() ran code (another thread may have too) */
     if (b->p[at] != V_REPR || !tmpl_values(o, t, tc, vals)) return;
     PyObject *et, *ev, *etb;
     PyErr_Fetch(&et, &ev, &etb);
@@ -1494,9 +1493,15 @@ enc_repr(Buf *b, PyObject *o)
             return put_placeholder(b, V_REPR_SLOW, o, "repr skipped: too costly to follow");
     }
     if (tc && tc->tmpl && ds_limits.templates) {
-        if (tc->tmpl_ok >= TMPL_CHECKS) {
-            int done = enc_template(b, o, t, tc);
-            if (done) return done < 0 ? -1 : 0;
+        PyObject *vals[64];
+        if (!tmpl_values(o, t, tc, vals)) {
+            /* values it cannot stand for (a Vector where a float was): a template that
+             * never applies is dropped */
+            if (++tc->tmpl_miss > 256 && tc->tmpl_miss > 16 * tc->tmpl_hits) tmpl_free(tc);
+        }
+        else if (tc->tmpl_ok >= TMPL_CHECKS) {
+            tc->tmpl_hits++;
+            return enc_template(b, tc, vals) < 0 ? -1 : 0;
         }
         else {
             size_t at = b->n;
