@@ -234,10 +234,31 @@ typedef struct {
     struct Piece *tmpl;
     int ntmpl, tmpl_ok;
     uint64_t tmpl_hits, tmpl_miss;
-    /* its __repr__ reads data outside the instance (reprreads.reads_data): what it shows
-     * may change while the instance does not, so it is taken again at every step */
-    int data_reads;
+    /* data outside the instance its __repr__ reads (reprreads.reads_data): (namespace
+     * dict, name) pairs and cells, compared with its attributes; NULL: none */
+    PyObject *data_reads;
 } TypeCost;
+
+/* the values of the module data (and closure cells) a __repr__ reads */
+static uint64_t
+data_fp(TypeCost *tc, int depth)
+{
+    uint64_t acc = 0;
+    Py_ssize_t n = PyTuple_GET_SIZE(tc->data_reads);
+    ds_fp_deep = 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *e = PyTuple_GET_ITEM(tc->data_reads, i), *v = NULL;
+        if (PyCell_Check(e))
+            v = PyCell_GET(e);
+        else if (PyTuple_CheckExact(e) && PyTuple_GET_SIZE(e) == 2 &&
+                 PyDict_Check(PyTuple_GET_ITEM(e, 0))) {
+            v = PyDict_GetItemWithError(PyTuple_GET_ITEM(e, 0), PyTuple_GET_ITEM(e, 1));
+            if (!v) PyErr_Clear();
+        }
+        acc = acc * 0x100000001b3ULL + (v ? elem_fp(v, depth + 1) : 0x7f4a7c15ULL);
+    }
+    return acc;
+}
 static PtrMap type_costs;    /* type -> TypeCost* (the type is kept alive) */
 static uint64_t fp_nodes;    /* values visited by ds_fingerprint, ever */
 #define NODE_NS 4            /* about what visiting one value costs */
@@ -333,6 +354,7 @@ ds_values_reset(void)
     for (size_t i = 0; i < type_costs.cap; i++)
         if (type_costs.keys[i]) {
             Py_XDECREF(((TypeCost *)type_costs.vals[i])->reads);
+            Py_XDECREF(((TypeCost *)type_costs.vals[i])->data_reads);
             PyMem_RawFree(((TypeCost *)type_costs.vals[i])->slot_off);
             tmpl_free(type_costs.vals[i]);
             PyMem_RawFree(type_costs.vals[i]);
@@ -552,8 +574,8 @@ type_reads(TypeCost *tc, PyTypeObject *t)
         PyErr_Clear();
     }
     PyObject *d = data_fn ? PyObject_CallOneArg(data_fn, (PyObject *)t) : NULL;
-    tc->data_reads = d == Py_True;
-    Py_XDECREF(d);
+    if (d && PyTuple_CheckExact(d) && PyTuple_GET_SIZE(d) > 0) tc->data_reads = d;
+    else Py_XDECREF(d);
     PyErr_Clear();
     PyObject *r = fn ? PyObject_CallOneArg(fn, (PyObject *)t) : NULL;
     if (r && PyTuple_CheckExact(r)) {
@@ -708,12 +730,7 @@ fp_other(PyObject *o, int depth)
      * (objects reached through attributes: a few levels) */
     TypeCost *tc = type_cost(t);
     if (tc && tc->opaque) return h;
-    if (tc && tc->data_reads) {
-        static uint64_t ticks;
-        ds_fp_volatile = 1;
-        ds_fp_deep = 1;
-        return mix(h, ++ticks);
-    }
+    if (tc && tc->data_reads) h = mix(h, data_fp(tc, depth));
     /* each object at most once per value looked at (object graphs share and cycle),
      * and a bounded number of them */
     static void *seen[FOLLOW_MAX];

@@ -80,15 +80,16 @@ def _is_data(value: Any) -> bool:
     return not isinstance(value, _CODE_TYPES)
 
 
-def reads_data(cls: type) -> bool:
-    """Whether the class's ``__repr__`` reads data outside the instance: a module global
-    that is not code, an attribute of a module or class named by a global, or a closure's
-    data.  Such a repr may show something new while the instance stays as it was, so the
-    recorder takes it again at every step."""
+def reads_data(cls: type) -> tuple[Any, ...]:
+    """Where the class's ``__repr__`` reads data outside the instance: a module global that
+    is not code, an attribute of a module named by a global (each as its namespace dict and
+    name), or a closure's cell.  Such a repr may show something new while the instance
+    stays as it was, so the recorder compares those values too."""
+    found: list[Any] = []
     try:
         fn = _repr_function(cls)
         if fn is None:
-            return False
+            return ()
         import dis
 
         ins = [i for i in dis.get_instructions(fn.__code__)
@@ -97,31 +98,23 @@ def reads_data(cls: type) -> bool:
         for at, i in enumerate(ins):
             if i.opname == "LOAD_GLOBAL":
                 name = i.argval
-                if name in globs:
-                    value = globs[name]
-                elif isinstance(builtins, dict) and name in builtins:
+                if name not in globs and isinstance(builtins, dict) and name in builtins:
                     continue  # a builtin
-                else:
-                    return True  # not defined yet: whatever it will be
-                if _is_data(value):
-                    return True
+                value = globs.get(name)
+                if name not in globs or _is_data(value):
+                    found.append((globs, name))  # (not defined yet: whatever it will be)
+                    continue
                 nxt = ins[at + 1] if at + 1 < len(ins) else None
-                if nxt is not None and nxt.opname == "LOAD_ATTR" and isinstance(value, (
-                        types.ModuleType, type)):
-                    attr = getattr(value, nxt.argval, None)
-                    if _is_data(attr) and not isinstance(attr, types.MemberDescriptorType):
-                        return True
+                if nxt is not None and nxt.opname == "LOAD_ATTR" and isinstance(
+                        value, types.ModuleType) and _is_data(getattr(value, nxt.argval, None)):
+                    found.append((value.__dict__, nxt.argval))
             elif i.opname in ("LOAD_DEREF", "LOAD_CLASSDEREF", "LOAD_FROM_DICT_OR_DEREF"):
                 for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
                     if name == i.argval:
-                        try:
-                            if _is_data(cell.cell_contents):
-                                return True
-                        except ValueError:
-                            return True
-        return False
+                        found.append(cell)
+        return tuple(found)
     except Exception:  # noqa: BLE001 - any surprise: as before
-        return False
+        return tuple(found)
 
 
 def reads(cls: type) -> tuple[str, ...] | None:
