@@ -548,6 +548,18 @@ reads_fp(PyObject *o, PyTypeObject *t, TypeCost *tc, int depth)
 
 static void tmpl_load(TypeCost *tc, PyTypeObject *t);
 
+/* devsandbox.recorder.reprreads.<name> (a new reference, kept by the caller), or NULL with
+ * no error set */
+static PyObject *
+reprreads_fn(const char *name)
+{
+    PyObject *mod = PyImport_ImportModule("devsandbox.recorder.reprreads");
+    PyObject *fn = mod ? PyObject_GetAttrString(mod, name) : NULL;
+    Py_XDECREF(mod);
+    if (!fn) PyErr_Clear();
+    return fn;
+}
+
 /* tc->reads = reprreads.reads(t) (NULL: every attribute counts), asked once per class,
  * before the first call of its repr (never while fingerprinting: Python code may let
  * another thread run, and fingerprints keep their state in statics) */
@@ -560,19 +572,9 @@ type_reads(TypeCost *tc, PyTypeObject *t)
     if (failed) return;
     PyObject *et, *ev, *etb;
     PyErr_Fetch(&et, &ev, &etb);
-    if (!fn) {
-        PyObject *mod = PyImport_ImportModule("devsandbox.recorder.reprreads");
-        fn = mod ? PyObject_GetAttrString(mod, "reads") : NULL;
-        Py_XDECREF(mod);
-        if (!fn) failed = 1;
-    }
+    if (!fn && !(fn = reprreads_fn("reads"))) failed = 1;
     static PyObject *data_fn;
-    if (!data_fn && !failed) {
-        PyObject *mod = PyImport_ImportModule("devsandbox.recorder.reprreads");
-        data_fn = mod ? PyObject_GetAttrString(mod, "reads_data") : NULL;
-        Py_XDECREF(mod);
-        PyErr_Clear();
-    }
+    if (!data_fn && !failed) data_fn = reprreads_fn("reads_data");
     PyObject *d = data_fn ? PyObject_CallOneArg(data_fn, (PyObject *)t) : NULL;
     if (d && PyTuple_CheckExact(d) && PyTuple_GET_SIZE(d) > 0) tc->data_reads = d;
     else Py_XDECREF(d);
@@ -1310,15 +1312,7 @@ static void
 tmpl_load(TypeCost *tc, PyTypeObject *t)
 {
     static PyObject *fn;
-    if (!fn) {
-        PyObject *mod = PyImport_ImportModule("devsandbox.recorder.reprreads");
-        fn = mod ? PyObject_GetAttrString(mod, "template") : NULL;
-        Py_XDECREF(mod);
-        if (!fn) {
-            PyErr_Clear();
-            return;
-        }
-    }
+    if (!fn && !(fn = reprreads_fn("template"))) return;
     PyObject *r = PyObject_CallFunctionObjArgs(fn, (PyObject *)t, tc->reads, NULL);
     if (!r || !PyTuple_CheckExact(r) || PyTuple_GET_SIZE(r) == 0 || PyTuple_GET_SIZE(r) > 64) {
         Py_XDECREF(r);
