@@ -212,3 +212,30 @@ def test_terminal_debugger_records(tmp_path):
     assert [(e["kind"], e["function"], e["line"]) for e in events if e["function"] == "f"] == [
         ("call", "f", 1), ("line", "f", 2), ("return", "f", 2)]
     assert events[-1]["kind"] == "return" and events[-1]["function"] == "<module>"
+
+
+PRIVATE = PROGRAMS / "debuggee" / "private.py"
+
+
+def test_console_change_to_a_private_value_is_recorded(dap, tmp_path):
+    """A list that only the stopped frame refers to, changed by an expression evaluated in
+    the debug console, is shown changed at the next steps although their lines do not name it
+    (the recorder skips such private values after lines that do not name them: not after a
+    debugger ran)."""
+    stop_line, after_line = at(PRIVATE, "stop"), at(PRIVATE, "after")
+    config = {"program": str(PRIVATE), "console": "internalConsole", "justMyCode": True,
+              "python": sys.executable, "cwd": str(tmp_path),
+              "devsandbox": {"record": True, "include": [str(PRIVATE.parent) + "/*"]}}
+    dap.start("launch", config, breakpoints={str(PRIVATE): [{"line": stop_line}]})
+    tid = dap.stopped(timeout=30)["threadId"]
+    frame = dap.top_frame(tid)
+    assert frame["line"] == stop_line
+    dap.request("evaluate", {"expression": "data.append(99)", "frameId": frame["id"],
+                             "context": "repl"})
+    dap.resume("continue", tid, until="exited", timeout=20)
+    assert "[1, 2, 99]" in dap.output("stdout")
+    events = _wait_complete(_recording(tmp_path))
+    shown = [e["locals"].get("data") for e in events
+             if e["function"] == "main" and e["kind"] == "line" and e["line"] > stop_line]
+    assert shown and all(v == "[1, 2, 99]" for v in shown), shown
+    assert any(e["line"] == after_line for e in events if e["function"] == "main")

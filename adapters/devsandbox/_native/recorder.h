@@ -97,6 +97,12 @@ extern int ds_fp_deep;
  * __missing__ inserts on a read).  Such a frame's locals are compared at every step. */
 extern int ds_fp_volatile;
 
+/* Cleared by the caller, set by ds_fingerprint when the value is not private: a part
+ * of it that is shown and could change is not a builtin container (list, tuple, dict,
+ * set, frozenset) held by nothing but its parent (a reference count of 1, the root's
+ * being the frame slot).  A private value can only change through that slot. */
+extern int ds_fp_shared;
+
 /* A cheap signature of a list's item addresses or a dict's version: when it
  * and the container's address are unchanged and the container holds only
  * scalars, its content is unchanged.  Returns 0 for other types. */

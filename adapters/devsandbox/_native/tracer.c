@@ -86,6 +86,8 @@ typedef struct {
     uint64_t writes;  /* local slots it rebinds or deletes (STORE_FAST…) */
     uint64_t inplace; /* slots of augmented assignments (x += …): safe while x held a scalar */
     uint8_t unsafe;   /* it may change objects from C: calls, item and attribute stores… */
+    uint64_t loads;   /* local slots it reads, rebinds or deletes (LOAD_FAST…) */
+    uint8_t loads_all; /* it names a slot past the 64 `loads` holds */
 } LineInfo;
 
 typedef struct {
@@ -105,6 +107,12 @@ typedef struct {
     LineInfo *lines; /* per line from line_base (NULL: every step compares every local) */
     int line_base, nlines;
     LineInfo noline; /* instructions without a line: they may run between any two */
+    /* where a line's event can fire other than at its first instruction (a loop's head):
+     * what the line can do from there on (entry_info) */
+    PyObject *bytes;    /* co_code without specializations (strong), with lines */
+    int *unit_line;     /* the line of each code unit (0: none) */
+    int nunits;
+    PtrMap entries;     /* byte offset + 1 -> LineInfo* */
 } CodeRec;
 
 typedef struct {
@@ -117,6 +125,8 @@ typedef struct {
     uint8_t present;
     uint8_t scalar; /* `ref` is an immutable scalar: the same object means the same value */
     uint8_t vol;    /* its value is volatile (ds_fp_volatile) */
+    uint8_t priv;   /* `priv_of` was private when last compared (ds_fp_shared) */
+    void *priv_of;
     uint64_t text;  /* hash of the repr() text it was last written with (0: not a repr) */
 } Slot;
 
@@ -139,6 +149,9 @@ typedef struct {
     uint32_t gen;
     uint8_t unwinding; /* an exception event was its last: the next line event is a handler */
     uint8_t vol;       /* a local's value is volatile: compare all at every step */
+    int last_kind;     /* the kind of its last step, and the GIL's switch count after it */
+    unsigned long switches;
+    int off;           /* the byte offset of its last step (a line event), or -1 */
 } FrameRec;
 
 typedef struct {
@@ -177,6 +190,8 @@ static struct {
     uint64_t nevents, nlines, sampled_ns, nsampled;
     uint64_t seq;      /* bumped by every event, and by Python code run outside the scope */
     uint64_t nelided;  /* steps that compared only the locals their line rebinds */
+    uint64_t nprivate; /* private values not compared (priv_mask) */
+    int introspect;    /* in-scope code names frame introspection: no priv_mask */
     size_t flush_bytes;
     int flushing;
     PyObject *scope_fn, *flush_cb, *threading_active, *set_local_events, *disable, *globals_fn;
@@ -410,11 +425,56 @@ op_writes(int op, int arg, uint64_t *writes)
     return 1;
 }
 
+/* slots an instruction names at all (reads, rebinds, deletes, wraps in a cell): bits in
+ * li->loads, or li->loads_all past the 64 it holds */
+static void
+op_loads(LineInfo *li, int op, int arg)
+{
+    int a = -1, b = -1;
+    switch (op) {
+    case LOAD_FAST: case STORE_FAST: case DELETE_FAST: case LOAD_CLOSURE: case LOAD_DEREF:
+    case STORE_DEREF: case DELETE_DEREF: case MAKE_CELL:
+#ifdef LOAD_FAST_CHECK
+    case LOAD_FAST_CHECK:
+#endif
+#ifdef LOAD_FAST_AND_CLEAR
+    case LOAD_FAST_AND_CLEAR:
+#endif
+#ifdef LOAD_CLASSDEREF
+    case LOAD_CLASSDEREF:
+#endif
+#ifdef LOAD_FROM_DICT_OR_DEREF
+    case LOAD_FROM_DICT_OR_DEREF:
+#endif
+        a = arg;
+        break;
+#ifdef LOAD_FAST_LOAD_FAST
+    case LOAD_FAST_LOAD_FAST:
+#endif
+#ifdef STORE_FAST_LOAD_FAST
+    case STORE_FAST_LOAD_FAST: case STORE_FAST_STORE_FAST:
+#endif
+#if defined(LOAD_FAST_LOAD_FAST) || defined(STORE_FAST_LOAD_FAST)
+        a = arg >> 4;
+        b = arg & 15;
+        break;
+#endif
+    default:
+        return;
+    }
+    if (a >= 64 || b >= 64) li->loads_all = 1;
+    else {
+        li->loads |= (uint64_t)1 << a;
+        if (b >= 0) li->loads |= (uint64_t)1 << b;
+    }
+}
+
 #define NB_INPLACE_FIRST 13 /* NB_INPLACE_ADD (internal/pycore_opcode_utils.h) */
 
 static void
 classify(LineInfo *li, const unsigned char *code, Py_ssize_t n, Py_ssize_t off, int op, int arg)
 {
+    op_loads(li, op, arg);
     int w = op_writes(op, arg, &li->writes);
     if (w < 0) li->unsafe = 1;
     if (w) return;
@@ -467,7 +527,9 @@ line_infos(CodeRec *cr, PyCodeObject *co)
         cr->nlines = (int)(hi - lo + 1);
         cr->line_base = (int)lo;
         cr->lines = PyMem_RawCalloc((size_t)cr->nlines, sizeof(LineInfo));
-        if (!cr->lines) {
+        cr->nunits = (int)(n / 2);
+        cr->unit_line = PyMem_RawCalloc((size_t)cr->nunits + 1, sizeof(int));
+        if (!cr->lines || !cr->unit_line) {
             PyErr_NoMemory();
             rc = -1;
             goto done;
@@ -488,6 +550,7 @@ line_infos(CodeRec *cr, PyCodeObject *co)
         if (end > n) end = n;
         for (Py_ssize_t off = start & ~(Py_ssize_t)1; off + 1 < end; off += 2) {
             int op = code[off], arg = code[off + 1] | ext;
+            if (ln != Py_None) cr->unit_line[off / 2] = (int)PyLong_AsLong(ln);
             if (op == EXTENDED_ARG) {
                 ext = arg << 8;
                 continue;
@@ -503,9 +566,117 @@ bad:
     cr->lines = NULL;
     cr->nlines = 0;
 done:
-    Py_DECREF(bytes);
+    if (cr->lines && cr->unit_line)
+        cr->bytes = bytes; /* kept for entry_info */
+    else
+        Py_DECREF(bytes);
     Py_DECREF(list);
     return rc;
+}
+
+#define ENTRY_WHOLE ((LineInfo *)1) /* in CodeRec.entries: the whole line's */
+
+static LineInfo *entry_scan(CodeRec *cr, int line, int u);
+
+static inline int
+is_backward_jump(int op)
+{
+    switch (op) {
+    case JUMP_BACKWARD: case JUMP_BACKWARD_NO_INTERRUPT:
+#ifdef POP_JUMP_BACKWARD_IF_FALSE
+    case POP_JUMP_BACKWARD_IF_FALSE: case POP_JUMP_BACKWARD_IF_TRUE:
+    case POP_JUMP_BACKWARD_IF_NONE: case POP_JUMP_BACKWARD_IF_NOT_NONE:
+#endif
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* What line `line` can do when its event fires at byte offset `off`, not at its first
+ * instruction: a loop's head (FOR_ITER) is entered again by a backward jump from the loop's
+ * last line, and what comes before it in the line (the call that made the iterator) does
+ * not run again.  From `off` only the line's instructions at `off` and after can run before
+ * the frame's next event (a jump forward stays after it, an instruction of another line is
+ * an event, an exception an exception event), unless one of them jumps back before `off`:
+ * then, and for an offset that is not the line's, the whole line's (NULL: unknown). */
+static LineInfo *
+entry_info(CodeRec *cr, int line, int off)
+{
+    int i = line - cr->line_base;
+    if (!cr->lines || i < 0 || i >= cr->nlines) return NULL;
+    LineInfo *whole = &cr->lines[i];
+    int u = off / 2;
+    if (!cr->bytes || off < 0 || (off & 1) || u >= cr->nunits || cr->unit_line[u] != line)
+        return whole;
+    const unsigned char *code = (const unsigned char *)PyBytes_AS_STRING(cr->bytes);
+    if (u == 0 || (cr->unit_line[u - 1] != line && code[2 * (u - 1)] != EXTENDED_ARG))
+        return whole; /* the start of one of its ranges (most events) */
+    LineInfo *li = ds_map_get(&cr->entries, (void *)(uintptr_t)(off + 1));
+    if (li) return li == ENTRY_WHOLE ? whole : li;
+    li = entry_scan(cr, line, u);
+    if (ds_map_put(&cr->entries, (void *)(uintptr_t)(off + 1), li ? li : ENTRY_WHOLE) < 0) {
+        PyErr_Clear();
+        PyMem_RawFree(li);
+        return whole;
+    }
+    return li ? li : whole;
+}
+
+/* entry_info for the code unit `u` of `line` (not the start of one of its ranges): NULL
+ * for the whole line */
+static LineInfo *
+entry_scan(CodeRec *cr, int line, int u)
+{
+    const unsigned char *code = (const unsigned char *)PyBytes_AS_STRING(cr->bytes);
+    Py_ssize_t n = PyBytes_GET_SIZE(cr->bytes);
+    if (code[2 * (u - 1)] == EXTENDED_ARG) return NULL; /* not an instruction's start */
+    LineInfo *li = PyMem_RawCalloc(1, sizeof(LineInfo));
+    if (!li) return NULL;
+    int ext = 0;
+    for (int k = u; k < cr->nunits; k++) {
+        int op = code[2 * k], arg = code[2 * k + 1] | ext;
+        if (op == EXTENDED_ARG) {
+            ext = arg << 8;
+            continue;
+        }
+        ext = 0;
+        if (cr->unit_line[k] != line || op == CACHE) continue;
+        if (is_backward_jump(op)) {
+            int next = k + 1;
+            while (next < cr->nunits && code[2 * next] == CACHE) next++;
+            if (next - arg < u) {
+                PyMem_RawFree(li);
+                return NULL;
+            }
+        }
+        classify(li, code, n, 2 * k, op, arg);
+    }
+    return li;
+}
+
+/* names through which code can reach another frame's locals (locals(), eval("…"),
+ * frame.f_locals, a debugger, gc's object lists): code of the program that names one
+ * turns priv_mask off for the rest of the recording */
+static const char *const introspection_names[] = {
+    "locals", "vars", "eval", "exec", "f_locals", "breakpoint", "set_trace", "settrace",
+    "get_referrers", "get_objects", NULL,
+};
+
+static int
+names_introspection(PyCodeObject *co)
+{
+    PyObject *names = co->co_names;
+    for (Py_ssize_t i = 0; names && i < PyTuple_GET_SIZE(names); i++) {
+        const char *n = PyUnicode_AsUTF8(PyTuple_GET_ITEM(names, i));
+        if (!n) {
+            PyErr_Clear();
+            return 1;
+        }
+        for (const char *const *p = introspection_names; *p; p++)
+            if (strcmp(n, *p) == 0) return 1;
+    }
+    return 0;
 }
 
 static CodeRec *
@@ -548,6 +719,7 @@ new_code(PyCodeObject *co)
     }
     if (R.globals_fn && cr->optimized && code_globals(cr, co) < 0) return NULL;
     if (line_infos(cr, co) < 0) return NULL;
+    if (names_introspection(co)) R.introspect = 1;
     uint32_t fid = str_id(co->co_filename), qid = str_id(co->co_qualname),
              nid = str_id(co->co_name);
     if (buf_need(&R.defs, 40) < 0) return NULL;
@@ -587,6 +759,12 @@ free_code(CodeRec *cr)
     PyMem_RawFree(cr->gnames);
     PyMem_RawFree(cr->gname_ids);
     PyMem_RawFree(cr->lines);
+    Py_XDECREF(cr->bytes);
+    PyMem_RawFree(cr->unit_line);
+    for (size_t i = 0; i < cr->entries.cap; i++)
+        if (cr->entries.keys[i] && cr->entries.vals[i] != ENTRY_WHOLE)
+            PyMem_RawFree(cr->entries.vals[i]);
+    ds_map_clear(&cr->entries);
     PyMem_RawFree(cr);
 }
 
@@ -743,6 +921,17 @@ pop_frames(ThreadRec *th, int n)
 
 /* ---- locals -------------------------------------------------------------- */
 
+/* the byte offset of the instruction the frame is at (a line event: the line's) */
+static inline int
+frame_offset(_PyInterpreterFrame *f)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyUnstable_InterpreterFrame_GetLasti(f);
+#else
+    return _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT);
+#endif
+}
+
 static inline PyObject *
 slot_value(_PyInterpreterFrame *f, CodeRec *cr, int i)
 {
@@ -799,6 +988,7 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
         put_var(b, name_id);
         s->present = 0;
         s->vol = 0;
+        s->priv = 0;
         s->shallow_of = NULL;
         ds_sh_free(s->tree);
         s->tree = NULL;
@@ -809,6 +999,8 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
     if (s->present && v == s->ref && s->scalar) return 0;
     int tag = 0;
     uint64_t h = 0;
+    int was_priv = s->priv;
+    s->priv = 0;
     if (item_diffs) {
         /* builtin containers: only the items that changed */
         tag = ds_container_tag(v);
@@ -825,11 +1017,18 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
         /* the whole value again when anything in it changed */
         uint64_t sig = 0;
         int has_sig = ds_shallow(v, &sig);
-        if (has_sig && s->present && s->shallow_of == (void *)v && s->shallow == sig) return 0;
+        if (has_sig && s->present && s->shallow_of == (void *)v && s->shallow == sig) {
+            /* its items are scalars, the same as when it was found private */
+            s->priv = was_priv && s->priv_of == (void *)v && Py_REFCNT(v) == 1;
+            return 0;
+        }
         ds_fp_deep = 0;
         ds_fp_volatile = 0;
+        ds_fp_shared = 0;
         h = ds_fingerprint(v, 0);
         s->vol = (uint8_t)ds_fp_volatile;
+        s->priv = !ds_fp_shared && !ds_fp_volatile;
+        s->priv_of = v;
         /* only scalar items: the signature alone tells whether it changed */
         s->shallow_of = (has_sig && !ds_fp_deep) ? (void *)v : NULL;
         s->shallow = sig;
@@ -873,15 +1072,24 @@ dict_slot(FrameRec *fr, PyObject *name)
     return d;
 }
 
+/* Compare the frame's locals (and the module globals it reads) with its shadow and write
+ * what changed; `skip`: slots not to compare if their value is still private (priv_mask) */
 static int
-diff_locals(Buf *b, FrameRec *fr, _PyInterpreterFrame *f)
+diff_locals(Buf *b, FrameRec *fr, _PyInterpreterFrame *f, uint64_t skip)
 {
     CodeRec *cr = fr->code;
     if (cr->optimized) {
         int vol = 0;
         for (int i = 0; i < cr->nlocals; i++) {
-            if (emit_slot(b, &fr->slots[i], cr->name_ids[i], slot_value(f, cr, i)) < 0) return -1;
-            vol |= fr->slots[i].vol;
+            Slot *s = &fr->slots[i];
+            PyObject *v = slot_value(f, cr, i);
+            if (i < 64 && (skip >> i & 1) && s->priv && s->present && v == s->priv_of &&
+                Py_REFCNT(v) == 1 && !(cr->kinds[i] & (CO_FAST_CELL | CO_FAST_FREE))) {
+                R.nprivate++;
+                continue;
+            }
+            if (emit_slot(b, s, cr->name_ids[i], v) < 0) return -1;
+            vol |= s->vol;
         }
         for (int i = 0; i < cr->nglobals; i++) {
             PyObject *v = PyDict_Check(f->f_globals)
@@ -945,15 +1153,12 @@ gil_switches(PyThreadState *ts)
  * objects (LineInfo), an augmented assignment in it updated a local holding a scalar,
  * and no local holds a volatile value (ds_fp_volatile). */
 static inline uint64_t
-step_mask(ThreadRec *th, FrameRec *fr, PyThreadState *ts, int prev_line)
+step_mask(ThreadRec *th, FrameRec *fr, PyThreadState *ts, LineInfo *li)
 {
     CodeRec *cr = fr->code;
-    if (!cr->lines || item_diffs || fr->vol || th->last_kind != EV_LINE ||
+    if (!li || item_diffs || fr->vol || th->last_kind != EV_LINE ||
         th->last_fid != fr->frame_id || th->seq_after != R.seq || th->switches != gil_switches(ts))
         return (uint64_t)-1;
-    int i = prev_line - cr->line_base;
-    if (i < 0 || i >= cr->nlines) return (uint64_t)-1;
-    LineInfo *li = &cr->lines[i];
     if (li->unsafe || cr->noline.unsafe) return (uint64_t)-1;
     uint64_t inplace = li->inplace | cr->noline.inplace;
     for (uint64_t m = inplace; m; m &= m - 1) {
@@ -963,10 +1168,45 @@ step_mask(ThreadRec *th, FrameRec *fr, PyThreadState *ts, int prev_line)
     return li->writes | cr->noline.writes | inplace;
 }
 
+static int other_tracer(PyThreadState *ts);
+
+/* The slots a step (line or return event) of `fr` need not compare while their values stay
+ * private (Slot.priv: the slot holds a builtin container that nothing else refers to, nor
+ * to any container shown inside it; ds_fp_shared).  Such a value can only change through
+ * code that names its slot.  Since the frame's last step (a line event), only the
+ * instructions of that line and those without a line ran in it: the others it does not
+ * name.  Code elsewhere, in this thread or another, reaches the value only by introspecting
+ * the frame, so not when: another thread ran meanwhile (a debugger acting on the stopped
+ * frame), another tracer is installed (pdb), or code of the program names an introspection
+ * function (names_introspection).  diff_locals checks that the slot still holds the same
+ * object, referred to only by the frame. */
+static inline uint64_t
+priv_mask(FrameRec *fr, PyThreadState *ts, uint64_t named)
+{
+    if (item_diffs || R.introspect || fr->last_kind != EV_LINE ||
+        fr->switches != gil_switches(ts) || other_tracer(ts))
+        return 0;
+    return ~named;
+}
+
+/* the slots the instructions `li` stands for (and those without a line) name: all if unknown */
+static inline uint64_t
+line_named(CodeRec *cr, LineInfo *li)
+{
+    if (!li || li->loads_all || cr->noline.loads_all) return (uint64_t)-1;
+    return li->loads | cr->noline.loads;
+}
+
 static int
-diff_some(Buf *b, FrameRec *fr, _PyInterpreterFrame *f, uint64_t mask)
+diff_some(Buf *b, FrameRec *fr, _PyInterpreterFrame *f, uint64_t mask, uint64_t named)
 {
     CodeRec *cr = fr->code;
+    /* a slot its line read without rebinding may now share its value (y = x[0]) */
+    for (uint64_t m = named & ~mask; m; m &= m - 1) {
+        int i = __builtin_ctzll(m);
+        if (i >= cr->nlocals) break;
+        fr->slots[i].priv = 0;
+    }
     for (; mask; mask &= mask - 1) {
         int i = __builtin_ctzll(mask);
         if (i >= cr->nlocals) continue;
@@ -983,6 +1223,7 @@ reset_slots(Slot *slots, int n)
     for (int i = 0; slots && i < n; i++) {
         Py_CLEAR(slots[i].ref);
         slots[i].present = 0;
+        slots[i].priv = 0;
         slots[i].shallow_of = NULL;
         ds_sh_free(slots[i].tree);
         slots[i].tree = NULL;
@@ -997,6 +1238,7 @@ reset_shadow(FrameRec *fr)
         for (int i = 0; i < fr->code->nlocals; i++) {
             Py_CLEAR(fr->slots[i].ref);
             fr->slots[i].present = 0;
+            fr->slots[i].priv = 0;
             fr->slots[i].shallow_of = NULL;
             ds_sh_free(fr->slots[i].tree);
             fr->slots[i].tree = NULL;
@@ -1049,7 +1291,8 @@ keyframe(ThreadRec *th, _PyInterpreterFrame *current)
     for (int i = 0; i < th->depth; i++) {
         FrameRec *fr = &th->stack[i];
         reset_shadow(fr);
-        if (put_frame_head(b, E_KFRAME, fr) < 0 || diff_locals(b, fr, fr->iframe) < 0) return -1;
+        if (put_frame_head(b, E_KFRAME, fr) < 0 || diff_locals(b, fr, fr->iframe, 0) < 0)
+            return -1;
     }
     th->epoch = R.epoch;
     th->chunk_first_step = th->step;
@@ -1078,7 +1321,7 @@ frame_for(ThreadRec *th, _PyInterpreterFrame *f, CodeRec *cr, int line)
     FrameRec *fr = push_frame(th, f, cr);
     if (!fr) return NULL;
     fr->line = line;
-    if (put_frame_head(b, E_ENTER, fr) < 0 || diff_locals(b, fr, f) < 0) return NULL;
+    if (put_frame_head(b, E_ENTER, fr) < 0 || diff_locals(b, fr, f, 0) < 0) return NULL;
     return fr;
 }
 
@@ -1271,6 +1514,7 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
     Buf *b = &th->stage;
     FrameRec *fr;
     uint64_t mask = (uint64_t)-1; /* the locals to compare */
+    uint64_t named = (uint64_t)-1, skip = 0; /* those its last line named; private ones */
     if (th->epoch != R.epoch && keyframe(th, f) < 0) goto fail;
     if (th->pending.n) {
         if (buf_need(b, th->pending.n) < 0) goto fail;
@@ -1286,7 +1530,11 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
     }
     else {
         if (!(fr = frame_for(th, f, cr, line))) goto fail;
-        if (what != EV_EXCEPTION) mask = step_mask(th, fr, ts, fr->line);
+        /* what ran in the frame since its last step, a line event at fr->off */
+        LineInfo *li = fr->last_kind == EV_LINE ? entry_info(cr, fr->line, fr->off) : NULL;
+        named = line_named(cr, li);
+        if (what != EV_EXCEPTION) mask = step_mask(th, fr, ts, li);
+        skip = priv_mask(fr, ts, named);
         fr->line = line;
         if (buf_need(b, 24) < 0) goto fail;
         if (line < 0) line = 0;
@@ -1325,7 +1573,11 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
             if (ds_encode(b, exc ? exc : Py_None, 0) < 0) goto fail;
         }
     }
-    if ((mask == (uint64_t)-1 ? diff_locals(b, fr, f) : diff_some(b, fr, f, mask)) < 0) goto fail;
+    if ((mask == (uint64_t)-1 ? diff_locals(b, fr, f, skip) : diff_some(b, fr, f, mask, named)) < 0)
+        goto fail;
+    fr->last_kind = what;
+    fr->switches = gil_switches(ts);
+    fr->off = what == EV_LINE ? frame_offset(f) : -1;
     th->last_kind = what;
     th->last_fid = fr->frame_id;
     th->seq_after = ++R.seq;
@@ -1440,6 +1692,15 @@ static TeeObject *
 thread_tee(PyThreadState *ts)
 {
     return ts->c_tracefunc == tee_trace ? (TeeObject *)ts->c_traceobj : NULL;
+}
+
+/* 1: a trace function other than the recorder's sees this thread's frames (priv_mask) */
+static int
+other_tracer(PyThreadState *ts)
+{
+    if (!ts->c_tracefunc) return 0;
+    TeeObject *tee = thread_tee(ts);
+    return !tee || tee->inner != NULL;
 }
 
 /* Put a tee in the thread's trace slot, keeping the tracer already there
@@ -1852,7 +2113,8 @@ py_reset(PyObject *m, PyObject *unused)
     R.defs.n = R.ev.n = 0;
     R.next_str = R.next_code = R.next_frame = R.next_tid = 0;
     R.cur_tid = 0;
-    R.nevents = R.nlines = R.sampled_ns = R.nsampled = R.nelided = 0;
+    R.nevents = R.nlines = R.sampled_ns = R.nsampled = R.nelided = R.nprivate = 0;
+    R.introspect = 0;
     Py_CLEAR(R.scope_fn);
     Py_CLEAR(R.flush_cb);
     Py_CLEAR(R.threading_active);
@@ -1886,11 +2148,12 @@ static PyObject *
 py_stats(PyObject *m, PyObject *unused)
 {
     double est = R.nsampled ? (double)R.sampled_ns / (double)R.nsampled * (double)R.nevents : 0.0;
-    return Py_BuildValue("{sKsKsKsdsisnsK}", "events", (unsigned long long)R.nevents,
+    return Py_BuildValue("{sKsKsKsdsisnsKsK}", "events", (unsigned long long)R.nevents,
                          "line_events", (unsigned long long)R.nlines, "sampled",
                          (unsigned long long)R.nsampled, "recorder_seconds_estimate", est / 1e9,
                          "threads", R.nthreads, "codes", (Py_ssize_t)R.codes.n,
-                         "short_steps", (unsigned long long)R.nelided);
+                         "short_steps", (unsigned long long)R.nelided, "private_skips",
+                         (unsigned long long)R.nprivate);
 }
 
 static PyThreadState *
@@ -1990,7 +2253,7 @@ py_resync(PyObject *m, PyObject *args)
         /* the keyframe about to be written shows the new values: find the changes first */
         for (int i = th->depth - 1; i >= 0; i--)
             if (th->stack[i].iframe == f) {
-                rc = diff_locals(&diff, &th->stack[i], f);
+                rc = diff_locals(&diff, &th->stack[i], f, 0);
                 break;
             }
         if (rc == 0) rc = thread_ready(th, ts);
@@ -2006,7 +2269,7 @@ py_resync(PyObject *m, PyObject *args)
         fr = frame_for(th, f, cr, PyFrame_GetLineNumber((PyFrameObject *)frame));
         if (!fr) rc = -1;
     }
-    if (rc == 0) rc = diff_locals(&diff, fr, f);  /* appends to what the keyframe found */
+    if (rc == 0) rc = diff_locals(&diff, fr, f, 0);  /* appends to what the keyframe found */
     if (rc == 0 && (diff.n || force)) {
         rc = put_mark(&th->stage, kid, payload);
         if (rc == 0 && diff.n) rc = buf_need(&th->stage, diff.n);

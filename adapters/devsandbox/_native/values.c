@@ -162,6 +162,7 @@ double_bits(double d)
  * that, the addresses of a list's items tell whether it changed (ds_shallow). */
 int ds_fp_deep;
 int ds_fp_volatile;
+int ds_fp_shared;
 
 static inline uint64_t
 elem_fp(PyObject *e, int depth)
@@ -659,6 +660,7 @@ fp_other(PyObject *o, int depth)
 {
     PyTypeObject *t = Py_TYPE(o);
     uint64_t h = mix(ptrbits(t), ptrbits(o));
+    ds_fp_shared = 1; /* only builtin containers and scalars make a private value */
     if (t->tp_repr == PyBaseObject_Type.tp_repr) { /* "<T object at 0x…>" */
         /* recorded with its attributes (enc_object): they are its state */
         if (!ds_limits.attributes || !(t->tp_flags & Py_TPFLAGS_HEAPTYPE) || depth > 0)
@@ -795,8 +797,10 @@ ds_fingerprint(PyObject *o, int depth)
     if (o == Py_None || t == &PyBool_Type) return fmix(ptrbits(o));
     if (depth >= ds_limits.max_depth &&
         (t == &PyList_Type || t == &PyTuple_Type || t == &PyDict_Type || t == &PySet_Type ||
-         t == &PyFrozenSet_Type))
+         t == &PyFrozenSet_Type)) {
+        if (Py_REFCNT(o) != 1) ds_fp_shared = 1;
         return mix(ptrbits(t), (uint64_t)PyObject_Length(o));
+    }
     if (t == &PyList_Type || t == &PyTuple_Type || PyDict_Check(o) || t == &PySet_Type ||
         t == &PyFrozenSet_Type)
         return fp_container(o, t, depth);
@@ -815,6 +819,7 @@ ds_fingerprint(PyObject *o, int depth)
 static uint64_t
 fp_container(PyObject *o, PyTypeObject *t, int depth)
 {
+    if (Py_REFCNT(o) != 1) ds_fp_shared = 1;
     if (t == &PyList_Type)
         return seq_fp(mix(ptrbits(t), (uint64_t)Py_SIZE(o)), ((PyListObject *)o)->ob_item,
                       Py_SIZE(o), depth + 1);
@@ -828,6 +833,7 @@ fp_container(PyObject *o, PyTypeObject *t, int depth)
         if (t != &PyDict_Type) {
             h = mix(h, ptrbits(o));
             ds_fp_volatile = 1; /* a defaultdict grows when read */
+            ds_fp_shared = 1;
         }
         while (i++ < ds_limits.max_items && PyDict_Next(o, &pos, &k, &v)) {
             acc = acc * 0x100000001b3ULL + elem_fp(k, depth + 1);

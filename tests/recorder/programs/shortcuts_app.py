@@ -2,7 +2,8 @@
 stores into an object (a step after such a line compares only the locals it rebinds):
 Python code outside the scope run by an operator, a defaultdict growing on a read, an
 iterator advanced by a for loop, an augmented assignment to an alias of a list,
-plain arithmetic on locals, and an object in a list changed through its instance dict."""
+plain arithmetic on locals, an object in a list changed through its instance dict, and
+loops whose heads store into objects."""
 
 import itertools
 from collections import defaultdict
@@ -86,4 +87,36 @@ def cells():
     return n
 
 
-print(operators(), reads(), iterators(), aliases(), arithmetic(50), cells())
+class Target:
+    i = None
+
+    def __repr__(self):
+        return f"Target({self.i})"
+
+
+def grow(box):
+    box.append(len(box))
+    return len(box) < 4
+
+
+def loop_heads():
+    """A loop's line event, after the first pass, fires at its head: what that line can do
+    from there on (the stores into a subscript or an attribute in a for target, a body on
+    the loop's own line, a while condition that calls) still counts."""
+    slot = [0]
+    target = Target()
+    seen = []
+    for k, slot[0] in enumerate("abc"):
+        seen = seen + [k]
+    for target.i in range(3):
+        seen = seen + [target.i]
+    acc = []
+    for x in range(3): acc.append(x)  # noqa: E701
+    box = []
+    while grow(box):
+        seen = seen + [len(box)]
+    squares = [v * v for v in acc if v]
+    return slot, target, seen, acc, box, squares
+
+
+print(operators(), reads(), iterators(), aliases(), arithmetic(50), cells(), loop_heads())
