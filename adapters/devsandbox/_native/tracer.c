@@ -88,6 +88,9 @@ typedef struct {
     uint8_t unsafe;   /* it may change objects from C: calls, item and attribute stores… */
     uint64_t loads;   /* local slots it reads, rebinds or deletes (LOAD_FAST…) */
     uint8_t loads_all; /* it names a slot past the 64 `loads` holds */
+    uint8_t ncalls;    /* its CALL instructions (saturating: 255 is unsafe_other) */
+    uint8_t unsafe_other; /* unsafe for another reason than its calls */
+    uint8_t loops;     /* it jumps backward: an instruction may run more than once */
 } LineInfo;
 
 typedef struct {
@@ -151,7 +154,11 @@ typedef struct {
     uint8_t vol;       /* a local's value is volatile: compare all at every step */
     int last_kind;     /* the kind of its last step, and the GIL's switch count after it */
     unsigned long switches;
-    int off;           /* the byte offset of its last step (a line event), or -1 */
+    int off;           /* the byte offset of its last step (a line or call event), or -1 */
+    /* since its last step: functions its CALL instructions started directly (Python code of
+     * the scope, not through C); at that step: its thread's `dirty` and R.wild */
+    uint32_t direct_calls;
+    uint64_t dirty_seen, wild_seen;
 } FrameRec;
 
 typedef struct {
@@ -171,6 +178,7 @@ typedef struct {
     int last_kind;
     uint32_t last_fid;
     uint64_t clock_us; /* its last E_CLOCK in this chunk (µs since clock_origin_ns) */
+    uint64_t dirty; /* steps of its frames after code that may have changed objects */
 } ThreadRec;
 
 static struct {
@@ -191,6 +199,9 @@ static struct {
     uint64_t seq;      /* bumped by every event, and by Python code run outside the scope */
     uint64_t nelided;  /* steps that compared only the locals their line rebinds */
     uint64_t nprivate; /* private values not compared (priv_mask) */
+    uint64_t wild;     /* bumped when code outside the scope, a tracer behind us or a debugger
+                        * ran, or a mark was written: anything may have changed */
+    uint64_t nclean;   /* steps after calls that changed nothing (clean_mask) */
     int introspect;    /* in-scope code names frame introspection: no priv_mask */
     size_t flush_bytes;
     int flushing;
@@ -469,6 +480,19 @@ op_loads(LineInfo *li, int op, int arg)
     }
 }
 
+static inline int is_backward_jump(int op);
+
+/* an instruction that calls what is on the stack (a Python function of the scope called
+ * from there starts directly: direct_calls) */
+static inline int
+is_call(int op)
+{
+#ifdef CALL_KW
+    if (op == CALL_KW) return 1;
+#endif
+    return op == CALL;
+}
+
 #define NB_INPLACE_FIRST 13 /* NB_INPLACE_ADD (internal/pycore_opcode_utils.h) */
 
 static void
@@ -476,7 +500,9 @@ classify(LineInfo *li, const unsigned char *code, Py_ssize_t n, Py_ssize_t off, 
 {
     op_loads(li, op, arg);
     int w = op_writes(op, arg, &li->writes);
-    if (w < 0) li->unsafe = 1;
+    if (w < 0) li->unsafe = li->unsafe_other = 1;
+    /* a cell is shared with the functions that close over it: they show the change too */
+    if (op == STORE_DEREF || op == DELETE_DEREF) li->unsafe_other = 1;
     if (w) return;
     if (op == BINARY_OP && arg >= NB_INPLACE_FIRST) {
         /* an augmented assignment to a local: BINARY_OP then a store of the same name */
@@ -487,12 +513,26 @@ classify(LineInfo *li, const unsigned char *code, Py_ssize_t n, Py_ssize_t off, 
 #ifdef STORE_FAST_LOAD_FAST
         if (store == STORE_FAST_LOAD_FAST || store == STORE_FAST_STORE_FAST) slot = sarg >> 4;
 #endif
-        if (slot < 0 || slot >= 64) li->unsafe = 1;
+        if (slot < 0 || slot >= 64) li->unsafe = li->unsafe_other = 1;
         else li->inplace |= (uint64_t)1 << slot;
         return;
     }
-    if (op != BINARY_OP && !op_is_safe(op)) li->unsafe = 1;
+    if (is_call(op)) {
+        li->unsafe = 1;
+        if (li->ncalls < 255) li->ncalls++;
+        else li->unsafe_other = 1;
+        return;
+    }
+#ifdef PRECALL
+    if (op == PRECALL) { /* the first half of a call (3.11) */
+        li->unsafe = 1;
+        return;
+    }
+#endif
+    if (op != BINARY_OP && !op_is_safe(op)) li->unsafe = li->unsafe_other = 1;
 }
+
+static void mark_loops(CodeRec *cr);
 
 /* cr->lines: what each line of an optimized code object can do (no table for code with
  * more than 64 locals: it compares every local at every step) */
@@ -566,15 +606,46 @@ bad:
     cr->lines = NULL;
     cr->nlines = 0;
 done:
-    if (cr->lines && cr->unit_line)
+    if (cr->lines && cr->unit_line) {
         cr->bytes = bytes; /* kept for entry_info */
-    else
+        mark_loops(cr);
+    }
+    else {
         Py_DECREF(bytes);
+    }
     Py_DECREF(list);
     return rc;
 }
 
 #define ENTRY_WHOLE ((LineInfo *)1) /* in CodeRec.entries: the whole line's */
+
+/* where the backward jump at code unit `k` goes (its inline caches follow it as CACHE) */
+static inline int
+jump_target(const unsigned char *code, int nunits, int k, int arg)
+{
+    int next = k + 1;
+    while (next < nunits && code[2 * next] == CACHE) next++;
+    return next - arg;
+}
+
+/* LineInfo.loops: lines with a backward jump to one of their own instructions (a jump to
+ * another line is that line's event) */
+static void
+mark_loops(CodeRec *cr)
+{
+    const unsigned char *code = (const unsigned char *)PyBytes_AS_STRING(cr->bytes);
+    int ext = 0;
+    for (int k = 0; k < cr->nunits; k++) {
+        int op = code[2 * k], arg = code[2 * k + 1] | ext;
+        ext = op == EXTENDED_ARG ? arg << 8 : 0;
+        if (!is_backward_jump(op)) continue;
+        int t = jump_target(code, cr->nunits, k, arg), line = cr->unit_line[k];
+        if (t < 0 || t >= cr->nunits) t = k; /* not understood: count it as a loop */
+        if (cr->unit_line[t] != line) continue; /* to another line: its event */
+        if (line) cr->lines[line - cr->line_base].loops = 1;
+        else cr->noline.loops = 1;
+    }
+}
 
 static LineInfo *entry_scan(CodeRec *cr, int line, int u);
 
@@ -643,12 +714,12 @@ entry_scan(CodeRec *cr, int line, int u)
         ext = 0;
         if (cr->unit_line[k] != line || op == CACHE) continue;
         if (is_backward_jump(op)) {
-            int next = k + 1;
-            while (next < cr->nunits && code[2 * next] == CACHE) next++;
-            if (next - arg < u) {
+            int t = jump_target(code, cr->nunits, k, arg);
+            if (t < u) {
                 PyMem_RawFree(li);
                 return NULL;
             }
+            if (t < cr->nunits && cr->unit_line[t] == line) li->loops = 1;
         }
         classify(li, code, n, 2 * k, op, arg);
     }
@@ -904,6 +975,8 @@ push_frame(ThreadRec *th, _PyInterpreterFrame *f, CodeRec *cr)
     fr->iframe = f;
     fr->code = cr;
     fr->frame_id = ++R.next_frame;
+    fr->last_kind = -1; /* no step yet */
+    fr->off = -1;
     if (cr->optimized && cr->nlocals) {
         fr->slots = slots_alloc(cr->nlocals);
         if (!fr->slots) return (FrameRec *)PyErr_NoMemory();
@@ -1145,27 +1218,72 @@ gil_switches(PyThreadState *ts)
 #endif
 }
 
-/* The locals to compare at this step of `fr` (a line or return event): all (-1), or
- * only those its last line rebinds, when that line cannot have changed an object:
- * the thread's previous event was the line event of this frame, nothing ran since
- * (no event, no Python code outside the scope, no other thread: R.seq and the GIL's
- * switch count are as they were), the line's bytecode neither calls nor stores into
- * objects (LineInfo), an augmented assignment in it updated a local holding a scalar,
- * and no local holds a volatile value (ds_fp_volatile). */
+/* 1: the code the frame ran since its last step (`li`: a line from where its event fired, or
+ * a function's start or resumption) may have changed objects that other frames show: it
+ * stores into objects (or into cells other frames share), jumps back (an instruction may
+ * run twice), or makes calls that did not all start Python code of the scope directly (a
+ * builtin, a class, a C method: C code may change anything its arguments lead to).  The
+ * functions it did call directly ran their own steps, which counted for themselves. */
+static inline int
+may_have_changed(FrameRec *fr, LineInfo *li)
+{
+    CodeRec *cr = fr->code;
+    return !li || li->unsafe_other || li->loops || cr->noline.unsafe || cr->noline.loops ||
+           li->ncalls != fr->direct_calls;
+}
+
+/* The locals to compare at this step of `fr` (a line or return event): all (-1), or only
+ * those its code since its last step rebinds, when no object can have changed meanwhile:
+ * that code changed none (may_have_changed), neither did any other step of the thread since
+ * (its `dirty` count), no code outside the scope, tracer behind us or debugger ran (R.wild),
+ * nor another thread (the GIL's switch count), an augmented assignment in it updated a local
+ * holding a scalar, and no local holds a volatile value (ds_fp_volatile). */
 static inline uint64_t
 step_mask(ThreadRec *th, FrameRec *fr, PyThreadState *ts, LineInfo *li)
 {
     CodeRec *cr = fr->code;
-    if (!li || item_diffs || fr->vol || th->last_kind != EV_LINE ||
-        th->last_fid != fr->frame_id || th->seq_after != R.seq || th->switches != gil_switches(ts))
+    if (!li || item_diffs || fr->vol || th->dirty != fr->dirty_seen || R.wild != fr->wild_seen ||
+        fr->switches != gil_switches(ts))
         return (uint64_t)-1;
-    if (li->unsafe || cr->noline.unsafe) return (uint64_t)-1;
     uint64_t inplace = li->inplace | cr->noline.inplace;
     for (uint64_t m = inplace; m; m &= m - 1) {
         Slot *s = &fr->slots[__builtin_ctzll(m)];
         if (!s->present || !s->scalar) return (uint64_t)-1;
     }
+    if (fr->direct_calls) R.nclean++;
     return li->writes | cr->noline.writes | inplace;
+}
+
+/* A function of the scope started: if its caller's CALL instruction started it directly
+ * (not through C code, and not a generator resuming), that counts for the caller's next
+ * step (may_have_changed). */
+static inline void
+count_direct_call(ThreadRec *th, _PyInterpreterFrame *f, CodeRec *cr)
+{
+    _PyInterpreterFrame *caller = f->previous;
+#if PY_VERSION_HEX >= 0x030C0000
+    if (!caller || caller->owner == FRAME_OWNED_BY_CSTACK) return;
+#else
+    if (!caller || f->is_entry) return;
+#endif
+    if (th->depth < 2 || th->stack[th->depth - 2].iframe != caller) return;
+    FrameRec *up = &th->stack[th->depth - 2];
+    /* a start, not a resumption: RESUME with oparg 0 (or, 3.11, before the first instruction) */
+    int off = frame_offset(f);
+    if (off >= 0) {
+        if (!cr->bytes || off + 1 >= PyBytes_GET_SIZE(cr->bytes)) return;
+        const unsigned char *code = (const unsigned char *)PyBytes_AS_STRING(cr->bytes);
+        if (code[off] != RESUME || (code[off + 1] & 3) != 0) return;
+    }
+    /* the caller is at a CALL (not a property or __getitem__ run from another instruction) */
+    CodeRec *ucr = up->code;
+    int uoff = frame_offset(caller);
+    if (!ucr->bytes || uoff < 0 || uoff + 1 >= PyBytes_GET_SIZE(ucr->bytes)) return;
+    const unsigned char *ucode = (const unsigned char *)PyBytes_AS_STRING(ucr->bytes);
+    int u = uoff / 2;
+    while (u > 0 && ucode[2 * u] == CACHE) u--;
+    if (!is_call(ucode[2 * u])) return;
+    up->direct_calls++;
 }
 
 static int other_tracer(PyThreadState *ts);
@@ -1314,6 +1432,7 @@ frame_for(ThreadRec *th, _PyInterpreterFrame *f, CodeRec *cr, int line)
             put_u8(b, E_POP);
             put_var(b, (uint64_t)n);
             pop_frames(th, n);
+            th->dirty++; /* frames that left without their events: what they ran is unknown */
             return &th->stack[th->depth - 1];
         }
     }
@@ -1525,15 +1644,19 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
         if (cr->is_async && mark_task(b, th) < 0) goto fail;
         if (!(fr = push_frame(th, f, cr))) goto fail;
         fr->line = line;
+        count_direct_call(th, f, cr);
         if (timed && put_clock(b, th, t0) < 0) goto fail;
         if (put_frame_head(b, E_CALL, fr) < 0) goto fail;
     }
     else {
         if (!(fr = frame_for(th, f, cr, line))) goto fail;
-        /* what ran in the frame since its last step, a line event at fr->off */
-        LineInfo *li = fr->last_kind == EV_LINE ? entry_info(cr, fr->line, fr->off) : NULL;
+        /* what ran in the frame since its last step (a line or call event at fr->off) */
+        LineInfo *li = fr->last_kind == EV_LINE || fr->last_kind == EV_CALL
+                           ? entry_info(cr, fr->line, fr->off) : NULL;
+        int changed = may_have_changed(fr, li);
+        if (changed) th->dirty++;
         named = line_named(cr, li);
-        if (what != EV_EXCEPTION) mask = step_mask(th, fr, ts, li);
+        if (what != EV_EXCEPTION && !changed) mask = step_mask(th, fr, ts, li);
         skip = priv_mask(fr, ts, named);
         fr->line = line;
         if (buf_need(b, 24) < 0) goto fail;
@@ -1577,7 +1700,10 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
         goto fail;
     fr->last_kind = what;
     fr->switches = gil_switches(ts);
-    fr->off = what == EV_LINE ? frame_offset(f) : -1;
+    fr->off = what == EV_LINE || what == EV_CALL ? frame_offset(f) : -1;
+    fr->direct_calls = 0;
+    fr->dirty_seen = th->dirty;
+    fr->wild_seen = R.wild;
     th->last_kind = what;
     th->last_fid = fr->frame_id;
     th->seq_after = ++R.seq;
@@ -1650,11 +1776,13 @@ tee_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
         }
         else {
             R.seq++; /* code outside the scope ran: it may have changed anything */
+            R.wild++;
         }
     }
     PyObject *cb = what == PyTrace_CALL ? self->inner : frame->f_trace;
     if (!cb) return 0;
     R.seq++; /* so may the tracer behind us (and LocalsToFast after it) */
+    R.wild++;
     /* CPython's trace_trampoline/call_trampoline, for the tracer behind us */
     Py_INCREF(self);
     Py_INCREF(cb);
@@ -1868,6 +1996,7 @@ mon_start_event(PyObject *const *args, Py_ssize_t n, int may_disable)
          * locals show, so the next step compares all of them (step_mask) */
         (void)may_disable;
         R.seq++;
+        R.wild++;
         return mon_result(0);
     }
     PyThreadState *ts = PyThreadState_GET();
@@ -2113,7 +2242,7 @@ py_reset(PyObject *m, PyObject *unused)
     R.defs.n = R.ev.n = 0;
     R.next_str = R.next_code = R.next_frame = R.next_tid = 0;
     R.cur_tid = 0;
-    R.nevents = R.nlines = R.sampled_ns = R.nsampled = R.nelided = R.nprivate = 0;
+    R.nevents = R.nlines = R.sampled_ns = R.nsampled = R.nelided = R.nprivate = R.nclean = 0;
     R.introspect = 0;
     Py_CLEAR(R.scope_fn);
     Py_CLEAR(R.flush_cb);
@@ -2148,12 +2277,13 @@ static PyObject *
 py_stats(PyObject *m, PyObject *unused)
 {
     double est = R.nsampled ? (double)R.sampled_ns / (double)R.nsampled * (double)R.nevents : 0.0;
-    return Py_BuildValue("{sKsKsKsdsisnsKsK}", "events", (unsigned long long)R.nevents,
+    return Py_BuildValue("{sKsKsKsdsisnsKsKsK}", "events", (unsigned long long)R.nevents,
                          "line_events", (unsigned long long)R.nlines, "sampled",
                          (unsigned long long)R.nsampled, "recorder_seconds_estimate", est / 1e9,
                          "threads", R.nthreads, "codes", (Py_ssize_t)R.codes.n,
                          "short_steps", (unsigned long long)R.nelided, "private_skips",
-                         (unsigned long long)R.nprivate);
+                         (unsigned long long)R.nprivate, "clean_call_steps",
+                         (unsigned long long)R.nclean);
 }
 
 static PyThreadState *
@@ -2211,6 +2341,7 @@ py_mark(PyObject *m, PyObject *args)
     }
     R.busy++;
     R.seq++;
+    R.wild++;
     int rc = thread_ready(th, ts);
     if (rc == 0) rc = put_mark(&th->stage, kid, payload);
     if (rc == 0) rc = append_stage(th);
@@ -2246,6 +2377,7 @@ py_resync(PyObject *m, PyObject *args)
     if (!kid) return NULL;
     R.busy++;
     R.seq++; /* a debugger may have changed values: the next step compares every local */
+    R.wild++;
     Buf diff = {0};
     int wrote = 0, rc = 0;
     FrameRec *fr = NULL;

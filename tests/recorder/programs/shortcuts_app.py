@@ -2,8 +2,8 @@
 stores into an object (a step after such a line compares only the locals it rebinds):
 Python code outside the scope run by an operator, a defaultdict growing on a read, an
 iterator advanced by a for loop, an augmented assignment to an alias of a list,
-plain arithmetic on locals, an object in a list changed through its instance dict, and
-loops whose heads store into objects."""
+plain arithmetic on locals, an object in a list changed through its instance dict,
+loops whose heads store into objects, and lines whose calls change objects."""
 
 import itertools
 from collections import defaultdict
@@ -119,4 +119,77 @@ def loop_heads():
     return slot, target, seen, acc, box, squares
 
 
-print(operators(), reads(), iterators(), aliases(), arithmetic(50), cells(), loop_heads())
+def pure(a, b):
+    return a * 2 + b
+
+
+def appends(box):
+    box.append(1)
+    return len(box)
+
+
+_ns2: dict = {}
+exec("def drain(box):\n    box.clear()\n    return 0\n", _ns2)  # outside the scope
+drain = _ns2["drain"]
+
+
+class Holder:
+    def __init__(self):
+        self.n = 1
+
+    @property
+    def size(self):
+        return self.n * 2
+
+
+class Seq:
+    def __getitem__(self, i):
+        return i + 1
+
+
+def key(v):
+    return -v
+
+
+def calls():
+    """A step after a line whose calls all started functions of the scope directly, none of
+    which changed anything, compares only what that line rebinds; these lines' calls do change
+    what the caller shows: through a callee's own call, a closure's cell, a second call to a
+    builtin on the same line, a builtin running alongside a property or __getitem__ (which
+    3.12+ also start directly, from other instructions), a builtin calling back, a class, a
+    function outside the scope."""
+    box = [0]
+    holder, seq = Holder(), Seq()
+    total = 0
+    count = 0
+
+    def bump():
+        nonlocal count
+        count = count + 1
+        return count
+
+    def watch():  # shows `count` as a free variable; bump, a sibling, rebinds it
+        seen = count
+        bump()
+        seen = seen + count
+        return seen
+
+    for _ in range(4):  # enough passes for CPython to specialize these instructions
+        total = pure(total, 1)
+        total = appends(box)
+        total = bump() + total
+        total = watch() + total
+        total = pure(total, box.pop())
+        total = holder.size + len(box) + box.pop()
+        box.append(5)
+        total = seq[3] + box.pop()
+        box.extend([3, 1, 2])
+        key(0); box.sort(key=key)  # noqa: E702
+        total = pure(total, len(Holder.__dict__)) + Holder().n
+        total = drain(box)
+        box.append(total)
+    return box, total, count
+
+
+print(operators(), reads(), iterators(), aliases(), arithmetic(50), cells(), loop_heads(),
+      calls())
