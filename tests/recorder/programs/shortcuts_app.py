@@ -181,6 +181,8 @@ def calls():
         total = watch() + total
         total = pure(total, box.pop())
         total = holder.size + len(box) + box.pop()
+        box.append(holder.size)
+        total = total + box.pop()
         box.append(5)
         total = seq[3] + box.pop()
         box.extend([3, 1, 2])
