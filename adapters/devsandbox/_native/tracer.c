@@ -90,7 +90,7 @@ typedef struct {
     uint8_t loads_all; /* it names a slot past the 64 `loads` holds */
     uint8_t ncalls;    /* its CALL instructions (saturating: 255 is unsafe_other) */
     uint8_t unsafe_other; /* unsafe for another reason than its calls */
-    uint8_t loops;     /* it jumps backward: an instruction may run more than once */
+    uint8_t loops;     /* it jumps back to one of its own instructions: one may run twice */
 } LineInfo;
 
 typedef struct {
@@ -201,7 +201,7 @@ static struct {
     uint64_t nprivate; /* private values not compared (priv_mask) */
     uint64_t wild;     /* bumped when code outside the scope, a tracer behind us or a debugger
                         * ran, or a mark was written: anything may have changed */
-    uint64_t nclean;   /* steps after calls that changed nothing (clean_mask) */
+    uint64_t nclean;   /* steps after calls that changed nothing (step_mask) */
     int introspect;    /* in-scope code names frame introspection: no priv_mask */
     size_t flush_bytes;
     int flushing;
@@ -669,8 +669,9 @@ is_backward_jump(int op)
  * last line, and what comes before it in the line (the call that made the iterator) does
  * not run again.  From `off` only the line's instructions at `off` and after can run before
  * the frame's next event (a jump forward stays after it, an instruction of another line is
- * an event, an exception an exception event), unless one of them jumps back before `off`:
- * then, and for an offset that is not the line's, the whole line's (NULL: unknown). */
+ * an event, an exception an exception event), unless one of them jumps back before `off`
+ * into the line: then, and for an offset that is not the line's, the whole line's (NULL:
+ * unknown). */
 static LineInfo *
 entry_info(CodeRec *cr, int line, int off)
 {
@@ -715,11 +716,11 @@ entry_scan(CodeRec *cr, int line, int u)
         if (cr->unit_line[k] != line || op == CACHE) continue;
         if (is_backward_jump(op)) {
             int t = jump_target(code, cr->nunits, k, arg);
-            if (t < u) {
-                PyMem_RawFree(li);
+            if (t < 0 || t >= cr->nunits || (t < u && cr->unit_line[t] == line)) {
+                PyMem_RawFree(li); /* back before `off` within the line (or not understood) */
                 return NULL;
             }
-            if (t < cr->nunits && cr->unit_line[t] == line) li->loops = 1;
+            if (cr->unit_line[t] == line) li->loops = 1;
         }
         classify(li, code, n, 2 * k, op, arg);
     }
