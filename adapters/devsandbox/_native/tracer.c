@@ -172,11 +172,6 @@ typedef struct {
     Buf stage;
     Buf pending; /* marks for this thread made by another thread: written at its next event */
     PyObject *task; /* the asyncio task its last coroutine step ran in (strong) */
-    /* after its last event: R.seq, the GIL's switch count, that event's kind and frame */
-    uint64_t seq_after;
-    unsigned long switches;
-    int last_kind;
-    uint32_t last_fid;
     uint64_t clock_us; /* its last E_CLOCK in this chunk (µs since clock_origin_ns) */
     uint64_t dirty; /* steps of its frames after code that may have changed objects */
 } ThreadRec;
@@ -196,7 +191,6 @@ static struct {
     uint64_t epoch;
     int busy; /* threads inside record(): take() waits for 0 */
     uint64_t nevents, nlines, sampled_ns, nsampled;
-    uint64_t seq;      /* bumped by every event, and by Python code run outside the scope */
     uint64_t nelided;  /* steps that compared only the locals their line rebinds */
     uint64_t nprivate; /* private values not compared (priv_mask) */
     uint64_t wild;     /* bumped when code outside the scope, a tracer behind us or a debugger
@@ -320,7 +314,7 @@ code_globals(CodeRec *cr, PyCodeObject *co)
 
 /* 1: the instruction cannot change an object from C code (whatever Python code
  * it runs, a __add__ or a property, is seen: it is an event or, outside the
- * scope, bumps R.seq).  Anything not listed here counts as unsafe. */
+ * scope, bumps R.wild).  Anything not listed here counts as unsafe. */
 static int
 op_is_safe(int op)
 {
@@ -1705,10 +1699,6 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
     fr->direct_calls = 0;
     fr->dirty_seen = th->dirty;
     fr->wild_seen = R.wild;
-    th->last_kind = what;
-    th->last_fid = fr->frame_id;
-    th->seq_after = ++R.seq;
-    th->switches = gil_switches(ts);
     if (what == EV_RETURN) pop_frames(th, 1);
     th->step++;
     R.nevents++;
@@ -1776,14 +1766,12 @@ tee_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
             if (record(PyThreadState_GET(), f, cr, what, line, arg) < 0) recorder_failed();
         }
         else {
-            R.seq++; /* code outside the scope ran: it may have changed anything */
-            R.wild++;
+            R.wild++; /* code outside the scope ran: it may have changed anything */
         }
     }
     PyObject *cb = what == PyTrace_CALL ? self->inner : frame->f_trace;
     if (!cb) return 0;
-    R.seq++; /* so may the tracer behind us (and LocalsToFast after it) */
-    R.wild++;
+    R.wild++; /* so may the tracer behind us (and LocalsToFast after it) */
     /* CPython's trace_trampoline/call_trampoline, for the tracer behind us */
     Py_INCREF(self);
     Py_INCREF(cb);
@@ -1996,7 +1984,6 @@ mon_start_event(PyObject *const *args, Py_ssize_t n, int may_disable)
         /* not DISABLE: code outside the scope that runs may change what the program's
          * locals show, so the next step compares all of them (step_mask) */
         (void)may_disable;
-        R.seq++;
         R.wild++;
         return mon_result(0);
     }
@@ -2341,7 +2328,6 @@ py_mark(PyObject *m, PyObject *args)
         Py_RETURN_TRUE;
     }
     R.busy++;
-    R.seq++;
     R.wild++;
     int rc = thread_ready(th, ts);
     if (rc == 0) rc = put_mark(&th->stage, kid, payload);
@@ -2377,8 +2363,7 @@ py_resync(PyObject *m, PyObject *args)
     uint32_t kid = str_id(kind);
     if (!kid) return NULL;
     R.busy++;
-    R.seq++; /* a debugger may have changed values: the next step compares every local */
-    R.wild++;
+    R.wild++; /* a debugger may have changed values: the next step compares every local */
     Buf diff = {0};
     int wrote = 0, rc = 0;
     FrameRec *fr = NULL;
