@@ -1046,6 +1046,18 @@ same_text(Buf *b, Slot *s, int was, size_t start, size_t at)
     s->text = hv;
 }
 
+/* the slot shows nothing: its next value is written whole */
+static void
+forget_slot(Slot *s)
+{
+    Py_CLEAR(s->ref);
+    s->present = 0;
+    s->priv = 0;
+    s->shallow_of = NULL;
+    ds_sh_free(s->tree);
+    s->tree = NULL;
+}
+
 static int
 emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
 {
@@ -1054,13 +1066,8 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
         if (buf_need(b, 12) < 0) return -1;
         put_u8(b, E_DEL);
         put_var(b, name_id);
-        s->present = 0;
+        forget_slot(s);
         s->vol = 0;
-        s->priv = 0;
-        s->shallow_of = NULL;
-        ds_sh_free(s->tree);
-        s->tree = NULL;
-        Py_CLEAR(s->ref);
         return 0;
     }
     /* the same immutable scalar object (held, so its address is still its own) */
@@ -1333,36 +1340,15 @@ diff_some(Buf *b, FrameRec *fr, _PyInterpreterFrame *f, uint64_t mask, uint64_t 
 static void
 reset_slots(Slot *slots, int n)
 {
-    for (int i = 0; slots && i < n; i++) {
-        Py_CLEAR(slots[i].ref);
-        slots[i].present = 0;
-        slots[i].priv = 0;
-        slots[i].shallow_of = NULL;
-        ds_sh_free(slots[i].tree);
-        slots[i].tree = NULL;
-    }
+    for (int i = 0; slots && i < n; i++) forget_slot(&slots[i]);
 }
 
 static void
 reset_shadow(FrameRec *fr)
 {
     reset_slots(fr->gslots, fr->code->nglobals);
-    if (fr->slots)
-        for (int i = 0; i < fr->code->nlocals; i++) {
-            Py_CLEAR(fr->slots[i].ref);
-            fr->slots[i].present = 0;
-            fr->slots[i].priv = 0;
-            fr->slots[i].shallow_of = NULL;
-            ds_sh_free(fr->slots[i].tree);
-            fr->slots[i].tree = NULL;
-        }
-    for (int i = 0; i < fr->ndslots; i++) {
-        Py_CLEAR(fr->dslots[i].s.ref);
-        fr->dslots[i].s.present = 0;
-        fr->dslots[i].s.shallow_of = NULL;
-        ds_sh_free(fr->dslots[i].s.tree);
-        fr->dslots[i].s.tree = NULL;
-    }
+    reset_slots(fr->slots, fr->code->nlocals);
+    for (int i = 0; i < fr->ndslots; i++) forget_slot(&fr->dslots[i].s);
 }
 
 static int
