@@ -1241,11 +1241,11 @@ may_have_changed(FrameRec *fr, LineInfo *li)
  * nor another thread (the GIL's switch count), an augmented assignment in it updated a local
  * holding a scalar, and no local holds a volatile value (ds_fp_volatile). */
 static inline uint64_t
-step_mask(ThreadRec *th, FrameRec *fr, PyThreadState *ts, LineInfo *li)
+step_mask(ThreadRec *th, FrameRec *fr, unsigned long switches, LineInfo *li)
 {
     CodeRec *cr = fr->code;
     if (!li || item_diffs || fr->vol || th->dirty != fr->dirty_seen || R.wild != fr->wild_seen ||
-        fr->switches != gil_switches(ts))
+        fr->switches != switches)
         return (uint64_t)-1;
     uint64_t inplace = li->inplace | cr->noline.inplace;
     for (uint64_t m = inplace; m; m &= m - 1) {
@@ -1301,10 +1301,10 @@ static int other_tracer(PyThreadState *ts);
  * function (names_introspection).  diff_locals checks that the slot still holds the same
  * object, referred to only by the frame. */
 static inline uint64_t
-priv_mask(FrameRec *fr, PyThreadState *ts, uint64_t named)
+priv_mask(FrameRec *fr, PyThreadState *ts, unsigned long switches, uint64_t named)
 {
     if (item_diffs || R.introspect || fr->last_kind != EV_LINE ||
-        fr->switches != gil_switches(ts) || other_tracer(ts))
+        fr->switches != switches || other_tracer(ts))
         return 0;
     return ~named;
 }
@@ -1637,8 +1637,9 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
         int changed = may_have_changed(fr, li);
         if (changed) th->dirty++;
         named = line_named(cr, li);
-        if (what != EV_EXCEPTION && !changed) mask = step_mask(th, fr, ts, li);
-        skip = priv_mask(fr, ts, named);
+        unsigned long switches = gil_switches(ts); /* the GIL's, before this step */
+        if (what != EV_EXCEPTION && !changed) mask = step_mask(th, fr, switches, li);
+        skip = priv_mask(fr, ts, switches, named);
         fr->line = line;
         if (buf_need(b, 24) < 0) goto fail;
         if (line < 0) line = 0;
