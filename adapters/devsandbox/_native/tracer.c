@@ -102,6 +102,11 @@ typedef struct {
     int nglobals;  /* module globals it reads (option "globals") */
     PyObject **gnames;   /* strong */
     uint32_t *gname_ids; /* ids of "global:NAME" */
+    /* what the names bound (borrowed; NULL: unbound or code) in `gdict` (strong) when its
+     * version was `gver`: good while the dict's version stays the same */
+    PyObject **gvals;
+    PyObject *gdict;
+    uint64_t gver;
     int nlocals;
     uint32_t *name_ids;
     unsigned char *kinds;
@@ -286,7 +291,8 @@ code_globals(CodeRec *cr, PyCodeObject *co)
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     cr->gnames = PyMem_RawCalloc((size_t)n + 1, sizeof(PyObject *));
     cr->gname_ids = PyMem_RawCalloc((size_t)n + 1, sizeof(uint32_t));
-    if (!cr->gnames || !cr->gname_ids) {
+    cr->gvals = PyMem_RawCalloc((size_t)n + 1, sizeof(PyObject *));
+    if (!cr->gnames || !cr->gname_ids || !cr->gvals) {
         Py_DECREF(seq);
         PyErr_NoMemory();
         return -1;
@@ -824,6 +830,8 @@ free_code(CodeRec *cr)
     for (int i = 0; i < cr->nglobals; i++) Py_XDECREF(cr->gnames[i]);
     PyMem_RawFree(cr->gnames);
     PyMem_RawFree(cr->gname_ids);
+    PyMem_RawFree(cr->gvals);
+    Py_XDECREF(cr->gdict);
     PyMem_RawFree(cr->lines);
     Py_XDECREF(cr->bytes);
     PyMem_RawFree(cr->unit_line);
@@ -1147,6 +1155,47 @@ dict_slot(FrameRec *fr, PyObject *name)
     return d;
 }
 
+/* a dict's version: a new one at each change (NULL: not known) */
+static inline int
+dict_version(PyObject *d, uint64_t *ver)
+{
+#if PY_VERSION_HEX < 0x030E0000
+    if (!PyDict_CheckExact(d)) return 0;
+_Py_COMP_DIAG_PUSH
+_Py_COMP_DIAG_IGNORE_DEPR_DECLS
+    *ver = ((PyDictObject *)d)->ma_version_tag;
+_Py_COMP_DIAG_POP
+    return 1;
+#else
+    (void)d;
+    (void)ver;
+    return 0;
+#endif
+}
+
+/* cr->gvals: the values the module globals its code reads have in `globals` (looked up
+ * again only when the dict changed since: a new version) */
+static void
+global_values(CodeRec *cr, PyObject *globals)
+{
+    uint64_t ver = 0;
+    int versioned = globals && dict_version(globals, &ver);
+    if (versioned && globals == cr->gdict && ver == cr->gver) return;
+    for (int i = 0; i < cr->nglobals; i++) {
+        PyObject *v = globals && PyDict_Check(globals)
+                          ? PyDict_GetItemWithError(globals, cr->gnames[i]) : NULL;
+        if (!v) PyErr_Clear();
+        else if (PyModule_Check(v) || PyFunction_Check(v) || PyType_Check(v) ||
+                 PyCFunction_Check(v) || PyMethod_Check(v))
+            v = NULL; /* code, not data */
+        cr->gvals[i] = v;
+    }
+    /* the version read before the lookups: one that ran code (a key's __eq__) changing the
+     * dict leaves it behind, and the next step looks up again */
+    Py_XSETREF(cr->gdict, versioned ? Py_NewRef(globals) : NULL);
+    cr->gver = ver;
+}
+
 /* Compare the frame's locals (and the module globals it reads) with its shadow and write
  * what changed; `skip`: slots not to compare if their value is still private (priv_mask) */
 static int
@@ -1166,14 +1215,9 @@ diff_locals(Buf *b, FrameRec *fr, _PyInterpreterFrame *f, uint64_t skip)
             if (emit_slot(b, s, cr->name_ids[i], v) < 0) return -1;
             vol |= s->vol;
         }
+        if (cr->nglobals) global_values(cr, f->f_globals);
         for (int i = 0; i < cr->nglobals; i++) {
-            PyObject *v = PyDict_Check(f->f_globals)
-                              ? PyDict_GetItemWithError(f->f_globals, cr->gnames[i]) : NULL;
-            if (!v) PyErr_Clear();
-            else if (PyModule_Check(v) || PyFunction_Check(v) || PyType_Check(v) ||
-                     PyCFunction_Check(v) || PyMethod_Check(v))
-                v = NULL; /* code, not data */
-            if (emit_slot(b, &fr->gslots[i], cr->gname_ids[i], v) < 0) return -1;
+            if (emit_slot(b, &fr->gslots[i], cr->gname_ids[i], cr->gvals[i]) < 0) return -1;
             vol |= fr->gslots[i].vol;
         }
         fr->vol = (uint8_t)vol;
@@ -2464,7 +2508,8 @@ py_type_costs(PyObject *m, PyObject *unused)
 
 static PyMethodDef methods[] = {
     {"type_costs", py_type_costs, METH_NOARGS,
-     "Classes with their own __repr__: (qualname, repr ns, values visited, looks, opaque)."},
+     "Classes with their own __repr__: (qualname, repr ns, values visited, looks, opaque, "
+     "repr calls)."},
     {"thread_frames", thread_frames, METH_NOARGS, "Current frame of every thread."},
     {"object_size", object_size, METH_O, "Shallow size of an object without calling user code."},
     {"configure", (PyCFunction)(void (*)(void))py_configure, METH_VARARGS | METH_KEYWORDS,
