@@ -43,7 +43,7 @@ def recorded(request, tmp_path_factory):
 
 def test_every_call_and_return_has_its_time(recorded):
     path, events, _measured = recorded
-    assert _minor(path) == (4 if "native" in path.parent.name else 2)  # 1.4: repr templates
+    assert _minor(path) == (5 if "native" in path.parent.name else 2)  # 1.5: repr templates
     calls = _calls(events)
     assert {c["function"] for c in calls} >= {"sleeper", "outer", "failing", "catcher", "countdown"}
     for call in calls:
@@ -97,7 +97,7 @@ def test_info_and_timeline_show_the_durations(recorded):
     proc = devsandbox("info", "--json", str(path))
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
-    assert info["format"] == ("1.4" if "native" in path.parent.name else "1.2") and info["timed"] is True
+    assert info["format"] == ("1.5" if "native" in path.parent.name else "1.2") and info["timed"] is True
     sleeper = next(v for k, v in info["timings_per_function"].items() if k.startswith("sleeper "))
     ours = sorted(c["end"]["duration_us"] for c in _calls(events) if c["function"] == "sleeper")
     assert sleeper["calls"] == 2 and sleeper["max_ms"] == ours[-1] / 1000
@@ -125,11 +125,12 @@ def test_info_and_timeline_show_the_durations(recorded):
     ({"timings": False, "item_diffs": True, "repr_templates": False}, 1),
     ({"item_diffs": True, "repr_templates": False}, 2),
     ({"item_diffs": True, "attributes": True, "repr_templates": False}, 3),
-    ({"item_diffs": True}, 4),
+    ({"item_diffs": True}, 5),
 ])
 def test_every_format_reads(tmp_path, options, minor):
-    """1.0 and 1.1 files (no times), 1.2 files with item diffs, 1.3 with attributes and 1.4
-    with repr templates: export and info read them; the same events whatever the format."""
+    """1.0 and 1.1 files (no times), 1.2 files with item diffs, 1.3 with attributes and 1.5
+    with repr templates (1.4 before they nested): export and info read them; the same events
+    whatever the format."""
     out = tmp_path / "rec.dsrec"
     proc = record(PROGRAM, out, options={"backend": "native", **options})
     assert proc.returncode == 0, proc.stderr

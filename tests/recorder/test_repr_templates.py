@@ -118,7 +118,11 @@ def test_recording_writes_values_instead_of_repr_text(tmp_path):
     point = bytes([fmt.V.FMT, 7, 0, 10]) + b"<Point: x="
     assert any(point in payload for payload in _event_payloads(on))
     assert not any(point in payload for payload in _event_payloads(off))
-    assert fmt.parse_file_header(on.read_bytes())[1] == 4
+    # a Ray's repr() shows repr() of its Vecs, each rendered from its own values (1.5)
+    ray = bytes([fmt.V.FMT, 5, 0, 4]) + b"Ray(" + bytes([2, fmt.V.FMT, 5, 0, 4]) + b"Vec("
+    assert any(ray in payload for payload in _event_payloads(on))
+    assert not any(ray in payload for payload in _event_payloads(off))
+    assert fmt.parse_file_header(on.read_bytes())[1] == 5
     assert [comparable(e) for e in export(on)] == [comparable(e) for e in export(off)]
 
 
@@ -150,6 +154,60 @@ def test_rendering_matches_python():
     assert end == len(buf) and not cut
     assert text == "<" + "0.1" + "\"it's\"" + "0003.142" + "None" + "True" + "1,000,000,000,000" \
         + "  ab   " + "-0.0" + "nan"
+
+
+def test_rendering_of_a_template_inside_a_template():
+    """A str() or repr() field holding a V.FMT shows that value's text as it is."""
+    import struct
+
+    inner = bytearray([fmt.V.FMT, 3, 0, 4]) + b"Vec(" + bytes([1, fmt.V.FLOAT])
+    inner += struct.pack("<d", 2.5) + bytes([0, 1]) + b")"
+    buf = bytearray([fmt.V.FMT, 5, 0, 4]) + b"Ray(" + bytes([2]) + inner + bytes([0, 1]) + b","
+    buf += bytes([1]) + inner + bytes([0, 1]) + b")"
+    text, cut, end = fmt.decode_value(bytes(buf), 0)
+    assert (text, cut, end) == ("Ray(Vec(2.5),Vec(2.5))", False, len(buf))
+    spec = bytearray([fmt.V.FMT, 1, 3, 1]) + b"s" + inner  # format() with a spec: not a V.FMT
+    try:
+        fmt.decode_value(bytes(spec), 0)
+    except fmt.FormatError as exc:
+        assert "formatted repr" in str(exc)
+    else:
+        raise AssertionError("a V.FMT under a format spec was read")
+
+
+def test_an_instance_being_built_is_not_repr_called(tmp_path):
+    """While __init__ sets its attributes one by one, `self` shows "<repr failed:
+    AttributeError>": once three repr() calls showed that, it is written without one."""
+    import textwrap
+
+    program = tmp_path / "building.py"
+    program.write_text(textwrap.dedent("""
+        from devsandbox import _tracer
+
+        class Vec:
+            def __init__(self, x, y):
+                self.x = x
+                self.y = y
+
+            def __repr__(self):
+                return "Vec(%s, %s)" % (self.x, self.y)
+
+        vs = [Vec(i, i / 2) for i in range(200)]
+        print({row[0]: row[5] for row in _tracer.type_costs()}["Vec"])
+    """))
+    on, off = tmp_path / "on.dsrec", tmp_path / "off.dsrec"
+    proc = record(program, on, options={"backend": "native"})
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) <= 8  # the first and the checks: not one per instance built
+    proc = record(program, off, options={"backend": "native", "repr_templates": False})
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) >= 3 * 200  # without templates: each time it is shown unfinished
+    events = export(on)
+    shown = [e["locals"]["self"] for e in events if e["function"] == "Vec.__init__"]
+    assert shown.count("<repr failed: AttributeError>") == 3 * 200  # call and two lines
+    assert "Vec(199, 99.5)" in shown
+    built = [comparable(e) for e in events if e["function"] == "Vec.__init__"]
+    assert built == [comparable(e) for e in export(off) if e["function"] == "Vec.__init__"]
 
 
 def test_record_command_can_turn_templates_off(tmp_path):

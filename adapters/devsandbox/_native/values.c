@@ -222,6 +222,7 @@ static PtrMap slow_types;
  * (repr skipped: too costly to follow)>", compared by identity. */
 typedef struct {
     int64_t repr_ns;
+    uint64_t repr_calls;
     uint64_t nodes, looks;
     int opaque;
     /* the attributes its __repr__ shows (reprreads.reads): a tuple of str, or NULL for
@@ -234,6 +235,10 @@ typedef struct {
      * mismatch drops it */
     struct Piece *tmpl;
     int ntmpl, tmpl_ok;
+    /* an instance without some attribute its template reads: repr() fails with
+     * AttributeError; how many times that was checked against the repr() (-1: it was not
+     * what repr() did) */
+    int unset_ok;
     uint64_t tmpl_hits, tmpl_miss;
     /* data outside the instance its __repr__ reads (reprreads.reads_data): (namespace
      * dict, name) pairs and cells, compared with its attributes; NULL: none */
@@ -310,9 +315,10 @@ ds_type_costs(void)
         if (!type_costs.keys[i]) continue;
         TypeCost *tc = type_costs.vals[i];
         PyObject *name = PyType_GetQualName((PyTypeObject *)type_costs.keys[i]);
-        PyObject *t = name ? Py_BuildValue("(NLKKi)", name, (long long)tc->repr_ns,
+        PyObject *t = name ? Py_BuildValue("(NLKKiK)", name, (long long)tc->repr_ns,
                                            (unsigned long long)tc->nodes,
-                                           (unsigned long long)tc->looks, tc->opaque)
+                                           (unsigned long long)tc->looks, tc->opaque,
+                                           (unsigned long long)tc->repr_calls)
                            : NULL;
         if (!t || PyList_Append(out, t) < 0) Py_CLEAR(out);
         Py_XDECREF(t);
@@ -1286,8 +1292,9 @@ rmemo_free(void)
  * recorded by those attributes' values: V_FMT, then the pieces of the text, each a
  * literal (0, len, utf-8) or a field (1: str(), 2: repr(), 3: format() with `len, utf-8`
  * of a spec; then the value).  No repr() runs: the reader renders the text.  A field
- * takes only the exact types the reader rebuilds (int, float, str, bool, None) and a
- * text that cannot pass max_repr; for any other value the repr() runs as before. */
+ * takes only the exact types the reader rebuilds (int, float, str, bool, None), or for
+ * str() and repr() an object whose own repr is a checked template (1.5: a V_FMT inside),
+ * and a text that cannot pass max_repr; for any other value the repr() runs as before. */
 #define TMPL_CHECKS 3
 enum { K_INT = 1, K_FLOAT = 2, K_STR = 4, K_BOOL = 8, K_NONE = 16 };
 
@@ -1354,11 +1361,48 @@ tmpl_load(TypeCost *tc, PyTypeObject *t)
     if (!ok) tmpl_free(tc);
 }
 
-/* the values of `o`'s fields (borrowed) if the template stands for its repr: 1, else 0 */
+#define TMPL_NEST 3 /* objects shown through their own template inside a template's text */
+
+static Py_ssize_t tmpl_bound(PyObject *o, PyTypeObject *t, TypeCost *tc, PyObject **vals,
+                             int nest);
+
+/* A field's value that is itself an instance of a class whose repr is a checked template
+ * (a Ray showing repr(self.point)): str() or repr() of it is that template's text, which
+ * the reader renders as well (1.5).  Its length bound, or -1. */
+static Py_ssize_t
+nested_bound(PyObject *v, PyTypeObject *vt, int conv, int nest)
+{
+    if (nest + 1 >= TMPL_NEST || (conv != 1 && conv != 2) ||
+        !(vt->tp_flags & Py_TPFLAGS_HEAPTYPE) || vt->tp_repr != python_repr_slot ||
+        (conv == 1 && vt->tp_str != PyBaseObject_Type.tp_str) || ds_map_get(&slow_types, vt))
+        return -1;
+    TypeCost *tc = ds_map_get(&type_costs, vt);
+    if (!tc || tc->opaque || !tc->tmpl || tc->tmpl_ok < TMPL_CHECKS) return -1;
+    PyObject *vals[64];
+    return tmpl_bound(v, vt, tc, vals, nest + 1);
+}
+
+/* `self.NAME` raises AttributeError for an instance of `t` that does not have it (in its
+ * instance dict, inline values or __slots__ entry): no class attribute of that name, and
+ * attribute lookup is object's own */
 static int
-tmpl_values(PyObject *o, PyTypeObject *t, TypeCost *tc, PyObject **vals)
+unset_raises(PyTypeObject *t, TypeCost *tc, Py_ssize_t at)
+{
+    if (t->tp_getattro != PyObject_GenericGetAttr) return 0;
+    if (tc->slot_off[at] >= 0) return 1; /* an empty __slots__ entry */
+    return _PyType_Lookup(t, PyTuple_GET_ITEM(tc->reads, at)) == NULL;
+}
+
+#define TMPL_UNSET (-2)
+
+/* the values of `o`'s fields (borrowed) and a bound of the text's length if the template
+ * stands for its repr; TMPL_UNSET if repr() raises AttributeError (an attribute it reads
+ * is not set, as while __init__ runs, and formatting the others cannot fail); else -1 */
+static Py_ssize_t
+tmpl_bound(PyObject *o, PyTypeObject *t, TypeCost *tc, PyObject **vals, int nest)
 {
     Py_ssize_t bound = 0;
+    int unset = 0;
     for (int i = 0; i < tc->ntmpl; i++) {
         Piece *p = &tc->tmpl[i];
         if (p->text) {
@@ -1366,12 +1410,16 @@ tmpl_values(PyObject *o, PyTypeObject *t, TypeCost *tc, PyObject **vals)
             continue;
         }
         PyObject *v = read_attr(o, t, tc, p->at);
-        if (!v) return 0;
+        if (!v) {
+            if (nest || !unset_raises(t, tc, p->at)) return -1;
+            unset = 1;
+            continue;
+        }
         PyTypeObject *vt = Py_TYPE(v);
         Py_ssize_t len;
         if (vt == &PyFloat_Type) {
-            if (!(p->kinds & K_FLOAT)) return 0;
-            if (p->small && !(fabs(PyFloat_AS_DOUBLE(v)) < 1e15)) return 0;
+            if (!(p->kinds & K_FLOAT)) return -1;
+            if (p->small && !(fabs(PyFloat_AS_DOUBLE(v)) < 1e15)) return -1;
             len = 24;
         }
         else if (vt == &PyLong_Type) {
@@ -1379,29 +1427,37 @@ tmpl_values(PyObject *o, PyTypeObject *t, TypeCost *tc, PyObject **vals)
             long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
             if (!(p->kinds & K_INT) || overflow || (p->small && (x >= 1000000000000000LL ||
                                                                  x <= -1000000000000000LL)))
-                return 0;
+                return -1;
             len = 20;
         }
         else if (vt == &PyUnicode_Type) {
             len = PyUnicode_GET_LENGTH(v);
-            if (!(p->kinds & K_STR) || len > ds_limits.max_str) return 0;
+            if (!(p->kinds & K_STR) || len > ds_limits.max_str) return -1;
             if (p->conv == 2) len = 2 + 10 * len;
         }
         else if (vt == &PyBool_Type) {
-            if (!(p->kinds & K_BOOL)) return 0;
+            if (!(p->kinds & K_BOOL)) return -1;
             len = 5;
         }
         else if (v == Py_None) {
-            if (!(p->kinds & K_NONE)) return 0;
+            if (!(p->kinds & K_NONE)) return -1;
             len = 4;
         }
-        else {
-            return 0;
+        else if ((len = nested_bound(v, vt, p->conv, nest)) < 0) {
+            return -1;
         }
         bound += len + p->pad;
+        if (bound > ds_limits.max_repr && !unset) return -1;
         vals[i] = v;
     }
-    return bound <= ds_limits.max_repr;
+    return unset ? TMPL_UNSET : bound;
+}
+
+/* the values of `o`'s fields (borrowed) if the template stands for its repr: 1, else 0 */
+static int
+tmpl_values(PyObject *o, PyTypeObject *t, TypeCost *tc, PyObject **vals)
+{
+    return tmpl_bound(o, t, tc, vals, 0) >= 0;
 }
 
 static int
@@ -1485,6 +1541,16 @@ tmpl_check(Buf *b, size_t at, PyObject *o, PyTypeObject *t, TypeCost *tc)
 
 static int enc_repr_call(Buf *b, PyObject *o, TypeCost *tc);
 
+/* what a repr() that raised `error` (a type's name) shows */
+static int
+put_repr_failed(Buf *b, const char *error)
+{
+    char text[300];
+    int n = snprintf(text, sizeof text, "<repr failed: %.200s>", error);
+    if (n >= (int)sizeof text) n = (int)sizeof text - 1;
+    return put_text(b, V_REPR_ERROR, text, n);
+}
+
 /* instances keep some attributes in __slots__ (PyMemberDef entries of type T_OBJECT_EX):
  * a fingerprint of all attributes (attrs_fp) does not see them, so their repr() is not
  * reused */
@@ -1511,7 +1577,24 @@ enc_repr(Buf *b, PyObject *o)
     }
     if (tc && tc->tmpl && ds_limits.templates) {
         PyObject *vals[64];
-        if (!tmpl_values(o, t, tc, vals)) {
+        Py_ssize_t bound = tmpl_bound(o, t, tc, vals, 0);
+        if (bound == TMPL_UNSET && tc->unset_ok >= 0) {
+            /* an instance being built: "<repr failed: AttributeError>", once that was
+             * what its repr() gave TMPL_CHECKS times */
+            if (tc->unset_ok >= TMPL_CHECKS) {
+                tc->tmpl_hits++;
+                return put_repr_failed(b, "AttributeError");
+            }
+            size_t at = b->n;
+            if (enc_repr_call(b, o, tc) < 0) return -1;
+            size_t mark = b->n;
+            if (put_repr_failed(b, "AttributeError") < 0) return -1;
+            int same = mark - at == b->n - mark && memcmp(b->p + at, b->p + mark, mark - at) == 0;
+            b->n = mark;
+            tc->unset_ok = same ? tc->unset_ok + 1 : -1;
+            return 0;
+        }
+        if (bound < 0) {
             /* values it cannot stand for (a Vector where a float was): a template that
              * never applies is dropped */
             if (++tc->tmpl_miss > 256 && tc->tmpl_miss > 16 * tc->tmpl_hits) tmpl_free(tc);
@@ -1581,7 +1664,10 @@ enc_repr_call(Buf *b, PyObject *o, TypeCost *tc)
         }
         return put_placeholder(b, V_REPR_SLOW, o, "repr skipped: over the time budget");
     }
-    if (tc) tc->repr_ns += dt;
+    if (tc) {
+        tc->repr_ns += dt;
+        tc->repr_calls++;
+    }
     if (dt > ds_limits.repr_budget_ns) {
         Py_INCREF(t); /* keep the type (and its address) alive */
         if (ds_map_put(&slow_types, t, t) < 0) return -1;
@@ -1589,14 +1675,11 @@ enc_repr_call(Buf *b, PyObject *o, TypeCost *tc)
     if (!r) {
         PyObject *et, *ev, *etb;
         PyErr_Fetch(&et, &ev, &etb);
-        char text[300];
-        int n = snprintf(text, sizeof text, "<repr failed: %.200s>",
-                         et ? ((PyTypeObject *)et)->tp_name : "?");
+        int rc = put_repr_failed(b, et ? ((PyTypeObject *)et)->tp_name : "?");
         Py_XDECREF(et);
         Py_XDECREF(ev);
         Py_XDECREF(etb);
-        if (n >= (int)sizeof text) n = (int)sizeof text - 1;
-        return put_text(b, V_REPR_ERROR, text, n);
+        return rc;
     }
     int rc;
     if (!PyUnicode_Check(r)) {

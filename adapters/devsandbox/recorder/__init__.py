@@ -109,7 +109,7 @@ class Recorder:
             limits["type_budget_ns"] = int(float(opts["follow_budget_us"]) * 1e3)
         # objects shown as "<mod.T object at 0x…>" recorded with their attributes (format 1.3)
         limits["attributes"] = 1 if opts.get("attributes") else 0
-        # a repr that only formats attributes recorded as their values (format 1.4, native)
+        # a repr that only formats attributes recorded as their values (format 1.5, native)
         limits["templates"] = 0 if opts.get("repr_templates") is False else 1
         chunk_kb = DEFAULT_CHUNK_KB if opts.get("chunk_kb") is None else int(opts["chunk_kb"])
         if not CHUNK_KB_MIN <= chunk_kb <= CHUNK_KB_MAX:

@@ -71,6 +71,10 @@ str, bool or None, encoded as usual).  Its text is the pieces joined, the fields
 converted; the recorder made sure it is what repr() gave.  Written only when the
 metadata says ``"repr_templates": true``.
 
+Values (1.5): a str() or repr() field of a V.FMT may hold another V.FMT (an object
+whose class's __repr__ is itself such a template: ``repr(self.point)``); the field's
+text is that value's text.
+
 Readers keep each local as a Node (a container, see apply_value_op) or a
 (text, truncated) pair; a Node reads like that pair, ``node[0]`` rendering
 its text.
@@ -90,7 +94,8 @@ from typing import Any
 
 MAGIC = b"DSREC\x00"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 4  # 1.1: E.ITEMS; 1.2: E.CLOCK (call and return times); 1.3: V.OBJECT; 1.4: V.FMT
+FORMAT_MINOR = 5  # 1.1: E.ITEMS; 1.2: E.CLOCK (call and return times); 1.3: V.OBJECT; 1.4: V.FMT
+# 1.5: a V.FMT inside a V.FMT
 
 FILE_HEADER = struct.Struct("<6sHHI")
 FRAME_HEADER = struct.Struct("<2sBBIIII")  # magic, kind, codec, stored, raw, crc32, info length
@@ -186,12 +191,12 @@ def zigzag(n: int) -> int:
 
 
 def file_header(meta: dict[str, Any]) -> bytes:
-    """The file header; the lowest minor version that reads it: 4 when FMT values may follow
-    (``meta["repr_templates"]``), 3 when OBJECT values may (``meta["attributes"]``), 2 when
+    """The file header; the lowest minor version that reads it: 5 when FMT values may follow
+    (``meta["repr_templates"]``: inside one another since 1.5), 3 when OBJECT values may (``meta["attributes"]``), 2 when
     CLOCK records may (``meta["clock"]``), 1 when ITEMS records may (``meta["item_diffs"]``),
     else 0, so that older readers keep reading the files they can."""
     body = json.dumps(meta, sort_keys=True).encode()
-    minor = (4 if meta.get("repr_templates") else 3 if meta.get("attributes") else
+    minor = (5 if meta.get("repr_templates") else 3 if meta.get("attributes") else
              2 if meta.get("clock") else 1 if meta.get("item_diffs") else 0)
     return FILE_HEADER.pack(MAGIC, FORMAT_MAJOR, minor, len(body)) + body
 
@@ -414,6 +419,10 @@ def _render(buf: bytes, pos: int) -> tuple[str, bool, int]:
             pos += n
         elif how not in (1, 2):
             raise FormatError(f"unknown conversion {how} in a formatted repr at {pos - 1}")
+        if how != 3 and buf[pos] == V.FMT:  # an object shown by its own template
+            text, _cut, pos = _render(buf, pos + 1)
+            parts.append(text)
+            continue
         value, pos = _scalar(buf, pos)
         try:
             parts.append(str(value) if how == 1 else repr(value) if how == 2

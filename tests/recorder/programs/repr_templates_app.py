@@ -95,6 +95,115 @@ class Sized:
         return f"Sized({self.v:08x})"
 
 
+class Vec:
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+    def __repr__(self):
+        return "Vec(%s,%s)" % (self.x, self.y)
+
+
+class Ray:
+    """repr() of attributes whose own repr is a template: rendered from their values too."""
+
+    def __init__(self, start, heading):
+        self.start = start
+        self.heading = heading
+
+    def __repr__(self):
+        return "Ray(%s,%s)" % (repr(self.start), repr(self.heading))
+
+
+class Labeled:
+    """str() of an attribute: the same text as its repr() unless its class has a __str__."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __repr__(self):
+        return "Labeled(%s)" % self.v
+
+
+class Named:
+    def __init__(self, n):
+        self.n = n
+
+    def __str__(self):
+        return "named " + self.n
+
+    def __repr__(self):
+        return "Named(%r)" % self.n
+
+
+class Defaults:
+    """A class attribute answers for an attribute not set yet: repr() shows it."""
+
+    kind = "plain"
+
+    def __init__(self, v, kind=None):
+        self.v = v
+        if kind:
+            self.kind = kind
+
+    def __repr__(self):
+        return "Defaults(%s, %s)" % (self.v, self.kind)
+
+
+class Lazy:
+    """__getattr__ answers for attributes not set yet."""
+
+    def __init__(self, v):
+        self.v = v
+        self.w = v * 2
+
+    def __getattr__(self, name):
+        return "lazy " + name
+
+    def __repr__(self):
+        return "Lazy(%s, %s)" % (self.v, self.w)
+
+
+class Late:
+    """Formats an attribute with a spec its value refuses before one that is not set yet."""
+
+    def __init__(self, v, w):
+        self.v = v
+        self.w = w
+
+    def __repr__(self):
+        return f"Late({self.v:d}, {self.w})"
+
+
+def being_built():
+    """Instances shown while __init__ sets their attributes one by one."""
+    made = []
+    for i in range(6):
+        made.append(Defaults(i, "odd" if i % 2 else None))
+        made.append(Lazy(i))
+        made.append(Late(i, -i))
+        made.append(Late("s", i))  # repr() fails with ValueError, even before w is set
+    return made
+
+
+def nested():
+    rays = [Ray(Vec(i, i / 3), Vec(-i, 0.5)) for i in range(4)]
+    for r in rays:
+        r.start.x += 1
+        r.heading.y = r.heading.y * 3
+    r = rays[0]
+    r.heading = Named("north")  # repr() of it: its template
+    r.heading = Ray(Vec(1, 2), Ray(Vec(3, 4), Vec(5, 6)))  # three levels: all templates
+    r.heading.heading.heading = Ray(Vec(7, 8), Vec(9, 0))  # four: the third level's repr() runs
+    r.heading = Ray(Vec(1, 2), [1])  # a list inside: the repr() runs
+    r.start.y = "y"
+    tag = Labeled(Vec(1, 2))  # str() of a Vec is its repr
+    tag.v.x = 7.5
+    tag.v = Named("n")  # str() is its own: the repr() runs
+    tag.v.n = "m"
+    return rays, tag
+
+
 def shapes():
     points = [Point(i) for i in range(5)]
     for p in points:
@@ -165,7 +274,9 @@ def main():
         m = money()
         basket = items()
         others = not_templates()
-    print(len(points), m.currency, len(basket), len(others))
+        rays, tag = nested()
+        built = being_built()
+    print(len(points), m.currency, len(basket), len(others), rays[1], tag, built[:3])
 
 
 main()
