@@ -975,16 +975,11 @@ now_ns(void)
 static int
 hex_addr(char *out, const void *p)
 {
-    uintptr_t v = (uintptr_t)p;
-    char tmp[2 * sizeof v];
-    int n = 0;
-    do {
-        tmp[n++] = "0123456789abcdef"[v & 15];
-        v >>= 4;
-    } while (v);
+    uint64_t v = (uint64_t)(uintptr_t)p;
+    int n = v ? (67 - __builtin_clzll(v)) / 4 : 1; /* hex digits */
     out[0] = '0';
     out[1] = 'x';
-    for (int i = 0; i < n; i++) out[2 + i] = tmp[n - 1 - i];
+    for (int i = n + 1; i >= 2; i--, v >>= 4) out[i] = "0123456789abcdef"[v & 15];
     return n + 2;
 }
 
