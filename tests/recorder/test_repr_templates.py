@@ -69,6 +69,26 @@ class Sliced:
         return f"L({str(self.v)[:3]})"
 
 
+class Percent:
+    def __repr__(self):
+        return "Pc(%f, %.2e, %i, %g, %s %%)" % (self.a, self.b, self.n, self.a, self.w)
+
+
+class PercentWidth:
+    def __repr__(self):
+        return "PW(%8.3f)" % self.a
+
+
+class PercentKey:
+    def __repr__(self):
+        return "PK(%(a)f)" % {"a": self.a}
+
+
+class PercentLiteral:
+    def __repr__(self):
+        return "PL(%f" + str(self.a) + ")"
+
+
 def _template(cls):
     return reprreads.template(cls, reprreads.reads(cls))
 
@@ -82,10 +102,17 @@ def test_templates_of_formatting_reprs():
     names = reprreads.reads(Spec)
     fields = [(names[p[0]], p[1], p[2]) for p in spec if not isinstance(p, str)]
     assert fields == [("v", "f", ">8.2f"), ("w", "r", ""), ("n", "f", "x")]
+    pct = _template(Percent)
+    names = reprreads.reads(Percent)
+    fields = [(names[p[0]], p[1], p[2]) for p in pct if not isinstance(p, str)]
+    assert fields == [("a", "f", "f"), ("b", "f", ".2e"), ("n", "f", "d"), ("a", "f", "g"),
+                      ("w", "s", "")]
+    assert [p for p in pct if isinstance(p, str)] == ["Pc(", ", ", ", ", ", ", ", ", " %)"]
 
 
 def test_reprs_that_are_not_templates():
-    for cls in (Width, ConvertedThenPadded, Upper, Test, Global, Arith, Sliced):
+    for cls in (Width, ConvertedThenPadded, Upper, Test, Global, Arith, Sliced, PercentWidth,
+                PercentKey, PercentLiteral):
         assert _template(cls) is None, cls.__name__
 
 
@@ -122,6 +149,9 @@ def test_recording_writes_values_instead_of_repr_text(tmp_path):
     ray = bytes([fmt.V.FMT, 5, 0, 4]) + b"Ray(" + bytes([2, fmt.V.FMT, 5, 0, 4]) + b"Vec("
     assert any(ray in payload for payload in _event_payloads(on))
     assert not any(ray in payload for payload in _event_payloads(off))
+    # "%f" % self.x: format() with "f" (9 pieces, the literal "GVector(", a field with a spec)
+    gvector = bytes([fmt.V.FMT, 9, 0, 8]) + b"GVector(" + bytes([3, 1]) + b"f"
+    assert any(gvector in payload for payload in _event_payloads(on))
     assert fmt.parse_file_header(on.read_bytes())[1] == 5
     assert [comparable(e) for e in export(on)] == [comparable(e) for e in export(off)]
 

@@ -149,16 +149,23 @@ def reads(cls: type) -> tuple[str, ...] | None:
 # ---- repr templates -----------------------------------------------------------------------
 #
 # A class whose __repr__ only formats the attributes it reads (f-strings, "%s"/"%r" and
-# str.format on constant strings, repr(), str(), format(), string concatenation) shows a
-# text that is a function of those attributes' values alone.  ``template(cls, reads)``
-# finds that function by calling the repr on a blank instance whose attributes are
-# stand-ins: each leaves a mark in the text saying which attribute went there and how it
-# was converted (str, repr or format with a spec).  The recorder then writes the
-# attributes' values (V.FMT) instead of calling the repr, and the reader renders the text
-# from them with the same conversions.  The recorder checks the first uses against the
-# real repr and keeps to the real repr for values the template cannot stand for.
+# "%f"-like conversions without flags or width, str.format on constant strings, repr(),
+# str(), format(), string concatenation) shows a text that is a function of those
+# attributes' values alone.  ``template(cls, reads)`` finds that function by calling the
+# repr on a blank instance whose attributes are stand-ins: each leaves a mark in the
+# text saying which attribute went there and how it was converted (str, repr or format
+# with a spec).  The recorder then writes the attributes' values (V.FMT) instead of
+# calling the repr, and the reader renders the text from them with the same conversions.
+# The recorder checks the first uses against the real repr and keeps to the real repr
+# for values the template cannot stand for.
 
 _MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
+# "%f" and its kin in a constant format string: in the copy of the repr that runs on the
+# stand-ins, "%s" after the conversion's spec between these (see _percent_probe)
+_PCT_OPEN, _PCT_CLOSE = "\ue002", "\ue003"
+# a %-conversion that means format(value, spec) for the values a field takes: a precision
+# and a float type, or %d / %i for ints (no flags or width: those mean other things there)
+_PERCENT = r"%%|%(?:\.(\d{1,2}))?([fFeEgGdi])"
 # what a template's code may do (3.11 to 3.13): load and store locals, read attributes
 # and constants, format, build strings and tuples, call repr/str/format and a constant
 # string's format/join, and return
@@ -239,8 +246,9 @@ def _template_code_ok(fn: types.FunctionType, globs: dict[str, Any], names: tupl
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             return False
-        # "%s" and "%r" only: a width or a flag would pad the stand-in's text
-        if isinstance(const, str) and re.search(r"%[^sr%]", const.replace("%%", "")):
+        # "%s", "%r" and those _percent_probe turns into "%s": a width or a flag would pad
+        # the stand-in's text
+        if isinstance(const, str) and re.search(r"%[^sr]", re.sub(_PERCENT, "", const)):
             return False
     builtins_ok = isinstance(fn.__builtins__, dict) if hasattr(fn, "__builtins__") else True
     prev = None
@@ -306,6 +314,29 @@ def _field(at: int, how: str, nreads: int) -> tuple[int, str, str, int, int, boo
     return (at, "f", spec, K_INT | K_FLOAT | K_STR | K_BOOL, width + prec + 60, False)
 
 
+def _percent_probe(fn: types.FunctionType) -> types.FunctionType:
+    """`fn`, or a copy whose constant strings have each "%f"-like conversion (_PERCENT) as
+    "%s" after its spec between _PCT_OPEN and _PCT_CLOSE: a stand-in cannot be formatted
+    as a number, and "%.2f" % x is format(x, ".2f") for the ints, floats and bools such a
+    field takes.  A constant used otherwise than as a format string keeps the spec's
+    bracket before a text that is no mark, which refuses the template."""
+    import re
+
+    def convert(m: re.Match[str]) -> str:
+        if m[0] == "%%":
+            return "%%"
+        spec = (f".{m[1]}" if m[1] else "") + ("d" if m[2] == "i" else m[2])
+        return f"{_PCT_OPEN}{spec}{_PCT_CLOSE}%s"
+
+    code = fn.__code__
+    consts = tuple(re.sub(_PERCENT, convert, c) if isinstance(c, str) else c
+                   for c in code.co_consts)
+    if consts == code.co_consts:
+        return fn
+    return types.FunctionType(code.replace(co_consts=consts), fn.__globals__, fn.__name__,
+                              fn.__defaults__, fn.__closure__)
+
+
 def template(cls: type, names: tuple[str, ...]) -> tuple[Any, ...] | None:
     """The pieces of the text ``cls.__repr__`` shows: a str (shown as is) or a field
     (see _field) per attribute use, in order; None when its repr is not such a template."""
@@ -320,24 +351,30 @@ def template(cls: type, names: tuple[str, ...]) -> tuple[Any, ...] | None:
         blank = object.__new__(cls)
         for at, name in enumerate(names):
             object.__setattr__(blank, name, _StandIn(at))
-        text = cls.__repr__(blank)
+        probe = _percent_probe(fn)
+        text = cls.__repr__(blank) if probe is fn else probe(blank)
         if type(text) not in (str, _Text):
             return None
         text = str.__str__(text)
         pieces: list[Any] = []
         pos = 0
         for m in re.finditer(f"{_MARK_OPEN}(\\d+)([^{_MARK_CLOSE}]*){_MARK_CLOSE}", text):
-            if m.start() > pos:
-                pieces.append(text[pos:m.start()])
-            field = _field(int(m[1]), m[2], len(names))
+            literal, how = text[pos:m.start()], m[2]
+            pct = re.search(f"{_PCT_OPEN}([^{_PCT_CLOSE}]*){_PCT_CLOSE}$", literal)
+            if pct and how == "s":  # "%.2f" % (a stand-in): format() with ".2f"
+                literal, how = literal[:pct.start()], "f" + pct[1]
+            if literal:
+                pieces.append(literal)
+            field = _field(int(m[1]), how, len(names))
             if field is None:
                 return None
             pieces.append(field)
             pos = m.end()
         if pos < len(text):
             pieces.append(text[pos:])
-        if any(isinstance(p, str) and (_MARK_OPEN in p or _MARK_CLOSE in p) for p in pieces):
-            return None  # a mark was cut or changed
+        if any(isinstance(p, str) and any(c in p for c in (_MARK_OPEN, _MARK_CLOSE, _PCT_OPEN,
+                                                            _PCT_CLOSE)) for p in pieces):
+            return None  # a mark was cut or changed, or a spec stands before no field
         return tuple(pieces)
     except Exception:  # noqa: BLE001 - a repr that is not a template
         return None

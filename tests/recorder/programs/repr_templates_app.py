@@ -175,6 +175,43 @@ class Late:
         return f"Late({self.v:d}, {self.w})"
 
 
+class GVector:
+    """%-conversions with a precision and a number type: format() with that spec."""
+
+    def __init__(self, x, y, n):
+        self.x = x
+        self.y = y
+        self.n = n
+
+    def __repr__(self):
+        return "GVector(%f, %.3e, %i, %g %%)" % (self.x, self.y, self.n, self.x)
+
+
+class Wide:
+    """A width in a %-conversion: not a template."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __repr__(self):
+        return "Wide(%8.2f)" % self.v
+
+
+def percents():
+    vs = [GVector(i / 7, i * 1e10, i) for i in range(5)]
+    v = vs[-1]
+    v.x = float("nan")
+    v.x = True
+    v.x = 10**20  # past what a fixed-point field takes: the repr() runs
+    v.x = -2.5
+    v.n = 3.7  # "%i" takes a float, format(.., "d") does not: the repr() runs
+    v.n = "x"  # "%i" refuses a str: repr() fails
+    v.n = False
+    w = Wide(1.5)
+    w.v = 22.125
+    return vs, w
+
+
 def being_built():
     """Instances shown while __init__ sets their attributes one by one."""
     made = []
@@ -276,7 +313,8 @@ def main():
         others = not_templates()
         rays, tag = nested()
         built = being_built()
-    print(len(points), m.currency, len(basket), len(others), rays[1], tag, built[:3])
+        gvs = percents()
+    print(len(points), m.currency, len(basket), len(others), rays[1], tag, built[:3], gvs)
 
 
 main()
