@@ -1155,7 +1155,7 @@ dict_slot(FrameRec *fr, PyObject *name)
     return d;
 }
 
-/* a dict's version: a new one at each change (NULL: not known) */
+/* 1 and *ver, the dict's version (a new one at each change), or 0: not known */
 static inline int
 dict_version(PyObject *d, uint64_t *ver)
 {

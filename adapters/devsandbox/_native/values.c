@@ -1448,13 +1448,6 @@ tmpl_bound(PyObject *o, PyTypeObject *t, TypeCost *tc, PyObject **vals, int nest
     return unset ? TMPL_UNSET : bound;
 }
 
-/* the values of `o`'s fields (borrowed) if the template stands for its repr: 1, else 0 */
-static int
-tmpl_values(PyObject *o, PyTypeObject *t, TypeCost *tc, PyObject **vals)
-{
-    return tmpl_bound(o, t, tc, vals, 0) >= 0;
-}
-
 static int
 put_utf8(Buf *b, PyObject *s)
 {
@@ -1467,7 +1460,7 @@ put_utf8(Buf *b, PyObject *s)
     return 0;
 }
 
-/* V_FMT, with the values tmpl_values found */
+/* V_FMT, with the values tmpl_bound found */
 static int
 enc_template(Buf *b, TypeCost *tc, PyObject **vals)
 {
@@ -1495,7 +1488,7 @@ static void
 tmpl_check(Buf *b, size_t at, PyObject *o, PyTypeObject *t, TypeCost *tc)
 {
     PyObject *vals[64]; /* read again: the repr() ran code (another thread may have too) */
-    if (b->p[at] != V_REPR || !tmpl_values(o, t, tc, vals)) return;
+    if (b->p[at] != V_REPR || tmpl_bound(o, t, tc, vals, 0) < 0) return;
     PyObject *et, *ev, *etb;
     PyErr_Fetch(&et, &ev, &etb);
     PyObject *parts = PyList_New(tc->ntmpl), *text = NULL;
