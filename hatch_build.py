@@ -22,7 +22,7 @@ SERVER_NATIVE = ROOT / "server" / "devsandbox" / "_native"
 
 # module name (inside the devsandbox package) -> its C sources
 EXTENSIONS = {
-    "_tracer": [NATIVE / "tracer.c", NATIVE / "values.c", NATIVE / "shadow.c"],
+    "_tracer": [NATIVE / "tracer.c", NATIVE / "values.c", NATIVE / "shadow.c", NATIVE / "targets.c"],
     # the server's fast pass over recordings (time travel); optional: Python fallback
     "_timescan": [SERVER_NATIVE / "timescan.c"],
 }

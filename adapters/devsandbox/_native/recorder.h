@@ -152,6 +152,45 @@ int ds_sh_diff(Buf *b, uint32_t name_id, ShNode *sh, PyObject *o);
 int ds_sh_tag(ShNode *sh);
 void ds_sh_free(ShNode *sh);
 
+/* ---- what a line changed (targets.c) ---------------------------------------- */
+
+typedef struct DsTarget DsTarget;
+/* the value of local `i` of the frame behind `ctx` (borrowed, NULL: unbound) */
+typedef PyObject *(*DsSlotFn)(void *ctx, int i);
+/* `o` was changed by the line (-1: give up) */
+typedef int (*DsChangedFn)(void *ctx, PyObject *o);
+
+/* The stores and calls of code units [u0, u1) of `co` (one line, in order, `writes`: the
+ * locals it rebinds): how many (*out, PyMem_RawMalloc'd), or -1 when the line is not
+ * understood (a jump, an instruction not modelled, a store into an object we cannot
+ * name). */
+int ds_line_targets(PyCodeObject *co, const unsigned char *code, int u0, int u1, uint64_t writes,
+                    DsTarget **out);
+/* At the step after the line: report the objects its stores and method calls changed
+ * (`changed`), and return how many of its calls are known to have run no Python code of
+ * their own and changed nothing else; -1 if what it did is not known. */
+int ds_eval_targets(const DsTarget *t, int n, PyCodeObject *co, DsSlotFn slot, void *ctx,
+                    PyObject *globals, PyObject *builtins, DsChangedFn changed);
+void ds_free_targets(DsTarget *t);
+
+/* ---- the objects a fingerprint read (values.c) ------------------------------- */
+
+/* While ds_fp_collect is set, ds_fingerprint appends to ds_fp_objs the address of each
+ * mutable object whose state it reads (builtin containers, objects whose attributes it
+ * follows); ds_fp_nobjs is set past DS_FP_OBJS_MAX when there were more. */
+#define DS_FP_OBJS_MAX 1024
+extern int ds_fp_collect;
+extern void *ds_fp_objs[DS_FP_OBJS_MAX];
+extern size_t ds_fp_nobjs;
+
+static inline void
+ds_fp_saw(void *o)
+{
+    if (!ds_fp_collect) return;
+    if (ds_fp_nobjs < DS_FP_OBJS_MAX) ds_fp_objs[ds_fp_nobjs] = o;
+    ds_fp_nobjs++;
+}
+
 /* ---- small pointer-keyed hash map ---------------------------------------- */
 
 typedef struct {

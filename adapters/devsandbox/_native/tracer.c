@@ -91,6 +91,10 @@ typedef struct {
     uint8_t ncalls;    /* its CALL instructions (saturating: 255 is unsafe_other) */
     uint8_t unsafe_other; /* unsafe for another reason than its calls */
     uint8_t loops;     /* it jumps back to one of its own instructions: one may run twice */
+    uint8_t stores;    /* it stores into objects (attributes, items, augmented assignments
+                        * of them): unsafe_other unless `targets` names them */
+    int16_t ntargets;  /* its stores and calls, followed on the stack (targets.c) */
+    DsTarget *targets;
 } LineInfo;
 
 typedef struct {
@@ -136,6 +140,12 @@ typedef struct {
     uint8_t priv;   /* `priv_of` was private when last compared (ds_fp_shared) */
     void *priv_of;
     uint64_t text;  /* hash of the repr() text it was last written with (0: not a repr) */
+    /* the mutable objects whose state its value's fingerprint read (ds_fp_saw): up to two
+     * in `in`, else a hash set `objs` of `objcap` entries; objs_ok 0: not known */
+    void *in[2];
+    void **objs;
+    uint32_t objcap, nobjs;
+    uint8_t objs_ok;
 } Slot;
 
 typedef struct {
@@ -164,6 +174,7 @@ typedef struct {
      * the scope, not through C); at that step: its thread's `dirty` and R.wild */
     uint32_t direct_calls;
     uint64_t dirty_seen, wild_seen;
+    uint64_t dlog_seen; /* its thread's dlog_n at that step */
 } FrameRec;
 
 typedef struct {
@@ -179,6 +190,12 @@ typedef struct {
     PyObject *task; /* the asyncio task its last coroutine step ran in (strong) */
     uint64_t clock_us; /* its last E_CLOCK in this chunk (µs since clock_origin_ns) */
     uint64_t dirty; /* steps of its frames after code that may have changed objects */
+    /* the objects lines of its frames changed, as they said (targets.c): the last DLOG of
+     * dlog_n in all */
+#define DLOG 128
+    void *dlog[DLOG];
+    uint64_t dlog_n;
+    int dlog_read; /* a step read the log after its last entry (ThreadRec.dlog_n) */
 } ThreadRec;
 
 static struct {
@@ -201,6 +218,7 @@ static struct {
     uint64_t wild;     /* bumped when code outside the scope, a tracer behind us or a debugger
                         * ran, or a mark was written: anything may have changed */
     uint64_t nclean;   /* steps after calls that changed nothing (step_mask) */
+    uint64_t ntargeted; /* steps that compared the locals showing objects lines changed */
     int introspect;    /* in-scope code names frame introspection: no priv_mask */
     size_t flush_bytes;
     int flushing;
@@ -513,8 +531,13 @@ classify(LineInfo *li, const unsigned char *code, Py_ssize_t n, Py_ssize_t off, 
 #ifdef STORE_FAST_LOAD_FAST
         if (store == STORE_FAST_LOAD_FAST || store == STORE_FAST_STORE_FAST) slot = sarg >> 4;
 #endif
-        if (slot < 0 || slot >= 64) li->unsafe = li->unsafe_other = 1;
+        if (slot >= 64) li->unsafe = li->unsafe_other = 1;
+        else if (slot < 0) li->unsafe = li->stores = 1; /* of an attribute or item */
         else li->inplace |= (uint64_t)1 << slot;
+        return;
+    }
+    if (op == STORE_ATTR || op == STORE_SUBSCR || op == DELETE_ATTR || op == DELETE_SUBSCR) {
+        li->unsafe = li->stores = 1;
         return;
     }
     if (is_call(op)) {
@@ -533,6 +556,49 @@ classify(LineInfo *li, const unsigned char *code, Py_ssize_t n, Py_ssize_t off, 
 }
 
 static void mark_loops(CodeRec *cr);
+
+static void
+free_lines(CodeRec *cr)
+{
+    for (int i = 0; cr->lines && i < cr->nlines; i++) ds_free_targets(cr->lines[i].targets);
+    PyMem_RawFree(cr->lines);
+}
+
+/* LineInfo.targets of each line whose code units are one run, in order (a line split in
+ * pieces, or one not understood, that stores into objects: unsafe_other) */
+static int
+line_targets(CodeRec *cr, PyCodeObject *co, const unsigned char *code)
+{
+    int *first = PyMem_RawMalloc(sizeof(int) * 2 * (size_t)cr->nlines + 1);
+    if (!first) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int *count = first + cr->nlines;
+    for (int i = 0; i < cr->nlines; i++) first[i] = -1, count[i] = 0;
+    for (int u = 0; u < cr->nunits; u++) {
+        int line = cr->unit_line[u];
+        if (!line) continue;
+        int i = line - cr->line_base;
+        if (first[i] < 0) first[i] = u;
+        count[i]++;
+    }
+    for (int i = 0; i < cr->nlines; i++) {
+        LineInfo *li = &cr->lines[i];
+        if (!li->stores && !li->ncalls) continue;
+        int u0 = first[i], u1 = u0 + count[i], whole = u0 >= 0;
+        for (int u = u0; whole && u < u1; u++)
+            if (cr->unit_line[u] != i + cr->line_base) whole = 0;
+        int n = whole && !li->unsafe_other
+                    ? ds_line_targets(co, code, u0, u1, li->writes | cr->noline.writes,
+                                      &li->targets)
+                    : -1;
+        if (n < 0 && li->stores) li->unsafe_other = 1;
+        li->ntargets = (int16_t)(n > 0 ? n : 0);
+    }
+    PyMem_RawFree(first);
+    return 0;
+}
 
 /* cr->lines: what each line of an optimized code object can do (no table for code with
  * more than 64 locals: it compares every local at every step) */
@@ -599,10 +665,12 @@ line_infos(CodeRec *cr, PyCodeObject *co)
             classify(li, code, n, off, op, arg);
         }
     }
+    if (cr->noline.stores) cr->noline.unsafe_other = 1;
+    if (line_targets(cr, co, code) < 0) goto bad;
     goto done;
 bad:
     PyErr_Clear();
-    PyMem_RawFree(cr->lines);
+    free_lines(cr);
     cr->lines = NULL;
     cr->nlines = 0;
 done:
@@ -724,6 +792,7 @@ entry_scan(CodeRec *cr, int line, int u)
         }
         classify(li, code, n, 2 * k, op, arg);
     }
+    if (li->stores) li->unsafe_other = 1; /* stores into objects not followed from here */
     return li;
 }
 
@@ -832,7 +901,7 @@ free_code(CodeRec *cr)
     PyMem_RawFree(cr->gname_ids);
     PyMem_RawFree(cr->gvals);
     Py_XDECREF(cr->gdict);
-    PyMem_RawFree(cr->lines);
+    free_lines(cr);
     Py_XDECREF(cr->bytes);
     PyMem_RawFree(cr->unit_line);
     for (size_t i = 0; i < cr->entries.cap; i++)
@@ -851,6 +920,7 @@ free_slots(Slot *slots, int n)
     for (int i = 0; i < n; i++) {
         Py_XDECREF(slots[i].ref);
         ds_sh_free(slots[i].tree);
+        PyMem_RawFree(slots[i].objs);
     }
     PyMem_RawFree(slots);
 }
@@ -891,6 +961,7 @@ frame_clear(FrameRec *fr)
         for (int i = 0; i < fr->code->nlocals; i++) {
             Py_XDECREF(fr->slots[i].ref);
             ds_sh_free(fr->slots[i].tree);
+            PyMem_RawFree(fr->slots[i].objs);
         }
         slots_release(fr->slots, fr->code->nlocals);
         fr->slots = NULL;
@@ -899,6 +970,7 @@ frame_clear(FrameRec *fr)
         Py_XDECREF(fr->dslots[i].name);
         Py_XDECREF(fr->dslots[i].s.ref);
         ds_sh_free(fr->dslots[i].s.tree);
+        PyMem_RawFree(fr->dslots[i].s.objs);
     }
     PyMem_RawFree(fr->dslots);
     fr->dslots = NULL;
@@ -1064,6 +1136,65 @@ forget_slot(Slot *s)
     s->shallow_of = NULL;
     ds_sh_free(s->tree);
     s->tree = NULL;
+    s->objs_ok = 0;
+}
+
+static inline uint32_t
+obj_hash(void *o, uint32_t cap)
+{
+    uint64_t h = (uint64_t)(uintptr_t)o >> 4;
+    return (uint32_t)((h * 0x9E3779B97F4A7C15ULL) >> 40) & (cap - 1);
+}
+
+/* s->objs...: the objects ds_fingerprint just reported (ds_fp_objs) */
+static void
+keep_objs(Slot *s)
+{
+    size_t n = ds_fp_nobjs;
+    s->objs_ok = 0;
+    if (n > DS_FP_OBJS_MAX) return;
+    if (n <= 2) {
+        s->in[0] = n > 0 ? ds_fp_objs[0] : NULL;
+        s->in[1] = n > 1 ? ds_fp_objs[1] : NULL;
+        s->nobjs = (uint32_t)n;
+        s->objcap = 0;
+        s->objs_ok = 1;
+        return;
+    }
+    uint32_t cap = 8;
+    while (cap < 2 * n) cap <<= 1;
+    if (cap != s->objcap || !s->objs) {
+        PyMem_RawFree(s->objs);
+        s->objcap = 0;
+        if (!(s->objs = PyMem_RawCalloc(cap, sizeof(void *)))) return;
+    }
+    else {
+        memset(s->objs, 0, sizeof(void *) * cap);
+    }
+    s->objcap = cap;
+    for (size_t i = 0; i < n; i++) {
+        void *o = ds_fp_objs[i];
+        uint32_t h = obj_hash(o, cap);
+        while (s->objs[h] && s->objs[h] != o) h = (h + 1) & (cap - 1);
+        s->objs[h] = o;
+    }
+    s->nobjs = (uint32_t)n;
+    s->objs_ok = 1;
+}
+
+/* the value the slot shows may have read the state of `o` */
+static inline int
+slot_read(Slot *s, void *o)
+{
+    if (!s->objs_ok) return 1;
+    if (!s->objcap) return s->nobjs && (s->in[0] == o || (s->nobjs > 1 && s->in[1] == o));
+    uint32_t h = obj_hash(o, s->objcap);
+    for (;;) {
+        void *k = s->objs[h];
+        if (k == o) return 1;
+        if (!k) return 0;
+        h = (h + 1) & (s->objcap - 1);
+    }
 }
 
 static int
@@ -1108,7 +1239,11 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
         ds_fp_deep = 0;
         ds_fp_volatile = 0;
         ds_fp_shared = 0;
+        ds_fp_nobjs = 0;
+        ds_fp_collect = 1;
         h = ds_fingerprint(v, 0);
+        ds_fp_collect = 0;
+        keep_objs(s);
         s->vol = (uint8_t)ds_fp_volatile;
         s->priv = !ds_fp_shared && !ds_fp_volatile;
         s->priv_of = v;
@@ -1270,12 +1405,60 @@ gil_switches(PyThreadState *ts)
  * run twice), or makes calls that did not all start Python code of the scope directly (a
  * builtin, a class, a C method: C code may change anything its arguments lead to).  The
  * functions it did call directly ran their own steps, which counted for themselves. */
+typedef struct {
+    ThreadRec *th;
+    _PyInterpreterFrame *f;
+    CodeRec *cr;
+} StepCtx;
+
+static PyObject *
+step_slot(void *ctx, int i)
+{
+    StepCtx *c = ctx;
+    return i < c->cr->nlocals ? slot_value(c->f, c->cr, i) : NULL;
+}
+
+/* a line of the thread changed `o` (it said which: ds_eval_targets) */
+static int
+step_changed(void *ctx, PyObject *o)
+{
+    ThreadRec *th = ((StepCtx *)ctx)->th;
+    /* the same object again, when no step has read the log since: once is enough */
+    if (th->dlog_n && !th->dlog_read && th->dlog[(th->dlog_n - 1) % DLOG] == (void *)o) return 0;
+    th->dlog[th->dlog_n % DLOG] = o;
+    th->dlog_n++;
+    th->dlog_read = 0;
+    return 0;
+}
+
+/* 1 if the code the frame ran since its last step (`li`: as may_have_changed says) may
+ * have changed objects it did not name: stores it cannot follow, calls of C code not known
+ * to change nothing.  The objects its stores and method calls did change are logged
+ * (ThreadRec.dlog) for the frames showing them. */
 static inline int
-may_have_changed(FrameRec *fr, LineInfo *li)
+may_have_changed(ThreadRec *th, FrameRec *fr, _PyInterpreterFrame *f, LineInfo *li)
 {
     CodeRec *cr = fr->code;
-    return !li || li->unsafe_other || li->loops || cr->noline.unsafe || cr->noline.loops ||
-           li->ncalls != fr->direct_calls;
+    if (!li || li->unsafe_other || li->loops || cr->noline.unsafe || cr->noline.loops) return 1;
+    int resolved = 0;
+    if (li->ntargets) {
+        StepCtx ctx = {th, f, cr};
+        resolved = ds_eval_targets(li->targets, li->ntargets, (PyCodeObject *)cr->code, step_slot,
+                                   &ctx, f->f_globals, f->f_builtins, step_changed);
+        if (resolved < 0) return 1;
+    }
+    return li->ncalls - resolved != (int)fr->direct_calls;
+}
+
+/* a slot that may show one of the objects logged since `from` (a value that is not an
+ * immutable scalar and whose fingerprint read it, or of which that is not known) */
+static inline int
+shows_logged(Slot *s, ThreadRec *th, uint64_t from)
+{
+    if (!s->present || s->scalar) return 0;
+    for (uint64_t k = from; k < th->dlog_n; k++)
+        if (slot_read(s, th->dlog[k % DLOG])) return 1;
+    return 0;
 }
 
 /* The locals to compare at this step of `fr` (a line or return event): all (-1), or only
@@ -1297,7 +1480,18 @@ step_mask(ThreadRec *th, FrameRec *fr, unsigned long switches, LineInfo *li)
         if (!s->present || !s->scalar) return (uint64_t)-1;
     }
     if (fr->direct_calls) R.nclean++;
-    return li->writes | cr->noline.writes | inplace;
+    uint64_t mask = li->writes | cr->noline.writes | inplace;
+    if (th->dlog_n != fr->dlog_seen) {
+        /* objects lines changed: the locals (or globals) whose values showed one */
+        if (th->dlog_n - fr->dlog_seen > DLOG) return (uint64_t)-1;
+        for (int i = 0; i < cr->nlocals && i < 64; i++)
+            if (!(mask >> i & 1) && shows_logged(&fr->slots[i], th, fr->dlog_seen))
+                mask |= (uint64_t)1 << i;
+        for (int i = 0; i < cr->nglobals; i++)
+            if (shows_logged(&fr->gslots[i], th, fr->dlog_seen)) return (uint64_t)-1;
+        R.ntargeted++;
+    }
+    return mask;
 }
 
 /* A function of the scope started: if its caller's CALL instruction started it directly
@@ -1678,7 +1872,7 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
         /* what ran in the frame since its last step (a line or call event at fr->off) */
         LineInfo *li = fr->last_kind == EV_LINE || fr->last_kind == EV_CALL
                            ? entry_info(cr, fr->line, fr->off) : NULL;
-        int changed = may_have_changed(fr, li);
+        int changed = may_have_changed(th, fr, f, li);
         if (changed) th->dirty++;
         named = line_named(cr, li);
         unsigned long switches = gil_switches(ts); /* the GIL's, before this step */
@@ -1729,6 +1923,8 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
     fr->off = what == EV_LINE || what == EV_CALL ? frame_offset(f) : -1;
     fr->direct_calls = 0;
     fr->dirty_seen = th->dirty;
+    fr->dlog_seen = th->dlog_n;
+    th->dlog_read = 1;
     fr->wild_seen = R.wild;
     if (what == EV_RETURN) pop_frames(th, 1);
     th->step++;
@@ -2261,7 +2457,7 @@ py_reset(PyObject *m, PyObject *unused)
     R.defs.n = R.ev.n = 0;
     R.next_str = R.next_code = R.next_frame = R.next_tid = 0;
     R.cur_tid = 0;
-    R.nevents = R.nlines = R.sampled_ns = R.nsampled = R.nelided = R.nprivate = R.nclean = 0;
+    R.nevents = R.nlines = R.sampled_ns = R.nsampled = R.nelided = R.nprivate = R.nclean = R.ntargeted = 0;
     R.introspect = 0;
     Py_CLEAR(R.scope_fn);
     Py_CLEAR(R.flush_cb);
@@ -2296,13 +2492,14 @@ static PyObject *
 py_stats(PyObject *m, PyObject *unused)
 {
     double est = R.nsampled ? (double)R.sampled_ns / (double)R.nsampled * (double)R.nevents : 0.0;
-    return Py_BuildValue("{sKsKsKsdsisnsKsKsK}", "events", (unsigned long long)R.nevents,
+    return Py_BuildValue("{sKsKsKsdsisnsKsKsKsK}", "events", (unsigned long long)R.nevents,
                          "line_events", (unsigned long long)R.nlines, "sampled",
                          (unsigned long long)R.nsampled, "recorder_seconds_estimate", est / 1e9,
                          "threads", R.nthreads, "codes", (Py_ssize_t)R.codes.n,
                          "short_steps", (unsigned long long)R.nelided, "private_skips",
                          (unsigned long long)R.nprivate, "clean_call_steps",
-                         (unsigned long long)R.nclean);
+                         (unsigned long long)R.nclean, "targeted_steps",
+                         (unsigned long long)R.ntargeted);
 }
 
 static PyThreadState *

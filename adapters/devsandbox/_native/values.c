@@ -163,6 +163,9 @@ double_bits(double d)
 int ds_fp_deep;
 int ds_fp_volatile;
 int ds_fp_shared;
+int ds_fp_collect;
+void *ds_fp_objs[DS_FP_OBJS_MAX];
+size_t ds_fp_nobjs;
 
 static inline uint64_t
 elem_fp(PyObject *e, int depth)
@@ -671,6 +674,7 @@ fp_other(PyObject *o, int depth)
         /* recorded with its attributes (enc_object): they are its state */
         if (!ds_limits.attributes || !(t->tp_flags & Py_TPFLAGS_HEAPTYPE) || depth > 0)
             return h;
+        ds_fp_saw(o);
         return mix(mix(h, attrs_fp(o, t, depth)), slots_fp(o, t, depth));
     }
     int user_repr = (t->tp_flags & Py_TPFLAGS_HEAPTYPE) && t->tp_repr == python_repr_slot;
@@ -679,6 +683,7 @@ fp_other(PyObject *o, int depth)
         if (tc && tc->opaque) return h;
     }
     if (depth >= ds_limits.max_depth && !user_repr) return h;
+    ds_fp_saw(o); /* what follows reads its state (or a repr that may show anything) */
     if (PyList_Check(o)) {
         ds_fp_deep = 1;
         h = seq_fp(mix(h, (uint64_t)Py_SIZE(o)), ((PyListObject *)o)->ob_item, Py_SIZE(o),
@@ -805,6 +810,7 @@ ds_fingerprint(PyObject *o, int depth)
         (t == &PyList_Type || t == &PyTuple_Type || t == &PyDict_Type || t == &PySet_Type ||
          t == &PyFrozenSet_Type)) {
         if (Py_REFCNT(o) != 1) ds_fp_shared = 1;
+        if (t != &PyTuple_Type && t != &PyFrozenSet_Type) ds_fp_saw(o); /* its length */
         return mix(ptrbits(t), (uint64_t)PyObject_Length(o));
     }
     if (t == &PyList_Type || t == &PyTuple_Type || PyDict_Check(o) || t == &PySet_Type ||
@@ -826,6 +832,7 @@ static uint64_t
 fp_container(PyObject *o, PyTypeObject *t, int depth)
 {
     if (Py_REFCNT(o) != 1) ds_fp_shared = 1;
+    if (t != &PyTuple_Type && t != &PyFrozenSet_Type) ds_fp_saw(o);
     if (t == &PyList_Type)
         return seq_fp(mix(ptrbits(t), (uint64_t)Py_SIZE(o)), ((PyListObject *)o)->ob_item,
                       Py_SIZE(o), depth + 1);

@@ -1,0 +1,729 @@
+/* Which objects a line changed, when it says so itself.
+ *
+ * A line that stores into an object (`self.x = v`, `v1[0] -= d`) or calls a method
+ * (`lst.append(x)`) changes objects that other locals, and other frames' locals, may
+ * show.  Without knowing which, every local of every frame of the thread is compared at
+ * its next step.  Here the line's bytecode is followed on a model of the value stack
+ * (ds_line_targets): when the object stored into comes straight from a local, a module
+ * global or one attribute of either, and each call is of a named global, a module's
+ * function or a method of such an object, the line's effects are listed as targets.  At
+ * the step after the line (ds_eval_targets) the targets are looked up again (the line
+ * did not rebind the locals they name) and checked: an attribute store into an object
+ * whose class stores it plainly, an item store into an exact list or dict, a builtin
+ * known to change nothing, a method of a builtin type known to change only its object.
+ * The objects changed are reported; anything not understood makes the step unknown, as
+ * before.
+ *
+ * Nothing here runs code of the program: lookups are in exact dicts with str keys,
+ * attributes are read where CPython keeps them (no descriptor other than __slots__).
+ */
+#include "recorder.h"
+#include <opcode.h>
+
+enum { R_NONE = 0, R_SLOT = 1, R_GLOBAL = 2 };
+
+typedef struct {
+    uint8_t base;   /* R_SLOT, R_GLOBAL */
+    int16_t slot;
+    PyObject *name; /* the global's name (borrowed from co_names) */
+    PyObject *attr; /* NULL, or one attribute of it */
+} Ref;
+
+struct DsTarget {
+    uint8_t kind;    /* T_* */
+    uint8_t inplace; /* the value stored is an augmented assignment of what it replaces */
+    uint8_t key_kind; /* K_* (item stores) */
+    int16_t key;      /* the key's const index or slot */
+    Ref obj;          /* the object stored into, or whose method is called */
+    PyObject *name;   /* the attribute stored or the method called (borrowed) */
+};
+
+enum { T_ATTR = 1, T_DELATTR, T_ITEM, T_DELITEM, T_CALL_GLOBAL, T_CALL_METHOD };
+enum { K_UNKNOWN = 0, K_CONST = 1, K_SLOT = 2 };
+
+/* ---- the model of the value stack ------------------------------------------ */
+
+enum { S_UNK = 0, S_NULL, S_REF, S_CONST, S_METH, S_ITEM, S_INPL };
+
+typedef struct {
+    uint8_t k;
+    uint8_t key_kind; /* S_ITEM, S_INPL of an item */
+    int16_t key;      /* S_CONST: index; S_ITEM: key */
+    Ref ref;          /* S_REF, S_METH (the object), S_ITEM (the container), S_INPL */
+    PyObject *name;   /* S_METH: the method; S_INPL: the attribute (NULL: an item) */
+    uint8_t inpl_item; /* S_INPL: of an item (key_kind, key) */
+    int16_t from_slot; /* the local it was loaded from (even one the line rebinds), or -1 */
+} Ent;
+
+#define SIM_DEPTH 48
+#define SIM_TARGETS 32
+
+typedef struct {
+    Ent st[SIM_DEPTH];
+    int n;
+    DsTarget out[SIM_TARGETS];
+    int nout;
+    int fail;
+    PyObject *names;
+    uint64_t writes;
+} Sim;
+
+static inline Ent *
+push(Sim *s, uint8_t k)
+{
+    if (s->n >= SIM_DEPTH) {
+        s->fail = 1;
+        return NULL;
+    }
+    Ent *e = &s->st[s->n++];
+    memset(e, 0, sizeof *e);
+    e->k = k;
+    e->from_slot = -1;
+    return e;
+}
+
+/* the top entry, popped; an augmented result popped by anything but its own store means
+ * an object may have changed in place where we cannot see it */
+static inline Ent
+pop(Sim *s)
+{
+    Ent e = {0};
+    if (s->n <= 0) {
+        s->fail = 1;
+        return e;
+    }
+    return s->st[--s->n];
+}
+
+static inline void
+drop(Sim *s, int n)
+{
+    for (int i = 0; i < n; i++) {
+        Ent e = pop(s);
+        if (e.k == S_INPL) s->fail = 1;
+    }
+}
+
+static inline PyObject *
+name_at(Sim *s, int i)
+{
+    if (!s->names || i < 0 || i >= PyTuple_GET_SIZE(s->names)) {
+        s->fail = 1;
+        return NULL;
+    }
+    return PyTuple_GET_ITEM(s->names, i);
+}
+
+static inline int
+slot_ok(Sim *s, int slot)
+{
+    return slot >= 0 && slot < 64 && !(s->writes >> slot & 1);
+}
+
+static inline int
+same_ref(const Ref *a, const Ref *b)
+{
+    return a->base == b->base && a->slot == b->slot && a->name == b->name && a->attr == b->attr;
+}
+
+static void
+add_target(Sim *s, int kind, const Ref *obj, PyObject *name, int inplace, int key_kind, int key)
+{
+    if (s->nout >= SIM_TARGETS) {
+        s->fail = 1;
+        return;
+    }
+    DsTarget *t = &s->out[s->nout++];
+    t->kind = (uint8_t)kind;
+    t->inplace = (uint8_t)inplace;
+    t->key_kind = (uint8_t)key_kind;
+    t->key = (int16_t)key;
+    t->obj = *obj;
+    t->name = name;
+}
+
+static void
+load_fast(Sim *s, int slot)
+{
+    Ent *e = push(s, S_REF);
+    if (!e) return;
+    e->from_slot = (int16_t)(slot < 32767 ? slot : -1);
+    if (!slot_ok(s, slot)) {
+        e->k = S_UNK;
+        return;
+    }
+    e->ref.base = R_SLOT;
+    e->ref.slot = (int16_t)slot;
+}
+
+/* LOAD_ATTR of `name` on the top entry; `method`: the method form (two entries) */
+static void
+load_attr(Sim *s, PyObject *name, int method)
+{
+    Ent o = pop(s);
+    if (o.k == S_INPL) s->fail = 1;
+    if (method) {
+        Ent *m = push(s, S_UNK);
+        if (m && o.k == S_REF) {
+            m->k = S_METH;
+            m->ref = o.ref;
+            m->name = name;
+        }
+        push(s, S_UNK); /* self, or NULL */
+        return;
+    }
+    Ent *e = push(s, S_UNK);
+    if (e && o.k == S_REF && !o.ref.attr) {
+        e->k = S_REF;
+        e->ref = o.ref;
+        e->ref.attr = name;
+    }
+}
+
+static void
+call(Sim *s, int nargs, int extra)
+{
+    drop(s, nargs + extra);
+    Ent a = pop(s), b = pop(s);
+    if (a.k == S_INPL || b.k == S_INPL) s->fail = 1;
+    const Ent *m = a.k == S_METH ? &a : b.k == S_METH ? &b : NULL;
+    const Ent *g = a.k == S_REF ? &a : b.k == S_REF ? &b : NULL;
+    if (m) add_target(s, T_CALL_METHOD, &m->ref, m->name, 0, 0, 0);
+    else if (g && g->ref.base == R_GLOBAL && !g->ref.attr) add_target(s, T_CALL_GLOBAL, &g->ref, NULL, 0, 0, 0);
+    push(s, S_UNK);
+}
+
+/* a store into the object of entry `o`: attribute `name` (NULL: the item `key`) */
+static void
+store(Sim *s, int kind, Ent *o, PyObject *name, Ent *key, Ent *val)
+{
+    if (o->k != S_REF) {
+        s->fail = 1;
+        return;
+    }
+    int key_kind = K_UNKNOWN, keyv = 0;
+    if (key) {
+        if (key->k == S_CONST) {
+            key_kind = K_CONST;
+            keyv = key->key;
+        }
+        else if (key->k == S_REF && key->ref.base == R_SLOT && !key->ref.attr) {
+            key_kind = K_SLOT;
+            keyv = key->ref.slot;
+        }
+        else if (key->k == S_INPL) {
+            s->fail = 1;
+        }
+    }
+    int inplace = 0;
+    if (val && val->k == S_INPL) {
+        /* `o.name op= v` or `o[key] op= v`: the value replaced is what the op took */
+        int same = same_ref(&val->ref, &o->ref) &&
+                   (name ? !val->inpl_item && val->name == name
+                         : val->inpl_item && key_kind != K_UNKNOWN && val->key_kind == key_kind &&
+                               val->key == keyv);
+        if (!same) {
+            s->fail = 1;
+            return;
+        }
+        inplace = 1;
+    }
+    add_target(s, kind, &o->ref, name, inplace, key_kind, keyv);
+}
+
+#define NB_INPLACE_FIRST_ 13 /* NB_INPLACE_ADD (internal/pycore_opcode_utils.h) */
+
+static void
+step(Sim *s, int op, int arg)
+{
+    switch (op) {
+    case CACHE: case NOP: case RESUME:
+#ifdef PRECALL
+    case PRECALL:
+#endif
+#ifdef KW_NAMES
+    case KW_NAMES:
+#endif
+#ifdef NOT_TAKEN
+    case NOT_TAKEN:
+#endif
+        return;
+    case LOAD_FAST:
+#ifdef LOAD_FAST_CHECK
+    case LOAD_FAST_CHECK:
+#endif
+        load_fast(s, arg);
+        return;
+#ifdef LOAD_FAST_LOAD_FAST
+    case LOAD_FAST_LOAD_FAST:
+        load_fast(s, arg >> 4);
+        load_fast(s, arg & 15);
+        return;
+#endif
+    case LOAD_CONST: {
+        Ent *e = push(s, S_CONST);
+        if (e) e->key = (int16_t)(arg < 32767 ? arg : 0);
+        if (arg >= 32767) s->fail = 1;
+        return;
+    }
+    case LOAD_GLOBAL: {
+        PyObject *name = name_at(s, arg >> 1);
+#if PY_VERSION_HEX < 0x030D0000
+        if (arg & 1) push(s, S_NULL);
+#endif
+        Ent *e = push(s, S_REF);
+        if (e) {
+            e->ref.base = R_GLOBAL;
+            e->ref.name = name;
+        }
+#if PY_VERSION_HEX >= 0x030D0000
+        if (arg & 1) push(s, S_NULL);
+#endif
+        return;
+    }
+    case LOAD_ATTR:
+#if PY_VERSION_HEX >= 0x030C0000
+        load_attr(s, name_at(s, arg >> 1), arg & 1);
+#else
+        load_attr(s, name_at(s, arg), 0);
+#endif
+        return;
+#ifdef LOAD_METHOD
+    case LOAD_METHOD:
+        load_attr(s, name_at(s, arg), 1);
+        return;
+#endif
+    case PUSH_NULL:
+        push(s, S_NULL);
+        return;
+    case POP_TOP:
+        drop(s, 1);
+        return;
+    case COPY:
+        if (arg < 1 || arg > s->n) {
+            s->fail = 1;
+            return;
+        }
+        if (s->st[s->n - arg].k == S_INPL) s->fail = 1;
+        if (s->n < SIM_DEPTH) s->st[s->n] = s->st[s->n - arg], s->n++;
+        else s->fail = 1;
+        return;
+    case SWAP:
+        if (arg < 2 || arg > s->n) {
+            s->fail = 1;
+            return;
+        }
+        {
+            Ent t = s->st[s->n - 1];
+            s->st[s->n - 1] = s->st[s->n - arg];
+            s->st[s->n - arg] = t;
+        }
+        return;
+    case STORE_FAST: {
+        Ent v = pop(s);
+        /* an augmented assignment to the same local: the local's own check (inplace) */
+        if (v.k == S_INPL && !(v.ref.base == R_SLOT && v.ref.slot == arg && !v.name && !v.inpl_item))
+            s->fail = 1;
+        return;
+    }
+#ifdef STORE_FAST_LOAD_FAST
+    case STORE_FAST_LOAD_FAST: {
+        Ent v = pop(s);
+        if (v.k == S_INPL &&
+            !(v.ref.base == R_SLOT && v.ref.slot == (arg >> 4) && !v.name && !v.inpl_item))
+            s->fail = 1;
+        load_fast(s, arg & 15);
+        return;
+    }
+    case STORE_FAST_STORE_FAST:
+        drop(s, 2);
+        return;
+#endif
+    case BINARY_OP: {
+        Ent r = pop(s), l = pop(s);
+        if (r.k == S_INPL || l.k == S_INPL) s->fail = 1;
+        Ent *e = push(s, S_UNK);
+        if (!e || arg < NB_INPLACE_FIRST_) return;
+        /* an augmented assignment: what it updates */
+        if (l.k == S_REF && l.ref.attr && l.ref.base) {
+            e->k = S_INPL;
+            e->ref = l.ref;
+            e->ref.attr = NULL;
+            e->name = l.ref.attr;
+        }
+        else if (l.from_slot >= 0 && !(l.k == S_REF && l.ref.attr)) {
+            e->k = S_INPL; /* x op= v: a local's own (LineInfo.inplace) */
+            e->ref.base = R_SLOT;
+            e->ref.slot = l.from_slot;
+        }
+        else if (l.k == S_ITEM) {
+            e->k = S_INPL;
+            e->ref = l.ref;
+            e->inpl_item = 1;
+            e->key_kind = l.key_kind;
+            e->key = l.key;
+        }
+        else {
+            s->fail = 1;
+        }
+        return;
+    }
+    case BINARY_SUBSCR: {
+        Ent k = pop(s), c = pop(s);
+        if (k.k == S_INPL || c.k == S_INPL) s->fail = 1;
+        Ent *e = push(s, S_UNK);
+        if (e && c.k == S_REF) {
+            int kk = k.k == S_CONST ? K_CONST
+                     : (k.k == S_REF && k.ref.base == R_SLOT && !k.ref.attr) ? K_SLOT : K_UNKNOWN;
+            if (kk != K_UNKNOWN) {
+                e->k = S_ITEM;
+                e->ref = c.ref;
+                e->key_kind = (uint8_t)kk;
+                e->key = kk == K_CONST ? k.key : k.ref.slot;
+            }
+        }
+        return;
+    }
+    case COMPARE_OP: case IS_OP: case CONTAINS_OP:
+        drop(s, 2);
+        push(s, S_UNK);
+        return;
+    case UNARY_NEGATIVE: case UNARY_NOT: case UNARY_INVERT:
+#ifdef UNARY_POSITIVE
+    case UNARY_POSITIVE:
+#endif
+#ifdef TO_BOOL
+    case TO_BOOL:
+#endif
+#ifdef FORMAT_SIMPLE
+    case FORMAT_SIMPLE: case CONVERT_VALUE:
+#endif
+        drop(s, 1);
+        push(s, S_UNK);
+        return;
+#ifdef FORMAT_WITH_SPEC
+    case FORMAT_WITH_SPEC:
+        drop(s, 2);
+        push(s, S_UNK);
+        return;
+#endif
+#ifdef FORMAT_VALUE
+    case FORMAT_VALUE:
+        drop(s, (arg & 4) ? 2 : 1);
+        push(s, S_UNK);
+        return;
+#endif
+#ifdef BINARY_SLICE
+    case BINARY_SLICE:
+        drop(s, 3);
+        push(s, S_UNK);
+        return;
+#endif
+    case BUILD_TUPLE: case BUILD_LIST: case BUILD_SET: case BUILD_STRING: case BUILD_SLICE:
+        drop(s, arg);
+        push(s, S_UNK);
+        return;
+    case BUILD_MAP:
+        drop(s, 2 * arg);
+        push(s, S_UNK);
+        return;
+    case BUILD_CONST_KEY_MAP:
+        drop(s, arg + 1);
+        push(s, S_UNK);
+        return;
+    case LIST_EXTEND: case SET_UPDATE:
+        drop(s, 1); /* into the new list or set below it */
+        return;
+    case UNPACK_SEQUENCE:
+        drop(s, 1);
+        for (int i = 0; i < arg; i++) push(s, S_UNK);
+        return;
+    case STORE_ATTR: case DELETE_ATTR: {
+        PyObject *name = name_at(s, arg);
+        Ent o = pop(s);
+        Ent v = {0};
+        if (op == STORE_ATTR) v = pop(s);
+        store(s, op == STORE_ATTR ? T_ATTR : T_DELATTR, &o, name, NULL, op == STORE_ATTR ? &v : NULL);
+        return;
+    }
+    case STORE_SUBSCR: {
+        Ent k = pop(s), c = pop(s), v = pop(s);
+        store(s, T_ITEM, &c, NULL, &k, &v);
+        return;
+    }
+    case DELETE_SUBSCR: {
+        Ent k = pop(s), c = pop(s);
+        store(s, T_DELITEM, &c, NULL, &k, NULL);
+        return;
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    case CALL:
+        call(s, arg, 0);
+        return;
+    case CALL_KW:
+        call(s, arg, 1); /* the names of the keyword arguments, on top */
+        return;
+#else
+    case CALL:
+        call(s, arg, 0);
+        return;
+#endif
+    case RETURN_VALUE:
+        drop(s, 1);
+        return;
+#ifdef RETURN_CONST
+    case RETURN_CONST:
+        return;
+#endif
+    default:
+        s->fail = 1; /* not modelled (jumps among them): the line is not understood */
+        return;
+    }
+}
+
+int
+ds_line_targets(PyCodeObject *co, const unsigned char *code, int u0, int u1, uint64_t writes,
+                DsTarget **out)
+{
+    Sim *s = PyMem_RawCalloc(1, sizeof(Sim));
+    if (!s) return -1;
+    s->names = co->co_names;
+    s->writes = writes;
+    int ext = 0;
+    for (int u = u0; u < u1 && !s->fail; u++) {
+        int op = code[2 * u], arg = code[2 * u + 1] | ext;
+        if (op == EXTENDED_ARG) {
+            ext = arg << 8;
+            continue;
+        }
+        ext = 0;
+        step(s, op, arg);
+    }
+    /* an augmented result left on the stack (the line goes on in another) */
+    for (int i = 0; i < s->n && !s->fail; i++)
+        if (s->st[i].k == S_INPL) s->fail = 1;
+    int n = -1;
+    *out = NULL;
+    if (!s->fail) {
+        n = s->nout;
+        if (n && (*out = PyMem_RawMalloc(sizeof(DsTarget) * (size_t)n)))
+            memcpy(*out, s->out, sizeof(DsTarget) * (size_t)n);
+        else if (n)
+            n = -1;
+    }
+    PyMem_RawFree(s);
+    return n;
+}
+
+/* ---- at the step after the line ---------------------------------------------- */
+
+/* a name in an exact dict (borrowed, NULL: none) */
+static inline PyObject *
+dict_get(PyObject *d, PyObject *name)
+{
+    if (!d || !PyDict_CheckExact(d)) return NULL;
+    PyObject *v = PyDict_GetItemWithError(d, name);
+    if (!v) PyErr_Clear();
+    return v;
+}
+
+/* `name` of `o` read where CPython keeps it: a module's dict, an instance dict, a
+ * __slots__ entry; NULL if it is anything else (a property, a class attribute) */
+static PyObject *
+plain_attr(PyObject *o, PyObject *name)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (PyModule_CheckExact(o)) return dict_get(PyModule_GetDict(o), name);
+    if (t->tp_getattro != PyObject_GenericGetAttr) return NULL;
+    PyObject *descr = _PyType_Lookup(t, name);
+    if (descr && Py_TYPE(descr) != &PyMemberDescr_Type) return NULL;
+    if (!PyUnicode_CheckExact(name)) return NULL;
+    PyObject *v = PyObject_GenericGetAttr(o, name); /* C only: a slot or the instance's dict */
+    if (!v) {
+        PyErr_Clear();
+        return NULL;
+    }
+    Py_DECREF(v); /* still held by the object */
+    return v;
+}
+
+static PyObject *
+ref_value(const Ref *r, DsSlotFn slot, void *ctx, PyObject *globals, PyObject *builtins)
+{
+    PyObject *o = NULL;
+    if (r->base == R_SLOT) o = slot(ctx, r->slot);
+    else if (r->base == R_GLOBAL) {
+        o = dict_get(globals, r->name);
+        if (!o) o = dict_get(builtins, r->name);
+    }
+    if (o && r->attr) o = plain_attr(o, r->attr);
+    return o;
+}
+
+/* a store of attribute `name` into `o` puts it where CPython keeps it (no __setattr__,
+ * no property or other data descriptor but a __slots__ entry) */
+static int
+plain_store(PyObject *o, PyObject *name)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (t->tp_setattro != PyObject_GenericSetAttr || PyModule_Check(o) || PyType_Check(o))
+        return 0;
+    PyObject *descr = _PyType_Lookup(t, name);
+    return !descr || Py_TYPE(descr) == &PyMemberDescr_Type || !Py_TYPE(descr)->tp_descr_set;
+}
+
+static const char *const pure_builtins[] = {
+    "len", "abs", "isinstance", "issubclass", "min", "max", "sum", "round", "divmod", "pow",
+    "ord", "chr", "hash", "id", "any", "all", "sorted", "repr", "format", "hex", "oct", "bin",
+    "callable", "getattr", "hasattr", "iter", "next", "print", "ascii", NULL,
+};
+
+static int
+in_list(const char *s, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcmp(s, *list) == 0) return 1;
+    return 0;
+}
+
+/* a callable that changes none of the objects it is given (what it runs of Python code
+ * is seen on its own: a __len__, a key function) */
+static int
+pure_callable(PyObject *v)
+{
+    if (PyType_Check(v)) {
+        PyTypeObject *t = (PyTypeObject *)v;
+        return t == &PyLong_Type || t == &PyFloat_Type || t == &PyUnicode_Type ||
+               t == &PyBool_Type || t == &PyTuple_Type || t == &PyList_Type ||
+               t == &PyDict_Type || t == &PySet_Type || t == &PyFrozenSet_Type ||
+               t == &PyRange_Type || t == &PyEnum_Type || t == &PyZip_Type ||
+               t == &PyMap_Type || t == &PyFilter_Type || t == &PyReversed_Type ||
+               t == &PyComplex_Type || t == &PyBytes_Type || t == &PySlice_Type;
+    }
+    if (!PyCFunction_Check(v)) return 0;
+    PyObject *self = PyCFunction_GET_SELF(v);
+    if (!self || !PyModule_Check(self)) return 0;
+    const char *mod = PyModule_GetName(self);
+    if (!mod) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (strcmp(mod, "math") == 0 || strcmp(mod, "cmath") == 0) return 1;
+    if (strcmp(mod, "builtins") != 0) return 0;
+    const char *name = ((PyCFunctionObject *)v)->m_ml->ml_name;
+    return name && in_list(name, pure_builtins);
+}
+
+static const char *const list_pure[] = {"index", "count", "copy", "__getitem__", "__len__",
+                                         "__contains__", NULL};
+static const char *const list_changes[] = {"append", "extend", "insert", "pop", "remove",
+                                            "clear", "sort", "reverse", NULL};
+static const char *const dict_pure[] = {"get", "keys", "values", "items", "copy", "__getitem__",
+                                         "__contains__", "__len__", NULL};
+static const char *const dict_changes[] = {"update", "setdefault", "pop", "popitem", "clear", NULL};
+static const char *const set_pure[] = {"union", "intersection", "difference",
+                                        "symmetric_difference", "issubset", "issuperset",
+                                        "isdisjoint", "copy", "__contains__", "__len__", NULL};
+static const char *const set_changes[] = {"add", "discard", "remove", "pop", "clear", "update",
+                                           "difference_update", "intersection_update",
+                                           "symmetric_difference_update", NULL};
+
+/* 0: the method changes nothing, 1: it changes `o` only, -1: not known */
+static int
+method_effect(PyObject *o, PyObject *name)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (t == &PyUnicode_Type || t == &PyBytes_Type || t == &PyTuple_Type || t == &PyLong_Type ||
+        t == &PyFloat_Type || t == &PyFrozenSet_Type || t == &PyBool_Type || t == &PyComplex_Type ||
+        t == &PyRange_Type)
+        return 0; /* immutable: no method changes it */
+    const char *const *pure, *const *changes;
+    if (t == &PyList_Type) pure = list_pure, changes = list_changes;
+    else if (t == &PyDict_Type) pure = dict_pure, changes = dict_changes;
+    else if (t == &PySet_Type) pure = set_pure, changes = set_changes;
+    else return -1;
+    const char *s = PyUnicode_AsUTF8(name);
+    if (!s) {
+        PyErr_Clear();
+        return -1;
+    }
+    if (in_list(s, pure)) return 0;
+    if (in_list(s, changes)) return 1;
+    return -1;
+}
+
+/* the value an item store replaced is an immutable scalar (the augmented operation made
+ * a new object rather than changing one in place) */
+static int
+item_is_scalar(PyObject *c, const DsTarget *t, PyCodeObject *co, DsSlotFn slot, void *ctx)
+{
+    PyObject *key = NULL;
+    if (t->key_kind == K_CONST && t->key < PyTuple_GET_SIZE(co->co_consts))
+        key = PyTuple_GET_ITEM(co->co_consts, t->key);
+    else if (t->key_kind == K_SLOT)
+        key = slot(ctx, t->key);
+    if (!key) return 0;
+    PyObject *v = NULL;
+    if (PyList_CheckExact(c) && PyLong_CheckExact(key)) {
+        Py_ssize_t i = PyLong_AsSsize_t(key), n = PyList_GET_SIZE(c);
+        if (i == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0;
+        }
+        if (i < 0) i += n;
+        if (i < 0 || i >= n) return 0;
+        v = PyList_GET_ITEM(c, i);
+    }
+    else if (PyDict_CheckExact(c) && (PyUnicode_CheckExact(key) || PyLong_CheckExact(key))) {
+        v = dict_get(c, key);
+    }
+    return v && ds_is_scalar(v);
+}
+
+int
+ds_eval_targets(const DsTarget *ts, int n, PyCodeObject *co, DsSlotFn slot, void *ctx,
+                PyObject *globals, PyObject *builtins, DsChangedFn changed)
+{
+    int resolved = 0;
+    for (int i = 0; i < n; i++) {
+        const DsTarget *t = &ts[i];
+        if (t->kind == T_CALL_GLOBAL) {
+            PyObject *v = ref_value(&t->obj, slot, ctx, globals, builtins);
+            if (v && pure_callable(v)) resolved++;
+            continue; /* else: a call of Python code (counted as such) or not known */
+        }
+        PyObject *o = ref_value(&t->obj, slot, ctx, globals, builtins);
+        if (!o) return -1;
+        if (t->kind == T_CALL_METHOD) {
+            if (PyModule_CheckExact(o)) {
+                PyObject *fn = dict_get(PyModule_GetDict(o), t->name);
+                if (fn && pure_callable(fn)) resolved++;
+                continue;
+            }
+            int e = method_effect(o, t->name);
+            if (e < 0) continue; /* a method of Python code (counted), or not known */
+            if (e > 0 && changed(ctx, o) < 0) return -1;
+            resolved++;
+            continue;
+        }
+        if (t->kind == T_ATTR || t->kind == T_DELATTR) {
+            if (!plain_store(o, t->name)) return -1;
+            if (t->inplace) {
+                PyObject *v = plain_attr(o, t->name);
+                if (!v || !ds_is_scalar(v)) return -1;
+            }
+        }
+        else {
+            if (!PyList_CheckExact(o) && !PyDict_CheckExact(o)) return -1;
+            if (t->inplace && !item_is_scalar(o, t, co, slot, ctx)) return -1;
+        }
+        if (changed(ctx, o) < 0) return -1;
+    }
+    return resolved;
+}
+
+void
+ds_free_targets(DsTarget *t)
+{
+    PyMem_RawFree(t);
+}
