@@ -652,16 +652,38 @@ method_effect(PyObject *o, PyObject *name)
     return -1;
 }
 
+/* the key of an item store, if it is known (borrowed) */
+static PyObject *
+item_key(const DsTarget *t, PyCodeObject *co, DsSlotFn slot, void *ctx)
+{
+    if (t->key_kind == K_CONST && t->key < PyTuple_GET_SIZE(co->co_consts))
+        return PyTuple_GET_ITEM(co->co_consts, t->key);
+    if (t->key_kind == K_SLOT) return slot(ctx, t->key);
+    return NULL;
+}
+
+/* the index an item store into list `c` replaced, if it is past the items shown (what
+ * the list shows is unchanged) */
+static int
+past_shown(PyObject *c, const DsTarget *t, PyCodeObject *co, DsSlotFn slot, void *ctx)
+{
+    PyObject *key = item_key(t, co, slot, ctx);
+    if (!key || !PyLong_CheckExact(key)) return 0;
+    Py_ssize_t i = PyLong_AsSsize_t(key), n = PyList_GET_SIZE(c);
+    if (i == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (i < 0) i += n;
+    return i >= ds_limits.max_items && i < n;
+}
+
 /* the value an item store replaced is an immutable scalar (the augmented operation made
  * a new object rather than changing one in place) */
 static int
 item_is_scalar(PyObject *c, const DsTarget *t, PyCodeObject *co, DsSlotFn slot, void *ctx)
 {
-    PyObject *key = NULL;
-    if (t->key_kind == K_CONST && t->key < PyTuple_GET_SIZE(co->co_consts))
-        key = PyTuple_GET_ITEM(co->co_consts, t->key);
-    else if (t->key_kind == K_SLOT)
-        key = slot(ctx, t->key);
+    PyObject *key = item_key(t, co, slot, ctx);
     if (!key) return 0;
     PyObject *v = NULL;
     if (PyList_CheckExact(c) && PyLong_CheckExact(key)) {
@@ -716,6 +738,8 @@ ds_eval_targets(const DsTarget *ts, int n, PyCodeObject *co, DsSlotFn slot, void
         else {
             if (!PyList_CheckExact(o) && !PyDict_CheckExact(o)) return -1;
             if (t->inplace && !item_is_scalar(o, t, co, slot, ctx)) return -1;
+            if (t->kind == T_ITEM && PyList_CheckExact(o) && past_shown(o, t, co, slot, ctx))
+                continue; /* its length and the items it shows are the same */
         }
         if (changed(ctx, o) < 0) return -1;
     }

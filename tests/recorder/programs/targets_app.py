@@ -127,11 +127,18 @@ def stores_and_items():
     d["b"] += [2]
     d["c"] = alias
     del d["a"]
+    long = list(range(100))
+    holder = [long]
+    long[70] = "past the items shown"
+    long[-1] = "the last"
+    long[3] = "shown"
+    i = 63
+    long[i] = "the last shown"
     s = {1}
     s.add(2)
     s.discard(1)
     n = len(pts) + abs(-3) + int(math.floor(2.5))
-    return pair, by_name, bodies, d, alias, s, n
+    return pair, by_name, bodies, d, alias, s, n, holder
 
 
 def attributes():
