@@ -57,10 +57,20 @@ typedef struct {
 
 #define SIM_DEPTH 48
 #define SIM_TARGETS 32
+#define SIM_BRANCHES 4
+
+/* the stack a forward jump inside the line takes to `unit` */
+typedef struct {
+    int unit;
+    int n;
+    Ent st[SIM_DEPTH];
+} Branch;
 
 typedef struct {
     Ent st[SIM_DEPTH];
     int n;
+    Branch br[SIM_BRANCHES];
+    int nbr;
     DsTarget out[SIM_TARGETS];
     int nout;
     int fail;
@@ -481,6 +491,56 @@ step(Sim *s, int op, int arg)
     }
 }
 
+/* the conditional and forward jumps a line may hold (a conditional expression, `and`,
+ * `or`): 1 if `op` is one, with how many entries it pops when taken and when not */
+static int
+forward_jump(int op, int *pop_taken, int *pop_not)
+{
+    switch (op) {
+    case JUMP_FORWARD:
+        *pop_taken = 0;
+        *pop_not = -1; /* no way on */
+        return 1;
+#ifdef POP_JUMP_IF_FALSE
+    case POP_JUMP_IF_FALSE: case POP_JUMP_IF_TRUE:
+#endif
+#ifdef POP_JUMP_IF_NONE
+    case POP_JUMP_IF_NONE: case POP_JUMP_IF_NOT_NONE:
+#endif
+#ifdef POP_JUMP_FORWARD_IF_FALSE
+    case POP_JUMP_FORWARD_IF_FALSE: case POP_JUMP_FORWARD_IF_TRUE:
+    case POP_JUMP_FORWARD_IF_NONE: case POP_JUMP_FORWARD_IF_NOT_NONE:
+#endif
+        *pop_taken = *pop_not = 1;
+        return 1;
+#ifdef JUMP_IF_FALSE_OR_POP
+    case JUMP_IF_FALSE_OR_POP: case JUMP_IF_TRUE_OR_POP:
+        *pop_taken = 0;
+        *pop_not = 1;
+        return 1;
+#endif
+    default:
+        return 0;
+    }
+}
+
+/* the stack of a branch joining the one that went on (an entry they disagree on is not
+ * known; different depths: not understood) */
+static void
+join(Sim *s, const Branch *b)
+{
+    if (b->n != s->n) {
+        s->fail = 1;
+        return;
+    }
+    for (int i = 0; i < s->n; i++) {
+        if (memcmp(&s->st[i], &b->st[i], sizeof(Ent)) == 0) continue;
+        if (s->st[i].k == S_INPL || b->st[i].k == S_INPL) s->fail = 1;
+        memset(&s->st[i], 0, sizeof(Ent));
+        s->st[i].from_slot = -1;
+    }
+}
+
 int
 ds_line_targets(PyCodeObject *co, const unsigned char *code, int u0, int u1, uint64_t writes,
                 DsTarget **out)
@@ -489,16 +549,61 @@ ds_line_targets(PyCodeObject *co, const unsigned char *code, int u0, int u1, uin
     if (!s) return -1;
     s->names = co->co_names;
     s->writes = writes;
-    int ext = 0;
+    int ext = 0, live = 1;
     for (int u = u0; u < u1 && !s->fail; u++) {
         int op = code[2 * u], arg = code[2 * u + 1] | ext;
+        /* branches that jumped here join */
+        for (int i = 0; i < s->nbr;) {
+            if (s->br[i].unit != u) {
+                i++;
+                continue;
+            }
+            if (live) join(s, &s->br[i]);
+            else {
+                s->n = s->br[i].n;
+                memcpy(s->st, s->br[i].st, sizeof(Ent) * (size_t)s->n);
+                live = 1;
+            }
+            s->br[i] = s->br[--s->nbr];
+        }
         if (op == EXTENDED_ARG) {
             ext = arg << 8;
             continue;
         }
         ext = 0;
-        step(s, op, arg);
+        if (!live || op == CACHE) continue; /* after a jump, until a branch lands */
+        int pop_taken, pop_not;
+        if (!forward_jump(op, &pop_taken, &pop_not)) {
+            step(s, op, arg);
+            continue;
+        }
+        int next = u + 1;
+        while (next < u1 && code[2 * next] == CACHE) next++;
+        int target = next + arg;
+        if (pop_taken > s->n || (pop_not > s->n)) {
+            s->fail = 1;
+            break;
+        }
+        for (int i = 0; i < pop_taken; i++)
+            if (s->st[s->n - 1 - i].k == S_INPL) s->fail = 1;
+        if (target >= u1) {
+            /* it leaves the line: what it holds goes on in another line's step */
+            for (int i = 0; i < s->n - pop_taken; i++)
+                if (s->st[i].k == S_INPL) s->fail = 1;
+        }
+        else if (s->nbr == SIM_BRANCHES) {
+            s->fail = 1;
+        }
+        else {
+            Branch *b = &s->br[s->nbr++];
+            b->unit = target;
+            b->n = s->n - pop_taken;
+            memcpy(b->st, s->st, sizeof(Ent) * (size_t)b->n);
+        }
+        if (pop_not < 0) live = 0;
+        else drop(s, pop_not);
     }
+    if (s->nbr) s->fail = 1; /* a branch to where the scan did not reach */
     /* an augmented result left on the stack (the line goes on in another) */
     for (int i = 0; i < s->n && !s->fail; i++)
         if (s->st[i].k == S_INPL) s->fail = 1;

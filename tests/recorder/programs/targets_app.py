@@ -25,6 +25,11 @@ class Point:
         self.tags.append("moved")
         self.tags += ["again"]
 
+    def maximize(self, other):
+        self.x = self.x if self.x > other.x else other.x
+        self.y = other.y > self.y and other.y or self.y
+        return self
+
     def __repr__(self):
         return "Point(%r, %r, %r)" % (self.x, self.y, self.tags)
 
@@ -180,6 +185,21 @@ def globals_and_shadows():
     return box, keep, row
 
 
+def branches():
+    a, b = [1], [2]
+    both = (a, b)
+    for flag in (True, False):
+        (a if flag else b)[0] += 10
+        (b if flag else a).append(flag)
+        a[0] = -a[0] if flag else a[0] * 2
+        b.append(len(a) if flag else len(b))
+    best = Point(0)
+    pts = [Point(i) for i in range(5)]
+    for p in pts:
+        best = best.maximize(p)
+    return both, best, pts
+
+
 def caller_sees_callee():
     pts = [Point(i) for i in range(3)]
     first = pts[0]
@@ -193,6 +213,7 @@ def main():
     print(stores_and_items())
     print(attributes())
     print(globals_and_shadows())
+    print(branches())
     print(caller_sees_callee())
     print(SHARED, GLOBAL_LOG, GRID)
 
