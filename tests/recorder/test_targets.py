@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from devsandbox.recording.reader import Recording
 
-from .conftest import PROGRAMS, record
+from .conftest import PROGRAMS, export, record
 
 
 def _end(tmp_path, options: dict | None = None) -> dict:
@@ -27,3 +27,13 @@ def test_steps_after_lines_naming_their_changes_compare_only_what_shows_them(tmp
 
 def test_item_diffs_compare_every_container(tmp_path):
     assert _end(tmp_path, {"item_diffs": True})["targeted_steps"] == 0
+
+
+def test_a_global_rebound_by_a_callee_is_read_again_by_its_caller(tmp_path):
+    out = tmp_path / "globals.dsrec"
+    proc = record(PROGRAMS / "targets_globals_app.py", out,
+                  options={"backend": "native", "globals": True})
+    assert proc.returncode == 0, proc.stderr
+    shown = [e["globals"]["COUNTER"] for e in export(out)
+             if e["function"] == "watch" and e["kind"] == "line" and e["line"] == 15]
+    assert shown == ["1", "2", "3", "4", "5"]

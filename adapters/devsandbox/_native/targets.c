@@ -38,7 +38,7 @@ struct DsTarget {
     PyObject *name;   /* the attribute stored or the method called (borrowed) */
 };
 
-enum { T_ATTR = 1, T_DELATTR, T_ITEM, T_DELITEM, T_CALL_GLOBAL, T_CALL_METHOD };
+enum { T_ATTR = 1, T_DELATTR, T_ITEM, T_DELITEM, T_CALL_GLOBAL, T_CALL_METHOD, T_GLOBALS };
 enum { K_UNKNOWN = 0, K_CONST = 1, K_SLOT = 2 };
 
 /* ---- the model of the value stack ------------------------------------------ */
@@ -74,6 +74,7 @@ typedef struct {
     DsTarget out[SIM_TARGETS];
     int nout;
     int fail;
+    int raised;
     PyObject *names;
     uint64_t writes;
 } Sim;
@@ -361,6 +362,10 @@ step(Sim *s, int op, int arg)
             e->ref.attr = NULL;
             e->name = l.ref.attr;
         }
+        else if (l.k == S_REF && l.ref.base == R_GLOBAL) {
+            e->k = S_INPL; /* G op= v */
+            e->ref = l.ref;
+        }
         else if (l.from_slot >= 0 && !(l.k == S_REF && l.ref.attr)) {
             e->k = S_INPL; /* x op= v: a local's own (LineInfo.inplace) */
             e->ref.base = R_SLOT;
@@ -478,6 +483,32 @@ step(Sim *s, int op, int arg)
         call(s, arg, 0);
         return;
 #endif
+    case STORE_GLOBAL: case DELETE_GLOBAL: {
+        Ref none = {0};
+        PyObject *name = name_at(s, arg);
+        int inplace = 0;
+        if (op == STORE_GLOBAL) {
+            Ent v = pop(s);
+            if (v.k == S_INPL) {
+                /* `G op= v`: the value it replaced is checked (an immutable one) */
+                if (v.ref.base != R_GLOBAL || v.ref.name != name || v.name || v.inpl_item) s->fail = 1;
+                inplace = 1;
+            }
+        }
+        add_target(s, T_GLOBALS, &none, name, inplace, 0, 0); /* the module's namespace */
+        return;
+    }
+    case GET_ITER:
+        drop(s, 1);
+        push(s, S_UNK);
+        return;
+    case LOAD_ASSERTION_ERROR:
+        push(s, S_UNK);
+        return;
+    case RAISE_VARARGS:
+        drop(s, arg);
+        s->raised = 1; /* an exception event follows, not a step of the line */
+        return;
     case RETURN_VALUE:
         drop(s, 1);
         return;
@@ -497,10 +528,20 @@ static int
 forward_jump(int op, int *pop_taken, int *pop_not)
 {
     switch (op) {
-    case JUMP_FORWARD:
+    case JUMP_FORWARD: case JUMP_BACKWARD: case JUMP_BACKWARD_NO_INTERRUPT:
         *pop_taken = 0;
         *pop_not = -1; /* no way on */
         return 1;
+    case FOR_ITER: /* on to the loop's body with the next item, or out of the loop */
+        *pop_taken = 0;
+        *pop_not = -2;
+        return 1;
+#ifdef POP_JUMP_BACKWARD_IF_FALSE
+    case POP_JUMP_BACKWARD_IF_FALSE: case POP_JUMP_BACKWARD_IF_TRUE:
+    case POP_JUMP_BACKWARD_IF_NONE: case POP_JUMP_BACKWARD_IF_NOT_NONE:
+        *pop_taken = *pop_not = 1;
+        return 1;
+#endif
 #ifdef POP_JUMP_IF_FALSE
     case POP_JUMP_IF_FALSE: case POP_JUMP_IF_TRUE:
 #endif
@@ -575,13 +616,30 @@ ds_line_targets(PyCodeObject *co, const unsigned char *code, int u0, int u1, uin
         int pop_taken, pop_not;
         if (!forward_jump(op, &pop_taken, &pop_not)) {
             step(s, op, arg);
+            if (s->raised) {
+                s->raised = 0;
+                live = 0;
+            }
             continue;
         }
         int next = u + 1;
         while (next < u1 && code[2 * next] == CACHE) next++;
-        int target = next + arg;
+        int back = op == JUMP_BACKWARD || op == JUMP_BACKWARD_NO_INTERRUPT;
+#ifdef POP_JUMP_BACKWARD_IF_FALSE
+        back |= op == POP_JUMP_BACKWARD_IF_FALSE || op == POP_JUMP_BACKWARD_IF_TRUE ||
+                op == POP_JUMP_BACKWARD_IF_NONE || op == POP_JUMP_BACKWARD_IF_NOT_NONE;
+#endif
+        int target = back ? next - arg : next + arg;
         if (pop_taken > s->n || (pop_not > s->n)) {
             s->fail = 1;
+            break;
+        }
+        if (back && target >= u0) {
+            s->fail = 1; /* a loop inside the line (LineInfo.loops) */
+            break;
+        }
+        if (op == FOR_ITER && target < u1) {
+            s->fail = 1; /* the loop's end in the same piece of the line: not modelled */
             break;
         }
         for (int i = 0; i < pop_taken; i++)
@@ -600,7 +658,8 @@ ds_line_targets(PyCodeObject *co, const unsigned char *code, int u0, int u1, uin
             b->n = s->n - pop_taken;
             memcpy(b->st, s->st, sizeof(Ent) * (size_t)b->n);
         }
-        if (pop_not < 0) live = 0;
+        if (pop_not == -2) push(s, S_UNK); /* FOR_ITER: the item */
+        else if (pop_not < 0) live = 0;
         else drop(s, pop_not);
     }
     if (s->nbr) s->fail = 1; /* a branch to where the scan did not reach */
@@ -693,11 +752,32 @@ in_list(const char *s, const char *const *list)
 
 /* a callable that changes none of the objects it is given (what it runs of Python code
  * is seen on its own: a __len__, a key function) */
+static PyObject *init_name;
+
+/* a class of the program whose call only makes a new instance and runs its __init__: its
+ * metaclass is type, its __new__ object's, its __init__ object's or a Python function (its
+ * events show what it does) */
+static int
+plain_class(PyTypeObject *t)
+{
+    if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE) || Py_TYPE(t) != &PyType_Type ||
+        t->tp_new != PyBaseObject_Type.tp_new)
+        return 0;
+    if (t->tp_init == PyBaseObject_Type.tp_init) return 1;
+    if (!init_name && !(init_name = PyUnicode_InternFromString("__init__"))) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *init = _PyType_Lookup(t, init_name);
+    return init && PyFunction_Check(init);
+}
+
 static int
 pure_callable(PyObject *v)
 {
     if (PyType_Check(v)) {
         PyTypeObject *t = (PyTypeObject *)v;
+        if (plain_class(t)) return 1;
         return t == &PyLong_Type || t == &PyFloat_Type || t == &PyUnicode_Type ||
                t == &PyBool_Type || t == &PyTuple_Type || t == &PyList_Type ||
                t == &PyDict_Type || t == &PySet_Type || t == &PyFrozenSet_Type ||
@@ -814,6 +894,15 @@ ds_eval_targets(const DsTarget *ts, int n, PyCodeObject *co, DsSlotFn slot, void
     int resolved = 0;
     for (int i = 0; i < n; i++) {
         const DsTarget *t = &ts[i];
+        if (t->kind == T_GLOBALS) {
+            if (!globals || !PyDict_Check(globals)) return -1;
+            if (t->inplace) {
+                PyObject *v = dict_get(globals, t->name);
+                if (!v || !ds_is_scalar(v)) return -1;
+            }
+            if (changed(ctx, globals) < 0) return -1;
+            continue;
+        }
         if (t->kind == T_CALL_GLOBAL) {
             PyObject *v = ref_value(&t->obj, slot, ctx, globals, builtins);
             if (v && pure_callable(v)) resolved++;

@@ -537,10 +537,16 @@ classify(LineInfo *li, const unsigned char *code, Py_ssize_t n, Py_ssize_t off, 
         else li->inplace |= (uint64_t)1 << slot;
         return;
     }
-    if (op == STORE_ATTR || op == STORE_SUBSCR || op == DELETE_ATTR || op == DELETE_SUBSCR) {
+    if (op == STORE_ATTR || op == STORE_SUBSCR || op == DELETE_ATTR || op == DELETE_SUBSCR ||
+        op == STORE_GLOBAL || op == DELETE_GLOBAL) {
         li->unsafe = li->stores = 1;
         return;
     }
+#ifdef CALL_INTRINSIC_1
+    /* StopIteration made a RuntimeError (a generator's handler), an async generator's value
+     * wrapped, unary +, a new list made a tuple: nothing of the program's changes */
+    if (op == CALL_INTRINSIC_1 && arg >= 3 && arg <= 6) return;
+#endif
     if (is_call(op)) {
         li->unsafe = 1;
         if (li->ncalls < 255) li->ncalls++;
@@ -1477,7 +1483,8 @@ shows_logged(Slot *s, ThreadRec *th, uint64_t from)
  * nor another thread (the GIL's switch count), an augmented assignment in it updated a local
  * holding a scalar, and no local holds a volatile value (ds_fp_volatile). */
 static inline uint64_t
-step_mask(ThreadRec *th, FrameRec *fr, unsigned long switches, LineInfo *li)
+step_mask(ThreadRec *th, FrameRec *fr, _PyInterpreterFrame *f, unsigned long switches,
+          LineInfo *li)
 {
     CodeRec *cr = fr->code;
     if (!li || item_diffs || fr->vol || th->dirty != fr->dirty_seen || R.wild != fr->wild_seen ||
@@ -1498,6 +1505,10 @@ step_mask(ThreadRec *th, FrameRec *fr, unsigned long switches, LineInfo *li)
                 mask |= (uint64_t)1 << i;
         for (int i = 0; i < cr->nglobals; i++)
             if (shows_logged(&fr->gslots[i], th, fr->dlog_seen)) return (uint64_t)-1;
+        /* a module global rebound (STORE_GLOBAL): the globals it shows are looked up again */
+        if (cr->nglobals)
+            for (uint64_t k = fr->dlog_seen; k < th->dlog_n; k++)
+                if (th->dlog[k % DLOG] == (void *)f->f_globals) return (uint64_t)-1;
         R.ntargeted++;
     }
     return mask;
@@ -1885,7 +1896,7 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
         if (changed) th->dirty++;
         named = line_named(cr, li);
         unsigned long switches = gil_switches(ts); /* the GIL's, before this step */
-        if (what != EV_EXCEPTION && !changed) mask = step_mask(th, fr, switches, li);
+        if (what != EV_EXCEPTION && !changed) mask = step_mask(th, fr, f, switches, li);
         skip = priv_mask(fr, ts, switches, named);
         fr->line = line;
         if (buf_need(b, 24) < 0) goto fail;

@@ -88,6 +88,96 @@ class Tracked:
         return "Tracked()"
 
 
+COUNTER = 0
+REGISTER = []
+
+
+class Registered:
+    def __init__(self, name):
+        self.name = name
+        REGISTER.append(name)
+
+
+class Made:
+    def __new__(cls, box):
+        box.append("new")
+        return super().__new__(cls)
+
+    def __init__(self, box):
+        self.box = box
+
+
+class Meta(type):
+    def __call__(cls, box):
+        box.append("meta")
+        return super().__call__()
+
+
+class ByMeta(metaclass=Meta):
+    pass
+
+
+class SetInit:
+    """An __init__ that is C code changing its argument."""
+    __init__ = list.append
+
+
+def bump():
+    global COUNTER
+    COUNTER += 1
+    return COUNTER
+
+
+GROWING = []
+
+
+def grow_global():
+    global GROWING
+    GROWING += ["in place"]
+
+
+def view_growing():
+    view = GROWING
+    grow_global()
+    return view
+
+
+def counting():
+    global COUNTER
+    seen = REGISTER
+    view = view_growing()
+    before = COUNTER
+    for i in range(3):
+        bump()
+        COUNTER += 10
+        r = Registered("r%d" % i)
+        assert isinstance(r, Registered)
+    box = []
+    Made(box)
+    ByMeta(box)
+    try:
+        SetInit(box)
+    except TypeError:
+        pass
+    for x in sorted(box):
+        box.append(x.upper())
+    return seen, before, COUNTER, box, r.name, view
+
+
+def gen_shared(shared):
+    for i in range(3):
+        shared.append(i)
+        yield len(shared)
+
+
+def generators():
+    shared = []
+    total = 0
+    for n in gen_shared(shared):
+        total += n
+    return shared, total
+
+
 SHARED = []
 GLOBAL_LOG = []
 GRID = [[0, 0], [0, 0]]
@@ -214,6 +304,8 @@ def main():
     print(attributes())
     print(globals_and_shadows())
     print(branches())
+    print(counting())
+    print(generators())
     print(caller_sees_callee())
     print(SHARED, GLOBAL_LOG, GRID)
 
