@@ -644,7 +644,7 @@ ds_line_targets(PyCodeObject *co, const unsigned char *code, int u0, int u1, uin
         }
         for (int i = 0; i < pop_taken; i++)
             if (s->st[s->n - 1 - i].k == S_INPL) s->fail = 1;
-        if (target >= u1) {
+        if (target >= u1 || target < u0) {
             /* it leaves the line: what it holds goes on in another line's step */
             for (int i = 0; i < s->n - pop_taken; i++)
                 if (s->st[i].k == S_INPL) s->fail = 1;

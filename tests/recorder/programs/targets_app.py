@@ -290,6 +290,16 @@ def branches():
     return both, best, pts
 
 
+def loop_body_stores():
+    pts = [None] * 4
+    view = [pts]
+    for i in range(4):
+        pts[i] = Point(i)
+    while pts:
+        pts.pop()
+    return view
+
+
 def caller_sees_callee():
     pts = [Point(i) for i in range(3)]
     first = pts[0]
@@ -306,6 +316,7 @@ def main():
     print(branches())
     print(counting())
     print(generators())
+    print(loop_body_stores())
     print(caller_sees_callee())
     print(SHARED, GLOBAL_LOG, GRID)
 
