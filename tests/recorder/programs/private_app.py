@@ -3,11 +3,8 @@ them after a line that does not name them), and every way such a value stops bei
 while lines that call functions run around it: an alias made by a line that calls nothing,
 an alias kept by a callee, the same list in two locals, an iterator over it, a value moved
 into another container, a tuple holding a list, nested containers, generators and a
-second thread; and steps after calls of C code the recorder knows nothing of, the
-places where the shortcut counts (lines that name the objects they change compare only
-the locals showing them)."""
+second thread (private_skips_app: the steps where the shortcut counts)."""
 
-import operator
 import threading
 
 KEPT = []
@@ -166,25 +163,8 @@ def with_thread():
     return box
 
 
-def after_unknown_c_calls():
-    """C code the recorder knows nothing of (operator.add may be anything): each step after
-    it compares every local, but for private values the line did not name."""
-    table = [[0] * 3 for _ in range(3)]
-    n = operator.add(0, 1)
-    n = operator.add(n, 1)
-    n = operator.add(n, 1)
-    n = operator.add(n, 1)
-    table[0][0] = n
-    n = operator.add(n, 1)
-    n = operator.add(n, 1)
-    n = operator.add(n, 1)
-    n = operator.add(n, 1)
-    return table, n
-
-
 def main():
     print(private_grid())
-    print(after_unknown_c_calls())
     print(alias_without_call())
     print(alias_kept_by_callee())
     print(whole_value_kept())
