@@ -8,6 +8,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <opcode.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -153,6 +154,23 @@ int ds_sh_tag(ShNode *sh);
 void ds_sh_free(ShNode *sh);
 
 /* ---- what a line changed (targets.c) ---------------------------------------- */
+
+/* an instruction that jumps back (its target: the code unit after its caches, minus its
+ * argument) */
+static inline int
+ds_is_backward_jump(int op)
+{
+    switch (op) {
+    case JUMP_BACKWARD: case JUMP_BACKWARD_NO_INTERRUPT:
+#ifdef POP_JUMP_BACKWARD_IF_FALSE
+    case POP_JUMP_BACKWARD_IF_FALSE: case POP_JUMP_BACKWARD_IF_TRUE:
+    case POP_JUMP_BACKWARD_IF_NONE: case POP_JUMP_BACKWARD_IF_NOT_NONE:
+#endif
+        return 1;
+    default:
+        return 0;
+    }
+}
 
 typedef struct DsTarget DsTarget;
 /* the value of local `i` of the frame behind `ctx` (borrowed, NULL: unbound) */

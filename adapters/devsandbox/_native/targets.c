@@ -18,7 +18,6 @@
  * attributes are read where CPython keeps them (no descriptor other than __slots__).
  */
 #include "recorder.h"
-#include <opcode.h>
 
 enum { R_NONE = 0, R_SLOT = 1, R_GLOBAL = 2 };
 
@@ -151,6 +150,16 @@ add_target(Sim *s, int kind, const Ref *obj, PyObject *name, int inplace, int ke
     t->key = (int16_t)key;
     t->obj = *obj;
     t->name = name;
+}
+
+/* STORE_FAST of `slot`: an augmented result may only go back to the local it came from
+ * (x op= v: the local's own check, LineInfo.inplace) */
+static void
+store_fast(Sim *s, int slot)
+{
+    Ent v = pop(s);
+    if (v.k == S_INPL && !(v.ref.base == R_SLOT && v.ref.slot == slot && !v.name && !v.inpl_item))
+        s->fail = 1;
 }
 
 static void
@@ -330,22 +339,14 @@ step(Sim *s, int op, int arg)
             s->st[s->n - arg] = t;
         }
         return;
-    case STORE_FAST: {
-        Ent v = pop(s);
-        /* an augmented assignment to the same local: the local's own check (inplace) */
-        if (v.k == S_INPL && !(v.ref.base == R_SLOT && v.ref.slot == arg && !v.name && !v.inpl_item))
-            s->fail = 1;
+    case STORE_FAST:
+        store_fast(s, arg);
         return;
-    }
 #ifdef STORE_FAST_LOAD_FAST
-    case STORE_FAST_LOAD_FAST: {
-        Ent v = pop(s);
-        if (v.k == S_INPL &&
-            !(v.ref.base == R_SLOT && v.ref.slot == (arg >> 4) && !v.name && !v.inpl_item))
-            s->fail = 1;
+    case STORE_FAST_LOAD_FAST:
+        store_fast(s, arg >> 4);
         load_fast(s, arg & 15);
         return;
-    }
     case STORE_FAST_STORE_FAST:
         drop(s, 2);
         return;
@@ -471,16 +472,12 @@ step(Sim *s, int op, int arg)
         store(s, T_DELITEM, &c, NULL, &k, NULL);
         return;
     }
-#if PY_VERSION_HEX >= 0x030D0000
     case CALL:
         call(s, arg, 0);
         return;
+#ifdef CALL_KW
     case CALL_KW:
         call(s, arg, 1); /* the names of the keyword arguments, on top */
-        return;
-#else
-    case CALL:
-        call(s, arg, 0);
         return;
 #endif
     case STORE_GLOBAL: case DELETE_GLOBAL: {
@@ -624,11 +621,7 @@ ds_line_targets(PyCodeObject *co, const unsigned char *code, int u0, int u1, uin
         }
         int next = u + 1;
         while (next < u1 && code[2 * next] == CACHE) next++;
-        int back = op == JUMP_BACKWARD || op == JUMP_BACKWARD_NO_INTERRUPT;
-#ifdef POP_JUMP_BACKWARD_IF_FALSE
-        back |= op == POP_JUMP_BACKWARD_IF_FALSE || op == POP_JUMP_BACKWARD_IF_TRUE ||
-                op == POP_JUMP_BACKWARD_IF_NONE || op == POP_JUMP_BACKWARD_IF_NOT_NONE;
-#endif
+        int back = ds_is_backward_jump(op);
         int target = back ? next - arg : next + arg;
         if (pop_taken > s->n || (pop_not > s->n)) {
             s->fail = 1;
@@ -750,8 +743,6 @@ in_list(const char *s, const char *const *list)
     return 0;
 }
 
-/* a callable that changes none of the objects it is given (what it runs of Python code
- * is seen on its own: a __len__, a key function) */
 static PyObject *init_name;
 
 /* a class of the program whose call only makes a new instance and runs its __init__: its
@@ -772,6 +763,8 @@ plain_class(PyTypeObject *t)
     return init && PyFunction_Check(init);
 }
 
+/* a callable that changes none of the objects it is given (what it runs of Python code
+ * is seen on its own: a __len__, a key function) */
 static int
 pure_callable(PyObject *v)
 {
@@ -847,20 +840,28 @@ item_key(const DsTarget *t, PyCodeObject *co, DsSlotFn slot, void *ctx)
     return NULL;
 }
 
+/* 1 and *i: the item of list `c` that the int `key` names (a negative one from the end) */
+static int
+list_index(PyObject *c, PyObject *key, Py_ssize_t *i)
+{
+    if (!key || !PyLong_CheckExact(key)) return 0;
+    Py_ssize_t k = PyLong_AsSsize_t(key), n = PyList_GET_SIZE(c);
+    if (k == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (k < 0) k += n;
+    *i = k;
+    return k >= 0 && k < n;
+}
+
 /* the index an item store into list `c` replaced, if it is past the items shown (what
  * the list shows is unchanged) */
 static int
 past_shown(PyObject *c, const DsTarget *t, PyCodeObject *co, DsSlotFn slot, void *ctx)
 {
-    PyObject *key = item_key(t, co, slot, ctx);
-    if (!key || !PyLong_CheckExact(key)) return 0;
-    Py_ssize_t i = PyLong_AsSsize_t(key), n = PyList_GET_SIZE(c);
-    if (i == -1 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return 0;
-    }
-    if (i < 0) i += n;
-    return i >= ds_limits.max_items && i < n;
+    Py_ssize_t i;
+    return list_index(c, item_key(t, co, slot, ctx), &i) && i >= ds_limits.max_items;
 }
 
 /* the value an item store replaced is an immutable scalar (the augmented operation made
@@ -871,15 +872,9 @@ item_is_scalar(PyObject *c, const DsTarget *t, PyCodeObject *co, DsSlotFn slot, 
     PyObject *key = item_key(t, co, slot, ctx);
     if (!key) return 0;
     PyObject *v = NULL;
-    if (PyList_CheckExact(c) && PyLong_CheckExact(key)) {
-        Py_ssize_t i = PyLong_AsSsize_t(key), n = PyList_GET_SIZE(c);
-        if (i == -1 && PyErr_Occurred()) {
-            PyErr_Clear();
-            return 0;
-        }
-        if (i < 0) i += n;
-        if (i < 0 || i >= n) return 0;
-        v = PyList_GET_ITEM(c, i);
+    Py_ssize_t i;
+    if (PyList_CheckExact(c)) {
+        if (list_index(c, key, &i)) v = PyList_GET_ITEM(c, i);
     }
     else if (PyDict_CheckExact(c) && (PyUnicode_CheckExact(key) || PyLong_CheckExact(key))) {
         v = dict_get(c, key);

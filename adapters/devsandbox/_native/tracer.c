@@ -499,7 +499,6 @@ op_loads(LineInfo *li, int op, int arg)
     }
 }
 
-static inline int is_backward_jump(int op);
 
 /* an instruction that calls what is on the stack (a Python function of the scope called
  * from there starts directly: direct_calls) */
@@ -713,7 +712,7 @@ mark_loops(CodeRec *cr)
     for (int k = 0; k < cr->nunits; k++) {
         int op = code[2 * k], arg = code[2 * k + 1] | ext;
         ext = op == EXTENDED_ARG ? arg << 8 : 0;
-        if (!is_backward_jump(op)) continue;
+        if (!ds_is_backward_jump(op)) continue;
         int t = jump_target(code, cr->nunits, k, arg), line = cr->unit_line[k];
         if (t < 0 || t >= cr->nunits) t = k; /* not understood: count it as a loop */
         if (cr->unit_line[t] != line) continue; /* to another line: its event */
@@ -723,21 +722,6 @@ mark_loops(CodeRec *cr)
 }
 
 static LineInfo *entry_scan(CodeRec *cr, int line, int u);
-
-static inline int
-is_backward_jump(int op)
-{
-    switch (op) {
-    case JUMP_BACKWARD: case JUMP_BACKWARD_NO_INTERRUPT:
-#ifdef POP_JUMP_BACKWARD_IF_FALSE
-    case POP_JUMP_BACKWARD_IF_FALSE: case POP_JUMP_BACKWARD_IF_TRUE:
-    case POP_JUMP_BACKWARD_IF_NONE: case POP_JUMP_BACKWARD_IF_NOT_NONE:
-#endif
-        return 1;
-    default:
-        return 0;
-    }
-}
 
 /* What line `line` can do when its event fires at byte offset `off`, not at its first
  * instruction: a loop's head (FOR_ITER) is entered again by a backward jump from the loop's
@@ -789,7 +773,7 @@ entry_scan(CodeRec *cr, int line, int u)
         }
         ext = 0;
         if (cr->unit_line[k] != line || op == CACHE) continue;
-        if (is_backward_jump(op)) {
+        if (ds_is_backward_jump(op)) {
             int t = jump_target(code, cr->nunits, k, arg);
             if (t < 0 || t >= cr->nunits || (t < u && cr->unit_line[t] == line)) {
                 PyMem_RawFree(li); /* back before `off` within the line (or not understood) */
@@ -1414,12 +1398,6 @@ gil_switches(PyThreadState *ts)
 #endif
 }
 
-/* 1: the code the frame ran since its last step (`li`: a line from where its event fired, or
- * a function's start or resumption) may have changed objects that other frames show: it
- * stores into objects (or into cells other frames share), jumps back (an instruction may
- * run twice), or makes calls that did not all start Python code of the scope directly (a
- * builtin, a class, a C method: C code may change anything its arguments lead to).  The
- * functions it did call directly ran their own steps, which counted for themselves. */
 typedef struct {
     ThreadRec *th;
     _PyInterpreterFrame *f;
@@ -1446,10 +1424,14 @@ step_changed(void *ctx, PyObject *o)
     return 0;
 }
 
-/* 1 if the code the frame ran since its last step (`li`: as may_have_changed says) may
- * have changed objects it did not name: stores it cannot follow, calls of C code not known
- * to change nothing.  The objects its stores and method calls did change are logged
- * (ThreadRec.dlog) for the frames showing them. */
+/* 1: the code the frame ran since its last step (`li`: a line from where its event fired, or
+ * a function's start or resumption) may have changed objects that other frames show: it
+ * stores into objects (or into cells other frames share), jumps back (an instruction may
+ * run twice), or makes calls that did not all start Python code of the scope directly (a
+ * builtin, a class, a C method: C code may change anything its arguments lead to).  The
+ * functions it did call directly ran their own steps, which counted for themselves.
+ * The objects its stores and method calls changed, when it names them (targets.c), are
+ * logged (ThreadRec.dlog) for the frames showing them, and do not count. */
 static inline int
 may_have_changed(ThreadRec *th, FrameRec *fr, _PyInterpreterFrame *f, LineInfo *li)
 {
