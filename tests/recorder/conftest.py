@@ -27,12 +27,12 @@ def env() -> dict[str, str]:
 
 
 def record(program: Path, out: Path, *args: str, options: dict | None = None,
-           timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
+           timeout: float = TIMEOUT, cwd: Path | None = None) -> subprocess.CompletedProcess:
     opts = {"out": str(out), "include": [str(program.parent) + "/*"], **(options or {})}
     cmd = [sys.executable, "-m", "devsandbox.recorder", "--options", json.dumps(opts), "--",
            str(program), *args]
     return subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=timeout,
-                          cwd=program.parent)
+                          cwd=cwd or program.parent)
 
 
 def reference(program: Path, out: Path, *args: str, edits: list | None = None,

@@ -80,23 +80,20 @@ def test_recording_window(tmp_path):
 
 
 def test_flight_recorder_dumps_on_uncaught_exception(tmp_path):
+    # the dump goes to .devsandbox/recordings under the working directory
     proc = record(CLI / "flight.py", tmp_path / "unused.dsrec",
-                  options={"flight_recorder_mb": 0.02, "out": None})
+                  options={"flight_recorder_mb": 0.02, "out": None}, cwd=tmp_path)
     assert proc.returncode == 1 and "RuntimeError" in proc.stderr
-    dumps = list((CLI / ".devsandbox" / "recordings").glob("flight-*.dsrec"))
-    try:
-        assert dumps, proc.stderr
-        info = json.loads(devsandbox("info", "--json", str(dumps[-1])).stdout)
-        assert info["end"]["reason"] == "uncaught exception"
-        events = export(dumps[-1])
-        # only the last part is kept, and the end is there
-        assert events[0]["step"] > 0
-        last_exc = [e for e in events if e["kind"] == "exception"][-1]
-        assert "crash at the end" in last_exc["exception"]["value"]
-        assert events[-1]["kind"] == "return" and events[-1]["function"] == "<module>"
-    finally:
-        for d in dumps:
-            d.unlink()
+    dumps = list((tmp_path / ".devsandbox" / "recordings").glob("flight-*.dsrec"))
+    assert len(dumps) == 1, proc.stderr
+    info = json.loads(devsandbox("info", "--json", str(dumps[0])).stdout)
+    assert info["end"]["reason"] == "uncaught exception"
+    events = export(dumps[0])
+    # only the last part is kept, and the end is there
+    assert events[0]["step"] > 0
+    last_exc = [e for e in events if e["kind"] == "exception"][-1]
+    assert "crash at the end" in last_exc["exception"]["value"]
+    assert events[-1]["kind"] == "return" and events[-1]["function"] == "<module>"
 
 
 def test_reader_reports_newer_truncated_and_foreign_files(tmp_path):
