@@ -28,7 +28,7 @@ def test_private_values_are_skipped(tmp_path):
 
 @pytest.mark.parametrize("name, options", [
     ("private_introspect_app", None),  # code names f_locals and eval
-    ("private_app", {"item_diffs": True}),  # item diffs compare every container
+    ("private_app", {"item_diffs": True}),  # item diffs keep no private values
 ])
 def test_private_values_are_compared_where_they_may_have_changed(tmp_path, name, options):
     assert _end(tmp_path, name, options)["private_skips"] == 0

@@ -146,6 +146,7 @@ sh_build(PyObject *o, int tag, int depth, PyObject **objs, int plen, int *budget
 {
     if (depth >= ds_limits.max_depth || plen >= SH_MAX_PATH - 1 || *budget <= 0) return NULL;
     (*budget)--;
+    if (tag != V_TUPLE && tag != V_FROZENSET) ds_fp_saw(o); /* step_mask: its state is read */
     ShNode *sh = PyMem_RawCalloc(1, sizeof(ShNode));
     if (!sh) return (ShNode *)PyErr_NoMemory();
     sh->tag = (uint8_t)tag;
@@ -316,6 +317,7 @@ sh_diff(Buf *b, uint32_t name_id, uint32_t *path, PyObject **objs, int plen, ShN
     uint64_t sig;
     int tag = sh->tag;
     int same = sh->obj == (void *)o;
+    if (tag != V_TUPLE && tag != V_FROZENSET) ds_fp_saw(o);
     if (same && sh->flat && signature(o, tag, &sig) && sig == sh->sig) return 0;
     int frozen = same && (tag == V_TUPLE || tag == V_FROZENSET); /* same immutable object */
     Py_ssize_t total = length(o, tag);

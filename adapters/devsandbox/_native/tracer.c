@@ -1099,6 +1099,22 @@ put_clock(Buf *b, ThreadRec *th, int64_t now)
     return 0;
 }
 
+/* a hash of `n` bytes, eight at a time */
+static inline uint64_t
+text_hash(const unsigned char *p, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
+}
+
 /* A value shown by its repr() whose text is the one the slot already shows (what the repr
  * reads changed, not what it shows: an object filled in attribute by attribute whose repr
  * fails until the last one) is not written again: the SET at `start` is taken back. */
@@ -1110,9 +1126,7 @@ same_text(Buf *b, Slot *s, int was, size_t start, size_t at)
         s->text = 0;
         return;
     }
-    uint64_t hv = 0xcbf29ce484222325ULL;
-    for (size_t i = at; i < b->n; i++) hv = (hv ^ b->p[i]) * 0x100000001b3ULL;
-    hv |= 1;
+    uint64_t hv = text_hash(b->p + at, b->n - at) | 1;
     if (was && s->text == hv) b->n = start;
     s->text = hv;
 }
@@ -1215,14 +1229,27 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
     int was_priv = s->priv;
     s->priv = 0;
     if (item_diffs) {
-        /* builtin containers: only the items that changed */
+        /* builtin containers: only the items that changed.  The objects whose state the
+         * comparison read are kept as below (step_mask) */
         tag = ds_container_tag(v);
-        if (tag && s->present && s->tree && ds_sh_tag(s->tree) == tag)
-            return ds_sh_diff(b, name_id, s->tree, v);
+        ds_fp_volatile = 0;
+        ds_fp_nobjs = 0;
+        ds_fp_collect = 1;
+        if (tag && s->present && s->tree && ds_sh_tag(s->tree) == tag) {
+            int rc = ds_sh_diff(b, name_id, s->tree, v);
+            ds_fp_collect = 0;
+            keep_objs(s);
+            s->vol = (uint8_t)ds_fp_volatile;
+            return rc;
+        }
         if (!tag) {
             h = ds_fingerprint(v, 0);
+            ds_fp_collect = 0;
+            keep_objs(s);
+            s->vol = (uint8_t)ds_fp_volatile;
             if (s->present && !s->tree && s->fp == h) return 0;
         }
+        ds_fp_collect = 0;
         ds_sh_free(s->tree);
         s->tree = NULL;
     }
@@ -1260,7 +1287,17 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
     s->fp = h;
     s->scalar = (uint8_t)ds_is_scalar(v);
     Py_XSETREF(s->ref, (s->scalar || !ds_is_structural(v)) ? Py_NewRef(v) : NULL);
-    if (tag && !(s->tree = ds_sh_new(v)) && PyErr_Occurred()) return -1;
+    if (tag) {
+        ds_fp_volatile = 0;
+        ds_fp_nobjs = 0;
+        ds_fp_collect = 1;
+        s->tree = ds_sh_new(v);
+        ds_fp_collect = 0;
+        if (!s->tree && PyErr_Occurred()) return -1;
+        keep_objs(s);
+        if (!s->tree) s->objs_ok = 0; /* compared whole at every step that may change it */
+        s->vol = (uint8_t)ds_fp_volatile;
+    }
     size_t at = b->n;
     if (ds_encode(b, v, 0) < 0) return -1;
     same_text(b, s, was, start, at);
@@ -1469,7 +1506,7 @@ step_mask(ThreadRec *th, FrameRec *fr, _PyInterpreterFrame *f, unsigned long swi
           LineInfo *li)
 {
     CodeRec *cr = fr->code;
-    if (!li || item_diffs || fr->vol || th->dirty != fr->dirty_seen || R.wild != fr->wild_seen ||
+    if (!li || fr->vol || th->dirty != fr->dirty_seen || R.wild != fr->wild_seen ||
         fr->switches != switches)
         return (uint64_t)-1;
     uint64_t inplace = li->inplace | cr->noline.inplace;

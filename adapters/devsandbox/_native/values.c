@@ -232,6 +232,7 @@ typedef struct {
      * all of them; reads_done once asked */
     PyObject *reads;
     Py_ssize_t *slot_off; /* per name in reads: where a __slots__ entry keeps it, or -1 */
+    Py_ssize_t *hint;     /* per name in reads: its index in inline values last time */
     int reads_done;
     /* its repr as a template over those attributes (reprreads.template), or NULL; used
      * (V_FMT) once TMPL_CHECKS instances rendered through it matched their repr(); a
@@ -497,16 +498,25 @@ slots_fp(PyObject *o, PyTypeObject *t, int depth)
 }
 
 /* the value of `o`'s attribute `name` in its instance dict or inline values, without
- * running code; NULL if it has none there */
+ * running code; NULL if it has none there.  *hint: the inline index to try first (where
+ * the last instance looked at had it), updated */
 static PyObject *
-attr_get(PyObject *o, PyTypeObject *t, PyObject *name)
+attr_get(PyObject *o, PyTypeObject *t, PyObject *name, Py_ssize_t *hint)
 {
     PyObject *dict;
     Inline in;
     Py_ssize_t n = attr_store(o, t, &dict, &in);
+    if (*hint < n && inline_key(&in, *hint) == name) return in.values[*hint];
+    int interned_name = PyUnicode_CheckExact(name) && PyUnicode_CHECK_INTERNED(name);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *k = inline_key(&in, i);
-        if (k == name || (k && PyUnicode_CheckExact(k) && PyUnicode_Compare(k, name) == 0))
+        if (k == name) {
+            *hint = i;
+            return in.values[i];
+        }
+        /* two interned strings at different addresses differ */
+        if (k && PyUnicode_CheckExact(k) && !(PyUnicode_CHECK_INTERNED(k) && interned_name) &&
+            PyUnicode_Compare(k, name) == 0)
             return in.values[i];
     }
     if (n < 0 && dict && PyDict_CheckExact(dict)) {
@@ -538,7 +548,7 @@ read_attr(PyObject *o, PyTypeObject *t, TypeCost *tc, Py_ssize_t i)
 {
     Py_ssize_t off = tc->slot_off[i]; /* a slot (a data descriptor) comes first */
     return off >= 0 ? *(PyObject **)((char *)o + off)
-                    : attr_get(o, t, PyTuple_GET_ITEM(tc->reads, i));
+                    : attr_get(o, t, PyTuple_GET_ITEM(tc->reads, i), &tc->hint[i]);
 }
 
 /* the attributes named in `reads` (those its __repr__ shows) */
@@ -594,11 +604,22 @@ type_reads(TypeCost *tc, PyTypeObject *t)
         Py_ssize_t n = PyTuple_GET_SIZE(r);
         for (Py_ssize_t i = 0; r && i < n; i++)
             if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(r, i))) Py_CLEAR(r);
-        Py_ssize_t *off = r ? PyMem_RawMalloc(sizeof(Py_ssize_t) * (size_t)(n ? n : 1)) : NULL;
-        for (Py_ssize_t i = 0; off && i < n; i++)
+        /* the names interned, as the keys of instance dicts are: found by address */
+        PyObject *interned = r ? PyTuple_New(n) : NULL;
+        for (Py_ssize_t i = 0; interned && i < n; i++) {
+            PyObject *name = Py_NewRef(PyTuple_GET_ITEM(r, i));
+            PyUnicode_InternInPlace(&name);
+            PyTuple_SET_ITEM(interned, i, name);
+        }
+        Py_XSETREF(r, interned);
+        Py_ssize_t *off = r ? PyMem_RawMalloc(sizeof(Py_ssize_t) * 2 * (size_t)(n ? n : 1)) : NULL;
+        for (Py_ssize_t i = 0; off && i < n; i++) {
             off[i] = slot_offset(t, PyTuple_GET_ITEM(r, i));
+            off[n + i] = 0; /* hint: where the instance's inline values last had it */
+        }
         if (off) {
             tc->slot_off = off;
+            tc->hint = off + n;
             tc->reads = r;
             if (ds_limits.templates) tmpl_load(tc, t);
         }
@@ -1302,6 +1323,8 @@ enum { K_INT = 1, K_FLOAT = 2, K_STR = 4, K_BOOL = 8, K_NONE = 16 };
 
 typedef struct Piece {
     PyObject *text;  /* a literal (str), or NULL for a field */
+    const char *utf8; /* the literal's UTF-8 (kept by `text`) */
+    Py_ssize_t nutf8;
     Py_ssize_t at;   /* field: which of tc->reads */
     int conv;        /* field: 1 str, 2 repr, 3 format with spec */
     PyObject *spec;  /* field: the format spec (str) */
@@ -1342,6 +1365,7 @@ tmpl_load(TypeCost *tc, PyTypeObject *t)
         Piece *p = &ps[i];
         if (PyUnicode_CheckExact(e)) {
             p->text = Py_NewRef(e);
+            if (!(p->utf8 = PyUnicode_AsUTF8AndSize(e, &p->nutf8))) ok = 0;
             continue;
         }
         const char *conv;
@@ -1479,7 +1503,9 @@ enc_template(Buf *b, TypeCost *tc, PyObject **vals)
         if (buf_need(b, 1) < 0) return -1;
         if (p->text) {
             put_u8(b, 0);
-            if (put_utf8(b, p->text) < 0) return -1;
+            if (buf_need(b, (size_t)p->nutf8 + 10) < 0) return -1;
+            put_var(b, (uint64_t)p->nutf8);
+            put_bytes(b, p->utf8, (size_t)p->nutf8);
             continue;
         }
         put_u8(b, (unsigned)p->conv);
