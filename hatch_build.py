@@ -22,7 +22,8 @@ SERVER_NATIVE = ROOT / "server" / "devsandbox" / "_native"
 
 # module name (inside the devsandbox package) -> its C sources
 EXTENSIONS = {
-    "_tracer": [NATIVE / "tracer.c", NATIVE / "values.c", NATIVE / "shadow.c", NATIVE / "targets.c"],
+    "_tracer": [NATIVE / "tracer.c", NATIVE / "values.c", NATIVE / "shadow.c", NATIVE / "targets.c",
+                NATIVE / "pack.c"],
     # the server's fast pass over recordings (time travel); optional: Python fallback
     "_timescan": [SERVER_NATIVE / "timescan.c"],
 }

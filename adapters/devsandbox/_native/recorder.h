@@ -191,6 +191,10 @@ int ds_eval_targets(const DsTarget *t, int n, PyCodeObject *co, DsSlotFn slot, v
                     PyObject *globals, PyObject *builtins, DsChangedFn changed);
 void ds_free_targets(DsTarget *t);
 
+/* ---- chunks packed for the file (pack.c) ------------------------------------- */
+
+PyObject *ds_pack_chunks(PyObject *self, PyObject *arg);
+
 /* ---- the objects a fingerprint read (values.c) ------------------------------- */
 
 /* While ds_fp_collect is set, ds_fingerprint appends to ds_fp_objs the address of each

@@ -201,8 +201,11 @@ def file_header(meta: dict[str, Any]) -> bytes:
     return FILE_HEADER.pack(MAGIC, FORMAT_MAJOR, minor, len(body)) + body
 
 
-def frame(kind: int, codec: int, stored: bytes, raw_len: int, info: bytes = b"") -> bytes:
-    crc = zlib.crc32(stored, zlib.crc32(info))
+def frame(kind: int, codec: int, stored: bytes, raw_len: int, info: bytes = b"",
+          crc: int | None = None) -> bytes:
+    """A frame; `crc`: zlib.crc32(stored, zlib.crc32(info)) when the caller has it."""
+    if crc is None:
+        crc = zlib.crc32(stored, zlib.crc32(info))
     head = FRAME_HEADER.pack(FRAME_MAGIC, kind, codec, len(stored), raw_len, crc, len(info))
     return head + info + stored
 
