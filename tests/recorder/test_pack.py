@@ -45,14 +45,15 @@ def _mixed(rnd: random.Random, n: int) -> bytes:
     return bytes(out[:n])
 
 
-def test_chunks_round_trip_through_lz4_and_zlib():
+@pytest.mark.parametrize("depth", [0, 1, 8, 64])
+def test_chunks_round_trip_through_lz4_and_zlib(depth):
     rnd = random.Random(7)
     chunks = [b"", b"a", b"abcabcabc", b"x" * 12, b"x" * 13, b"x" * 14, b"x" * 70000,
               os.urandom(3000), bytes(range(256)) * 400]
     chunks += [_mixed(rnd, rnd.choice([5, 12, 13, 16, 17, 100, 4096, 65536, 70000, 131072]))
                for _ in range(200)]
     seeds = [rnd.randrange(1 << 32) for _ in chunks]
-    packed = _tracer.pack_chunks(list(zip(chunks, seeds)))
+    packed = _tracer.pack_chunks(list(zip(chunks, seeds)), depth)
     assert len(packed) == len(chunks)
     for raw, seed, (compressed, stored, crc) in zip(chunks, seeds, packed):
         assert _unpack(raw, compressed, stored) == raw
@@ -69,12 +70,15 @@ def test_recorded_events_round_trip_and_compress_like_lz4(tmp_path):
     with Recording(out) as rec:
         raws = [rec._payload(fi) for fi in rec.frames if fi.kind == fmt.K.EVENTS]
     assert len(raws) > 3
-    packed = _tracer.pack_chunks([(raw, 0) for raw in raws])
-    for raw, (compressed, stored, crc) in zip(raws, packed):
-        assert _unpack(raw, compressed, stored) == raw and crc == zlib.crc32(stored)
-    ours = sum(len(stored) for _, stored, _ in packed)
+    sizes = {}
+    for depth in (0, 8):
+        packed = _tracer.pack_chunks([(raw, 0) for raw in raws], depth)
+        for raw, (compressed, stored, crc) in zip(raws, packed):
+            assert _unpack(raw, compressed, stored) == raw and crc == zlib.crc32(stored)
+        sizes[depth] = sum(len(stored) for _, stored, _ in packed)
     theirs = sum(len(lz4.block.compress(raw, store_size=False)) for raw in raws)
-    assert ours <= 1.1 * theirs, (ours, theirs)
+    assert sizes[0] <= 1.1 * theirs, (sizes, theirs)
+    assert sizes[8] < sizes[0], sizes  # the writer thread's deeper search finds more
 
 
 def test_bad_input_is_a_clear_error():

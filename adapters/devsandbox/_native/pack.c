@@ -126,6 +126,92 @@ lz4_compress(const unsigned char *src, size_t n, unsigned char *dst, uint32_t *t
     return (size_t)(put_sequence(op, anchor, (size_t)(end - anchor), 0, 0) - dst);
 }
 
+/* the length of the match between `m` and `r` (r < m), up to `end` */
+static inline size_t
+match_length(const unsigned char *m, const unsigned char *r, const unsigned char *end)
+{
+    const unsigned char *start = m;
+    while (m + 8 <= end) {
+        uint64_t x = read64(m) ^ read64(r);
+        if (x) return (size_t)(m - start) + (__builtin_ctzll(x) >> 3);
+        m += 8;
+        r += 8;
+    }
+    while (m < end && *m == *r) {
+        m++;
+        r++;
+    }
+    return (size_t)(m - start);
+}
+
+#define CHAIN_LOG 16 /* the window: MAX_OFFSET + 1 positions */
+
+typedef struct {
+    uint32_t head[1 << HASH_LOG]; /* hash of 4 bytes -> the last position with it, + 1 */
+    uint32_t chain[1 << CHAIN_LOG]; /* position -> the one before it with that hash, + 1 */
+} Chains;
+
+static inline void
+chains_insert(Chains *c, const unsigned char *src, size_t pos)
+{
+    uint32_t h = hash4(read32(src + pos));
+    c->chain[pos & ((1 << CHAIN_LOG) - 1)] = c->head[h];
+    c->head[h] = (uint32_t)pos + 1;
+}
+
+/* The same block format, with the longest match among the last `depth` positions that
+ * had the same hash (every position is remembered): smaller, several times slower. */
+static size_t
+lz4_compress_chains(const unsigned char *src, size_t n, unsigned char *dst, Chains *c,
+                    int depth)
+{
+    const unsigned char *ip = src, *anchor = src, *end = src + n;
+    unsigned char *op = dst;
+    if (n > MATCH_LIMIT + 1) {
+        const unsigned char *limit = end - MATCH_LIMIT, *match_end = end - LAST_LITERALS;
+        memset(c->head, 0, sizeof c->head);
+        size_t inserted = 0; /* positions below are in the chains */
+        while (ip < limit) {
+            size_t pos = (size_t)(ip - src);
+            for (; inserted < pos; inserted++) chains_insert(c, src, inserted);
+            uint32_t seq = read32(ip);
+            uint32_t cand = c->head[hash4(seq)];
+            size_t best = 0;
+            const unsigned char *best_ref = NULL;
+            for (int tries = depth; cand && tries > 0; tries--) {
+                size_t cpos = cand - 1;
+                if (pos - cpos > MAX_OFFSET) break;
+                const unsigned char *ref = src + cpos;
+                if (ref[best] == ip[best] && read32(ref) == seq) {
+                    size_t len = MIN_MATCH + match_length(ip + MIN_MATCH, ref + MIN_MATCH, match_end);
+                    if (len > best) {
+                        best = len;
+                        best_ref = ref;
+                        if (ip + len >= match_end) break;
+                    }
+                }
+                uint32_t prev = c->chain[cpos & ((1 << CHAIN_LOG) - 1)];
+                if (prev >= cand) break; /* none, or a slot a later position took over */
+                cand = prev;
+            }
+            chains_insert(c, src, pos);
+            inserted = pos + 1;
+            if (best < MIN_MATCH) {
+                ip++;
+                continue;
+            }
+            while (ip > anchor && best_ref > src && ip[-1] == best_ref[-1]) {
+                ip--;
+                best_ref--;
+                best++;
+            }
+            op = put_sequence(op, anchor, (size_t)(ip - anchor), (size_t)(ip - best_ref), best);
+            ip = anchor = ip + best;
+        }
+    }
+    return (size_t)(put_sequence(op, anchor, (size_t)(end - anchor), 0, 0) - dst);
+}
+
 /* CRC-32 as zlib.crc32 computes it (reflected, polynomial 0xEDB88320) */
 static uint32_t crc_table[8][256];
 
@@ -166,13 +252,29 @@ typedef struct {
     int compressed;
 } Job;
 
-/* pack_chunks([(raw: bytes, crc_seed: int), ...]) -> [(compressed: bool, stored: bytes,
- * crc: int), ...]: each chunk LZ4-compressed (stored as it is when that is not smaller),
- * and the CRC-32 of the stored bytes continued from crc_seed. */
+/* what one call works in: kept between calls (fresh pages from the system for every
+ * batch cost as much as compressing it) */
+typedef struct {
+    uint32_t table[1 << HASH_LOG];
+    Chains chains;
+    unsigned char *out;
+    size_t outcap;
+} Scratch;
+
+#define KEEP_OUT (8u << 20)
+static Scratch *kept; /* claimed (under the GIL) by a call while it runs; NULL meanwhile */
+
+/* pack_chunks([(raw: bytes, crc_seed: int), ...], depth=0) -> [(compressed: bool,
+ * stored: bytes, crc: int), ...]: each chunk LZ4-compressed (stored as it is when that is
+ * not smaller), and the CRC-32 of the stored bytes continued from crc_seed.  depth > 0:
+ * matches searched among that many earlier positions (lz4_compress_chains). */
 PyObject *
-ds_pack_chunks(PyObject *self, PyObject *arg)
+ds_pack_chunks(PyObject *self, PyObject *args)
 {
     (void)self;
+    PyObject *arg;
+    int depth = 0;
+    if (!PyArg_ParseTuple(args, "O|i:pack_chunks", &arg, &depth)) return NULL;
     static int crc_ready;
     if (!crc_ready) {
         crc_init();
@@ -182,12 +284,14 @@ ds_pack_chunks(PyObject *self, PyObject *arg)
     if (!seq) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     Job *jobs = PyMem_RawCalloc((size_t)n + 1, sizeof(Job));
-    uint32_t *table = PyMem_RawMalloc(sizeof(uint32_t) << HASH_LOG);
+    Scratch *sc = kept ? kept : PyMem_RawCalloc(1, sizeof(Scratch));
+    kept = NULL;
     PyObject *result = NULL;
-    if (!jobs || !table) {
+    if (!jobs || !sc) {
         PyErr_NoMemory();
         goto done;
     }
+    size_t total = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
         PyObject *raw;
@@ -199,15 +303,25 @@ ds_pack_chunks(PyObject *self, PyObject *arg)
         jobs[i].raw = (const unsigned char *)PyBytes_AS_STRING(raw); /* kept by `seq` */
         jobs[i].n = (size_t)PyBytes_GET_SIZE(raw);
         jobs[i].crc = (uint32_t)seed;
-        if (!(jobs[i].out = PyMem_RawMalloc(ds_lz4_bound(jobs[i].n)))) {
+        total += ds_lz4_bound(jobs[i].n);
+    }
+    if (total > sc->outcap) {
+        unsigned char *out = PyMem_RawRealloc(sc->out, total);
+        if (!out) {
             PyErr_NoMemory();
             goto done;
         }
+        sc->out = out;
+        sc->outcap = total;
     }
     Py_BEGIN_ALLOW_THREADS
+    unsigned char *at = sc->out;
     for (Py_ssize_t i = 0; i < n; i++) {
         Job *j = &jobs[i];
-        j->nout = lz4_compress(j->raw, j->n, j->out, table);
+        j->out = at;
+        j->nout = depth > 0 ? lz4_compress_chains(j->raw, j->n, j->out, &sc->chains, depth)
+                            : lz4_compress(j->raw, j->n, j->out, sc->table);
+        at += j->nout;
         j->compressed = j->nout < j->n;
         if (j->compressed) j->crc = crc32_update(j->crc, j->out, j->nout);
         else j->crc = crc32_update(j->crc, j->raw, j->n);
@@ -228,10 +342,19 @@ ds_pack_chunks(PyObject *self, PyObject *arg)
         PyList_SET_ITEM(result, i, t);
     }
 done:
-    if (jobs)
-        for (Py_ssize_t i = 0; i < n; i++) PyMem_RawFree(jobs[i].out);
     PyMem_RawFree(jobs);
-    PyMem_RawFree(table);
+    if (sc && !kept) {
+        if (sc->outcap > KEEP_OUT) { /* not a large batch's worth for ever */
+            PyMem_RawFree(sc->out);
+            sc->out = NULL;
+            sc->outcap = 0;
+        }
+        kept = sc;
+    }
+    else if (sc) {
+        PyMem_RawFree(sc->out);
+        PyMem_RawFree(sc);
+    }
     Py_DECREF(seq);
     return result;
 }

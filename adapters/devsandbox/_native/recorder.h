@@ -193,7 +193,7 @@ void ds_free_targets(DsTarget *t);
 
 /* ---- chunks packed for the file (pack.c) ------------------------------------- */
 
-PyObject *ds_pack_chunks(PyObject *self, PyObject *arg);
+PyObject *ds_pack_chunks(PyObject *self, PyObject *args);
 
 /* ---- the objects a fingerprint read (values.c) ------------------------------- */
 

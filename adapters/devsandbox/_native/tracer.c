@@ -2764,9 +2764,10 @@ static PyMethodDef methods[] = {
     {"gettrace_thread", py_gettrace_thread, METH_O, "Another thread's tracer."},
     {"uninstall_tee", py_uninstall_tee, METH_NOARGS, "Remove this thread's tee and tracer."},
     {"encode", py_encode, METH_O, "Encode one value."},
-    {"pack_chunks", ds_pack_chunks, METH_O,
+    {"pack_chunks", ds_pack_chunks, METH_VARARGS,
      "Compress chunks for the file (LZ4 block) and continue their CRC-32, without the GIL: "
-     "[(raw, crc_seed)] -> [(compressed, stored, crc)]."},
+     "pack_chunks([(raw, crc_seed)], depth=0) -> [(compressed, stored, crc)]; depth > 0 "
+     "searches that many earlier matches."},
     {"fingerprint", py_fingerprint, METH_O, "Fingerprint of one value."},
     {"install_tee", py_install_tee, METH_NOARGS, "Tee this thread's trace slot."},
     {"install_noop_trace", py_install_noop_trace, METH_NOARGS, "A C trace function doing nothing."},
