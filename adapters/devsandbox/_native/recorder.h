@@ -191,6 +191,9 @@ int ds_eval_targets(const DsTarget *t, int n, PyCodeObject *co, DsSlotFn slot, v
                     PyObject *globals, PyObject *builtins, DsChangedFn changed);
 void ds_free_targets(DsTarget *t);
 
+/* a hash of `n` bytes, eight at a time (values.c) */
+uint64_t ds_hash_bytes(const unsigned char *p, size_t n);
+
 /* ---- chunks packed for the file (pack.c) ------------------------------------- */
 
 PyObject *ds_pack_chunks(PyObject *self, PyObject *args);

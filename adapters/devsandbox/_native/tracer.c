@@ -1099,22 +1099,6 @@ put_clock(Buf *b, ThreadRec *th, int64_t now)
     return 0;
 }
 
-/* a hash of `n` bytes, eight at a time */
-static inline uint64_t
-text_hash(const unsigned char *p, size_t n)
-{
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
-    for (; n >= 8; p += 8, n -= 8) {
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 32;
-    }
-    w = 0;
-    memcpy(&w, p, n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 29);
-}
-
 /* A value shown by its repr() whose text is the one the slot already shows (what the repr
  * reads changed, not what it shows: an object filled in attribute by attribute whose repr
  * fails until the last one) is not written again: the SET at `start` is taken back. */
@@ -1126,7 +1110,7 @@ same_text(Buf *b, Slot *s, int was, size_t start, size_t at)
         s->text = 0;
         return;
     }
-    uint64_t hv = text_hash(b->p + at, b->n - at) | 1;
+    uint64_t hv = ds_hash_bytes(b->p + at, b->n - at) | 1;
     if (was && s->text == hv) b->n = start;
     s->text = hv;
 }
@@ -1210,6 +1194,25 @@ slot_read(Slot *s, void *o)
     }
 }
 
+/* The slot's next comparison (a fingerprint or a shadow's) starts: note the objects whose
+ * state it reads (ds_fp_saw) and whether what it read is volatile */
+static inline void
+reads_begin(void)
+{
+    ds_fp_volatile = 0;
+    ds_fp_nobjs = 0;
+    ds_fp_collect = 1;
+}
+
+/* ... and ended: the slot keeps them (step_mask) */
+static inline void
+reads_end(Slot *s)
+{
+    ds_fp_collect = 0;
+    keep_objs(s);
+    s->vol = (uint8_t)ds_fp_volatile;
+}
+
 static int
 emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
 {
@@ -1232,24 +1235,18 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
         /* builtin containers: only the items that changed.  The objects whose state the
          * comparison read are kept as below (step_mask) */
         tag = ds_container_tag(v);
-        ds_fp_volatile = 0;
-        ds_fp_nobjs = 0;
-        ds_fp_collect = 1;
         if (tag && s->present && s->tree && ds_sh_tag(s->tree) == tag) {
+            reads_begin();
             int rc = ds_sh_diff(b, name_id, s->tree, v);
-            ds_fp_collect = 0;
-            keep_objs(s);
-            s->vol = (uint8_t)ds_fp_volatile;
+            reads_end(s);
             return rc;
         }
         if (!tag) {
+            reads_begin();
             h = ds_fingerprint(v, 0);
-            ds_fp_collect = 0;
-            keep_objs(s);
-            s->vol = (uint8_t)ds_fp_volatile;
+            reads_end(s);
             if (s->present && !s->tree && s->fp == h) return 0;
         }
-        ds_fp_collect = 0;
         ds_sh_free(s->tree);
         s->tree = NULL;
     }
@@ -1263,14 +1260,10 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
             return 0;
         }
         ds_fp_deep = 0;
-        ds_fp_volatile = 0;
         ds_fp_shared = 0;
-        ds_fp_nobjs = 0;
-        ds_fp_collect = 1;
+        reads_begin();
         h = ds_fingerprint(v, 0);
-        ds_fp_collect = 0;
-        keep_objs(s);
-        s->vol = (uint8_t)ds_fp_volatile;
+        reads_end(s);
         s->priv = !ds_fp_shared && !ds_fp_volatile;
         s->priv_of = v;
         /* only scalar items: the signature alone tells whether it changed */
@@ -1288,15 +1281,11 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
     s->scalar = (uint8_t)ds_is_scalar(v);
     Py_XSETREF(s->ref, (s->scalar || !ds_is_structural(v)) ? Py_NewRef(v) : NULL);
     if (tag) {
-        ds_fp_volatile = 0;
-        ds_fp_nobjs = 0;
-        ds_fp_collect = 1;
+        reads_begin();
         s->tree = ds_sh_new(v);
-        ds_fp_collect = 0;
+        reads_end(s);
         if (!s->tree && PyErr_Occurred()) return -1;
-        keep_objs(s);
         if (!s->tree) s->objs_ok = 0; /* compared whole at every step that may change it */
-        s->vol = (uint8_t)ds_fp_volatile;
     }
     size_t at = b->n;
     if (ds_encode(b, v, 0) < 0) return -1;

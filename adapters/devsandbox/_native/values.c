@@ -142,6 +142,19 @@ mix(uint64_t h, uint64_t v)
     return (h * 0x9E3779B97F4A7C15ULL) ^ fmix(v);
 }
 
+uint64_t
+ds_hash_bytes(const unsigned char *p, size_t n)
+{
+    uint64_t h = n, w;
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&w, p, 8);
+        h = mix(h, w);
+    }
+    w = 0;
+    memcpy(&w, p, n);
+    return mix(h, w);
+}
+
 static inline uint64_t
 ptrbits(const void *p)
 {
