@@ -76,6 +76,41 @@ put_sequence(unsigned char *op, const unsigned char *lit, size_t nlit, size_t of
     return op;
 }
 
+/* the length of the match between `m` and `r` (r < m), up to `end` */
+static inline size_t
+match_length(const unsigned char *m, const unsigned char *r, const unsigned char *end)
+{
+    const unsigned char *start = m;
+    while (m + 8 <= end) {
+        uint64_t x = read64(m) ^ read64(r);
+        if (x) return (size_t)(m - start) + (__builtin_ctzll(x) >> 3);
+        m += 8;
+        r += 8;
+    }
+    while (m < end && *m == *r) {
+        m++;
+        r++;
+    }
+    return (size_t)(m - start);
+}
+
+/* Move a match found at `*ip` (from `*ref`) back over the literals before it that match
+ * too; returns how many bytes it grew by */
+static inline size_t
+extend_back(const unsigned char **ip, const unsigned char **ref, const unsigned char *anchor,
+            const unsigned char *src)
+{
+    const unsigned char *i = *ip, *r = *ref;
+    while (i > anchor && r > src && i[-1] == r[-1]) {
+        i--;
+        r--;
+    }
+    size_t k = (size_t)(*ip - i);
+    *ip = i;
+    *ref = r;
+    return k;
+}
+
 /* Compress `n` bytes at `src` into `dst` (ds_lz4_bound(n) bytes); returns the length.
  * `table`: 1 << HASH_LOG entries of scratch. */
 static size_t
@@ -97,25 +132,9 @@ lz4_compress(const unsigned char *src, size_t n, unsigned char *dst, uint32_t *t
                 continue;
             }
             /* extend backwards over literals, then forwards */
-            while (ip > anchor && ref > src && ip[-1] == ref[-1]) {
-                ip--;
-                ref--;
-            }
-            const unsigned char *m = ip + MIN_MATCH, *r = ref + MIN_MATCH;
-            while (m + 8 <= match_end) {
-                uint64_t x = read64(m) ^ read64(r);
-                if (x) {
-                    m += __builtin_ctzll(x) >> 3;
-                    goto found;
-                }
-                m += 8;
-                r += 8;
-            }
-            while (m < match_end && *m == *r) {
-                m++;
-                r++;
-            }
-        found:
+            extend_back(&ip, &ref, anchor, src);
+            const unsigned char *m =
+                ip + MIN_MATCH + match_length(ip + MIN_MATCH, ref + MIN_MATCH, match_end);
             op = put_sequence(op, anchor, (size_t)(ip - anchor), (size_t)(ip - ref),
                               (size_t)(m - ip));
             /* the position just before the match's end, for the next search */
@@ -124,24 +143,6 @@ lz4_compress(const unsigned char *src, size_t n, unsigned char *dst, uint32_t *t
         }
     }
     return (size_t)(put_sequence(op, anchor, (size_t)(end - anchor), 0, 0) - dst);
-}
-
-/* the length of the match between `m` and `r` (r < m), up to `end` */
-static inline size_t
-match_length(const unsigned char *m, const unsigned char *r, const unsigned char *end)
-{
-    const unsigned char *start = m;
-    while (m + 8 <= end) {
-        uint64_t x = read64(m) ^ read64(r);
-        if (x) return (size_t)(m - start) + (__builtin_ctzll(x) >> 3);
-        m += 8;
-        r += 8;
-    }
-    while (m < end && *m == *r) {
-        m++;
-        r++;
-    }
-    return (size_t)(m - start);
 }
 
 #define CHAIN_LOG 16 /* the window: MAX_OFFSET + 1 positions */
@@ -200,11 +201,7 @@ lz4_compress_chains(const unsigned char *src, size_t n, unsigned char *dst, Chai
                 ip++;
                 continue;
             }
-            while (ip > anchor && best_ref > src && ip[-1] == best_ref[-1]) {
-                ip--;
-                best_ref--;
-                best++;
-            }
+            best += extend_back(&ip, &best_ref, anchor, src);
             op = put_sequence(op, anchor, (size_t)(ip - anchor), (size_t)(ip - best_ref), best);
             ip = anchor = ip + best;
         }

@@ -1336,7 +1336,7 @@ enum { K_INT = 1, K_FLOAT = 2, K_STR = 4, K_BOOL = 8, K_NONE = 16 };
 
 typedef struct Piece {
     PyObject *text;  /* a literal (str), or NULL for a field */
-    const char *utf8; /* the literal's UTF-8 (kept by `text`) */
+    const char *utf8; /* the UTF-8 of `text`, or of `spec` (kept by them) */
     Py_ssize_t nutf8;
     Py_ssize_t at;   /* field: which of tc->reads */
     int conv;        /* field: 1 str, 2 repr, 3 format with spec */
@@ -1392,6 +1392,7 @@ tmpl_load(TypeCost *tc, PyTypeObject *t)
         Py_INCREF(p->spec);
         p->small = small;
         p->conv = conv[0] == 's' ? 1 : conv[0] == 'r' ? 2 : 3;
+        if (p->conv == 3 && !(p->utf8 = PyUnicode_AsUTF8AndSize(p->spec, &p->nutf8))) ok = 0;
     }
     Py_DECREF(r);
     PyErr_Clear();
@@ -1492,18 +1493,6 @@ tmpl_bound(PyObject *o, PyTypeObject *t, TypeCost *tc, PyObject **vals, int nest
     return unset ? TMPL_UNSET : bound;
 }
 
-static int
-put_utf8(Buf *b, PyObject *s)
-{
-    Py_ssize_t n;
-    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
-    if (!u) return -1;
-    if (buf_need(b, (size_t)n + 10) < 0) return -1;
-    put_var(b, (uint64_t)n);
-    put_bytes(b, u, (size_t)n);
-    return 0;
-}
-
 /* V_FMT, with the values tmpl_bound found */
 static int
 enc_template(Buf *b, TypeCost *tc, PyObject **vals)
@@ -1513,16 +1502,15 @@ enc_template(Buf *b, TypeCost *tc, PyObject **vals)
     put_var(b, (uint64_t)tc->ntmpl);
     for (int i = 0; i < tc->ntmpl; i++) {
         Piece *p = &tc->tmpl[i];
-        if (buf_need(b, 1) < 0) return -1;
-        if (p->text) {
-            put_u8(b, 0);
-            if (buf_need(b, (size_t)p->nutf8 + 10) < 0) return -1;
-            put_var(b, (uint64_t)p->nutf8);
-            put_bytes(b, p->utf8, (size_t)p->nutf8);
-            continue;
+        /* a literal (0) or a format spec (3) comes with its text; str (1) and repr (2) not */
+        if (p->text || p->conv == 3) {
+            if (put_text(b, p->text ? 0 : 3, p->utf8, p->nutf8) < 0) return -1;
+            if (p->text) continue;
         }
-        put_u8(b, (unsigned)p->conv);
-        if (p->conv == 3 && put_utf8(b, p->spec) < 0) return -1;
+        else {
+            if (buf_need(b, 1) < 0) return -1;
+            put_u8(b, (unsigned)p->conv);
+        }
         if (ds_encode(b, vals[i], 0) < 0) return -1;
     }
     return 0;
