@@ -25,7 +25,7 @@ EXTENSIONS = {
     "_tracer": [NATIVE / "tracer.c", NATIVE / "values.c", NATIVE / "shadow.c", NATIVE / "targets.c",
                 NATIVE / "pack.c"],
     # the server's fast pass over recordings (time travel); optional: Python fallback
-    "_timescan": [SERVER_NATIVE / "timescan.c"],
+    "_timescan": [SERVER_NATIVE / "timescan.c", SERVER_NATIVE / "itemdiffs.c"],
 }
 
 

@@ -15,11 +15,11 @@ end) of:
   noop       the floor of any line recorder: a C trace function doing nothing
              (PyEval_SetTrace on 3.11; sys.monitoring LINE and PY_START callbacks on 3.12+)
   record     python -m devsandbox.recorder -- SCRIPT (values captured, default options)
-  items      the same with item-level container diffs (item_diffs)
+  whole      the same writing each changed container whole (item_diffs false)
   debug      `devsandbox dap` launch, no breakpoints: debugpy plus the agent
   debug+rec  the same with "devsandbox": {"record": true}
 
-and prints record/plain, record/noop, items/plain, debug+rec/debug and compressed bytes per
+and prints record/plain, record/noop, whole/plain, debug+rec/debug and compressed bytes per
 line event, with geometric means.  CPU seconds (user+sys) of the non-debug runs are printed too:
 on a busy machine they are steadier than wall time.
 """
@@ -54,7 +54,7 @@ PYPERFORMANCE_LOOPS = {
     "chaos": 3, "deltablue": 8, "fannkuch": 1, "float": 5, "go": 3, "nbody": 3, "nqueens": 4,
     "raytrace": 1, "richards": 6, "spectral_norm": 3,
 }
-MODES = ("plain", "noop", "record", "items", "debug", "debug+rec")
+MODES = ("plain", "noop", "record", "whole", "debug", "debug+rec")
 RUN_TIMEOUT = 900.0
 
 NOOP = """
@@ -216,14 +216,14 @@ def _measure(python: str, name: str, script: Path, loops: int, modes: list[str],
              tmp: str) -> dict[str, Any]:
     noop = os.path.join(tmp, "noop.py")
     rec = os.path.join(tmp, f"{name}.dsrec")
-    items = os.path.join(tmp, f"{name}-items.dsrec")
+    whole = os.path.join(tmp, f"{name}-whole.dsrec")
     commands = {
         "plain": [python, str(script)],
         "noop": [python, noop, str(script)],
         "record": [python, "-m", "devsandbox.recorder", "--options", json.dumps({"out": rec}),
                    "--", str(script)],
-        "items": [python, "-m", "devsandbox.recorder", "--options",
-                  json.dumps({"out": items, "item_diffs": True}), "--", str(script)],
+        "whole": [python, "-m", "devsandbox.recorder", "--options",
+                  json.dumps({"out": whole, "item_diffs": False}), "--", str(script)],
     }
     failed: list[str] = []
     wall: dict[str, list[float]] = {m: [] for m in modes}
@@ -249,12 +249,12 @@ def _measure(python: str, name: str, script: Path, loops: int, modes: list[str],
     }
     if "record" in modes and os.path.exists(rec):
         result["bytes_per_line"], result["events"] = _bytes_per_line(python, rec)
-    if "items" in modes and os.path.exists(items):
-        result["bytes_per_line_items"], _ = _bytes_per_line(python, items)
+    if "whole" in modes and os.path.exists(whole):
+        result["bytes_per_line_whole"], _ = _bytes_per_line(python, whole)
     return result
 
 
-RATIOS = (("record", "plain"), ("record", "noop"), ("items", "plain"), ("items", "noop"),
+RATIOS = (("record", "plain"), ("record", "noop"), ("whole", "plain"), ("whole", "noop"),
           ("debug+rec", "debug"), ("debug", "plain"))
 
 
@@ -273,7 +273,7 @@ def _report(python: str, version: str, results: dict[str, dict[str, Any]]) -> st
     modes = [m for m in MODES if any(m in r["wall"] for r in results.values())]
     ratio_names = [f"{a}/{b}" for a, b in RATIOS if a in modes and b in modes]
     head = f"  {'workload':<14}" + "".join(f"{m:>10}" for m in modes)
-    head += "".join(f"{r:>17}" for r in ratio_names) + f"{'B/line':>8}{'B/l it':>8}"
+    head += "".join(f"{r:>17}" for r in ratio_names) + f"{'B/line':>8}{'B/l wh':>8}"
     lines.append(head)
     for name in names:
         r = results[name]
@@ -281,7 +281,7 @@ def _report(python: str, version: str, results: dict[str, dict[str, Any]]) -> st
         rat = _ratios(r, "wall")
         row += "".join(f"{rat.get(k, float('nan')):>16.2f}x" for k in ratio_names)
         row += f"{r.get('bytes_per_line', float('nan')):>8.2f}"
-        row += f"{r.get('bytes_per_line_items', float('nan')):>8.2f}"
+        row += f"{r.get('bytes_per_line_whole', float('nan')):>8.2f}"
         lines.append(row)
     gm = {k: _geomean([_ratios(results[n], "wall")[k] for n in names
                        if k in _ratios(results[n], "wall")]) for k in ratio_names}

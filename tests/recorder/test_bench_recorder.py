@@ -20,6 +20,6 @@ def test_bench_recorder_quick():
     result = json.loads(proc.stdout)
     (only,) = result["pythons"].values()
     run = only["workloads"]["richards"]
-    assert set(run["wall"]) == {"plain", "noop", "record", "items", "debug", "debug+rec"}
+    assert set(run["wall"]) == {"plain", "noop", "record", "whole", "debug", "debug+rec"}
     assert all(t > 0 for t in run["wall"].values())
     assert run["bytes_per_line"] > 0 and run["events"] > 1000

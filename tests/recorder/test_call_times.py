@@ -121,7 +121,7 @@ def test_info_and_timeline_show_the_durations(recorded):
 
 
 @pytest.mark.parametrize(("options", "minor"), [
-    ({"timings": False, "repr_templates": False}, 0),
+    ({"timings": False, "item_diffs": False, "repr_templates": False}, 0),
     ({"timings": False, "item_diffs": True, "repr_templates": False}, 1),
     ({"item_diffs": True, "repr_templates": False}, 2),
     ({"item_diffs": True, "attributes": True, "repr_templates": False}, 3),
@@ -142,16 +142,15 @@ def test_every_format_reads(tmp_path, options, minor):
     assert [c["function"] for c in _calls(events)][:3] == ["<module>", "timed", "outer"]
     info = json.loads(devsandbox("info", "--json", str(out)).stdout)
     assert info["format"] == f"1.{minor}" and bool(info["timings_per_function"]) is timed
-    if not options.get("item_diffs"):  # the timeline reads no item diffs (format 1.1)
-        from devsandbox.dap.travelquery import calls_of
-        from devsandbox.recording.reader import Recording
-        from devsandbox.recording.timeline import Timeline
+    from devsandbox.dap.travelquery import calls_of
+    from devsandbox.recording.reader import Recording
+    from devsandbox.recording.timeline import Timeline
 
-        with Recording(str(out)) as rec:
-            tl = Timeline(rec)
-            tree = calls_of(tl, tl.thread_ids()[0])
-        assert [c["function"] for c in tree][:3] == ["<module>", "timed", "outer"]
-        assert not any("durationUs" in c for c in tree)
+    with Recording(str(out)) as rec:
+        tl = Timeline(rec)
+        tree = calls_of(tl, tl.thread_ids()[0])
+    assert [c["function"] for c in tree][:3] == ["<module>", "timed", "outer"]
+    assert any("durationUs" in c for c in tree) is timed
 
 
 

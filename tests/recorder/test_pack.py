@@ -65,7 +65,8 @@ def test_chunks_round_trip_through_lz4_and_zlib(depth):
 
 def test_recorded_events_round_trip_and_compress_like_lz4(tmp_path):
     out = tmp_path / "rec.dsrec"
-    proc = record(PROGRAMS / "containers_app.py", out, options={"chunk_kb": 4})
+    proc = record(PROGRAMS / "containers_app.py", out,
+                  options={"chunk_kb": 4, "item_diffs": False})
     assert proc.returncode == 0, proc.stderr
     with Recording(out) as rec:
         raws = [rec._payload(fi) for fi in rec.frames if fi.kind == fmt.K.EVENTS]

@@ -20,15 +20,17 @@ def _end(tmp_path, name: str, options: dict | None = None) -> dict:
         return dict(rec.end)
 
 
-def test_private_values_are_skipped(tmp_path):
+@pytest.mark.parametrize("options", [None, {"item_diffs": True}])
+def test_private_values_are_skipped(tmp_path, options):
     # each step after one of the eight lines that call operator.add compares every local but
-    # the table; the step after the line storing into the table compares it
-    assert _end(tmp_path, "private_skips_app")["private_skips"] == 8
+    # the table; the step after the line storing into the table compares it (with item
+    # diffs, from then on through its shadow, which is private too)
+    assert _end(tmp_path, "private_skips_app", options)["private_skips"] == 8
 
 
 @pytest.mark.parametrize("name, options", [
     ("private_introspect_app", None),  # code names f_locals and eval
-    ("private_app", {"item_diffs": True}),  # item diffs keep no private values
+    ("private_introspect_app", {"item_diffs": True}),
 ])
 def test_private_values_are_compared_where_they_may_have_changed(tmp_path, name, options):
     assert _end(tmp_path, name, options)["private_skips"] == 0

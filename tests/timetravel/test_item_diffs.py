@@ -12,7 +12,8 @@ import pytest
 from tt_support import PROGRAMS, TIMEOUT, Truth, check_against_truth, env, export, marker_line
 
 from devsandbox.dapclient import DapClient
-from devsandbox.recording import history, itemdiffs
+from devsandbox.recorder.format import FormatError
+from devsandbox.recording import chunks, history, itemdiffs
 from devsandbox.recording.reader import Recording
 from devsandbox.recording.timeline import Timeline
 
@@ -156,3 +157,29 @@ def test_live_session_with_item_diffs(tmp_path):
     expected = [(s, v) for s, v in truth.changes("main", "xs") if s <= pos["step"]]
     assert [(c["step"], c["value"]) for c in hist["changes"]][:len(expected)] == expected
     assert last["found"] and (last["old"], last["new"]) == ("[0, 1]", "[0, 1, 2]")
+
+
+def test_native_rewrite_equals_the_python_one(mutated, loop_items):
+    """_timescan.as_sets (C) gives the same bytes as the Python pass, chunk for chunk, and
+    says clearly where a chunk cut short or corrupt stops making sense."""
+    if chunks.native is None:
+        pytest.skip("devsandbox._timescan is not built")
+    rewritten = 0
+    for path in (mutated[0], loop_items[0]):
+        with Recording(str(path)) as rec:
+            for ch in rec._chunks:
+                buf = rec._payload(ch)
+                ours = chunks.native.as_sets(buf)
+                assert ours == itemdiffs.as_sets_python(buf)
+                rewritten += ours != buf
+                with pytest.raises(FormatError, match="unknown event record"):
+                    itemdiffs.as_sets(buf + b"\xff")  # a record no version writes
+    assert rewritten >= 3
+    # THREAD 0, CALL, then ITEMS patching item 0 of local 5, which has no value, or an int
+    call, items = bytes([0x40, 0, 0x43, 1, 1, 1]), bytes([0x52, 5, 0, 1, 1, 1, 0, 0x04, 2])
+    for before in (b"", bytes([0x50, 5, 0x04, 3])):
+        with pytest.raises(FormatError):
+            itemdiffs.as_sets(call + before + items)
+    # ... and the same patch of a list [3] gives the list [1]
+    assert (itemdiffs.as_sets(call + bytes([0x50, 5, 0x10, 1, 1, 0x04, 6]) + items)
+            == call + bytes([0x50, 5, 0x10, 1, 1, 0x04, 6, 0x50, 5, 0x10, 1, 1, 0x04, 2]))

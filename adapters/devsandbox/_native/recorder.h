@@ -89,6 +89,9 @@ extern Limits ds_limits;
  * incremental capture.  Never runs user code. */
 uint64_t ds_fingerprint(PyObject *o, int depth);
 
+/* values ds_fingerprint visited, ever */
+extern uint64_t ds_fp_nodes;
+
 /* Set by ds_fingerprint when a container holds non-scalar items. */
 extern int ds_fp_deep;
 
@@ -150,6 +153,12 @@ int ds_container_tag(PyObject *o);
 ShNode *ds_sh_new(PyObject *o);
 /* write ITEMS records for what changed in `o` since the shadow; update it */
 int ds_sh_diff(Buf *b, uint32_t name_id, ShNode *sh, PyObject *o);
+/* After a step that changed only the objects `changed` (and nothing else the value shows):
+ * write ITEMS records for the shadows of those objects alone.  1: done; 2: done, but the
+ * tree's shape or what it reads changed (compare the whole once to bring those up to date);
+ * 0: not possible (compare the whole); -1: error. */
+int ds_sh_diff_objs(Buf *b, uint32_t name_id, ShNode *root, PyObject *o, void *const *changed,
+                    size_t nchanged);
 int ds_sh_tag(ShNode *sh);
 void ds_sh_free(ShNode *sh);
 

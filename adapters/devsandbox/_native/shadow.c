@@ -35,11 +35,37 @@ struct ShNode {
     uint64_t sig; /* its signature when last compared */
     uint8_t tag;  /* V_LIST, V_TUPLE, V_SET, V_FROZENSET, V_DICT */
     uint8_t flat; /* every shown item is a scalar */
+    uint8_t leaf; /* a list, dict or set at max_depth: shown as its length alone (n is 0) */
     Py_ssize_t total, n;
     uint64_t *fps;        /* n item fingerprints (dicts: of the values) */
     uint64_t *kfps;       /* dicts: n key fingerprints */
     struct ShNode **sub;  /* NULL, or n shadows of items shown as containers */
+    struct ShNode *parent; /* the shadow holding it as item `idx` (NULL: the root) */
+    uint32_t idx;
+    struct ShNode *same;   /* the next shadow of the same object in the tree (index) */
+    /* the root's: its shadows by object (NULL: not built), and whether the last comparison
+     * of the whole read no object's state other than the shadowed containers' ("pure") */
+    PtrMap *index;
+    uint8_t pure;
 };
+
+/* shadows created or freed so far: a tree whose count moved has a new shape */
+static uint64_t sh_edits;
+/* ds_fp_saw calls made for shadowed containers (the rest came from fingerprints) */
+static size_t node_saws;
+
+/* A shadowed container is compared: note that its state is read (step_mask), and whether
+ * something other than its holder (`held`: references the comparison itself holds) refers
+ * to it (ds_fp_shared: the value is not private) */
+static inline void
+saw_node(PyObject *o, int tag, int held)
+{
+    if (Py_REFCNT(o) > 1 + held) ds_fp_shared = 1;
+    if (tag != V_TUPLE && tag != V_FROZENSET && ds_fp_collect) {
+        ds_fp_saw(o);
+        node_saws++;
+    }
+}
 
 int
 ds_container_tag(PyObject *o)
@@ -79,10 +105,21 @@ signature(PyObject *o, int tag, uint64_t *sig)
     return 0;
 }
 
+static void
+drop_index(ShNode *root)
+{
+    if (!root->index) return;
+    ds_map_clear(root->index);
+    PyMem_RawFree(root->index);
+    root->index = NULL;
+}
+
 void
 ds_sh_free(ShNode *sh)
 {
     if (!sh) return;
+    sh_edits++;
+    drop_index(sh);
     if (sh->sub) {
         for (Py_ssize_t i = 0; i < sh->n; i++) ds_sh_free(sh->sub[i]);
         PyMem_RawFree(sh->sub);
@@ -129,6 +166,14 @@ release(PyObject **keys, PyObject **vals, Py_ssize_t n)
     }
 }
 
+static inline Py_ssize_t
+length(PyObject *o, int tag)
+{
+    if (tag == V_LIST || tag == V_TUPLE) return Py_SIZE(o);
+    if (tag == V_DICT) return PyDict_GET_SIZE(o);
+    return PySet_GET_SIZE(o);
+}
+
 static int
 on_path(PyObject *o, PyObject **objs, int plen)
 {
@@ -144,13 +189,23 @@ on_path(PyObject *o, PyObject **objs, int plen)
 static ShNode *
 sh_build(PyObject *o, int tag, int depth, PyObject **objs, int plen, int *budget)
 {
-    if (depth >= ds_limits.max_depth || plen >= SH_MAX_PATH - 1 || *budget <= 0) return NULL;
+    int leaf = depth >= ds_limits.max_depth;
+    if ((leaf && (tag == V_TUPLE || tag == V_FROZENSET)) || plen >= SH_MAX_PATH - 1 ||
+        *budget <= 0)
+        return NULL;
     (*budget)--;
-    if (tag != V_TUPLE && tag != V_FROZENSET) ds_fp_saw(o); /* step_mask: its state is read */
+    saw_node(o, tag, plen > 0); /* its parent holds a snapshot of its items */
     ShNode *sh = PyMem_RawCalloc(1, sizeof(ShNode));
     if (!sh) return (ShNode *)PyErr_NoMemory();
+    sh_edits++;
     sh->tag = (uint8_t)tag;
     sh->obj = o;
+    if (leaf) {
+        /* what its parent shows of it: the length (V_DEEP), or [] */
+        sh->leaf = 1;
+        sh->total = length(o, tag);
+        return sh;
+    }
     sh->total = PyObject_Length(o);
     if (sh->total < 0) {
         PyErr_Clear();
@@ -196,6 +251,8 @@ sh_build(PyObject *o, int tag, int depth, PyObject **objs, int plen, int *budget
                 break;
             }
             sh->sub[i] = kid;
+            kid->parent = sh;
+            kid->idx = (uint32_t)i;
         }
         else {
             sh->fps[i] = ds_fingerprint(v, depth + 1);
@@ -212,6 +269,13 @@ sh_build(PyObject *o, int tag, int depth, PyObject **objs, int plen, int *budget
     return sh;
 }
 
+/* the reads since ds_fp_nobjs was `n0` were all of shadowed containers */
+static inline int
+reads_pure(size_t n0)
+{
+    return ds_fp_collect && ds_fp_nobjs <= DS_FP_OBJS_MAX && ds_fp_nobjs - n0 == node_saws;
+}
+
 ShNode *
 ds_sh_new(PyObject *o)
 {
@@ -220,7 +284,27 @@ ds_sh_new(PyObject *o)
     PyObject *objs[SH_MAX_PATH];
     objs[0] = o;
     int budget = SH_BUILD_BUDGET;
-    return sh_build(o, tag, 0, objs, 0, &budget);
+    size_t n0 = ds_fp_nobjs;
+    node_saws = 0;
+    ShNode *sh = sh_build(o, tag, 0, objs, 0, &budget);
+    if (sh) sh->pure = reads_pure(n0);
+    return sh;
+}
+
+/* an ITEMS record up to its items */
+static int
+items_head(Buf *b, uint32_t name_id, const uint32_t *path, int plen, Py_ssize_t total,
+           Py_ssize_t n, Py_ssize_t nchanged)
+{
+    if (buf_need(b, 32 + 6 * (size_t)plen) < 0) return -1;
+    put_u8(b, E_ITEMS);
+    put_var(b, name_id);
+    put_var(b, (uint64_t)plen);
+    for (int i = 0; i < plen; i++) put_var(b, path[i]);
+    put_var(b, (uint64_t)total);
+    put_var(b, (uint64_t)n);
+    put_var(b, (uint64_t)nchanged);
+    return 0;
 }
 
 /* Write the changed items of the container at `path`; the ancestors are
@@ -231,14 +315,7 @@ emit_items(Buf *b, uint32_t name_id, const uint32_t *path, int plen, PyObject **
            Py_ssize_t total, Py_ssize_t n, PyObject **keys, PyObject **vals,
            const unsigned char *changed, Py_ssize_t nchanged, int depth)
 {
-    if (buf_need(b, 32 + 6 * (size_t)plen) < 0) return -1;
-    put_u8(b, E_ITEMS);
-    put_var(b, name_id);
-    put_var(b, (uint64_t)plen);
-    for (int i = 0; i < plen; i++) put_var(b, path[i]);
-    put_var(b, (uint64_t)total);
-    put_var(b, (uint64_t)n);
-    put_var(b, (uint64_t)nchanged);
+    if (items_head(b, name_id, path, plen, total, n, nchanged) < 0) return -1;
     if (!nchanged) return 0;
     int entered = 0, rc = 0;
     for (; entered <= plen; entered++)
@@ -277,14 +354,6 @@ grow(ShNode *sh, Py_ssize_t n)
     return 0;
 }
 
-static inline Py_ssize_t
-length(PyObject *o, int tag)
-{
-    if (tag == V_LIST || tag == V_TUPLE) return Py_SIZE(o);
-    if (tag == V_DICT) return PyDict_GET_SIZE(o);
-    return PySet_GET_SIZE(o);
-}
-
 /* i-th shown item (borrowed), iterating with *pos for dicts and sets */
 static inline int
 next_item(PyObject *o, int tag, Py_ssize_t i, Py_ssize_t *pos, PyObject **key, PyObject **val)
@@ -317,7 +386,7 @@ sh_diff(Buf *b, uint32_t name_id, uint32_t *path, PyObject **objs, int plen, ShN
     uint64_t sig;
     int tag = sh->tag;
     int same = sh->obj == (void *)o;
-    if (tag != V_TUPLE && tag != V_FROZENSET) ds_fp_saw(o);
+    saw_node(o, tag, 0);
     if (same && sh->flat && signature(o, tag, &sig) && sig == sh->sig) return 0;
     int frozen = same && (tag == V_TUPLE || tag == V_FROZENSET); /* same immutable object */
     Py_ssize_t total = length(o, tag);
@@ -337,7 +406,18 @@ sh_diff(Buf *b, uint32_t name_id, uint32_t *path, PyObject **objs, int plen, ShN
         if (!scalar) flat = 0;
         ShNode *kid = (old && sh->sub) ? sh->sub[i] : NULL;
         if (old && (tag != V_DICT || sh->kfps[i] == ds_fingerprint(key, depth + 1))) {
-            if (kid) {
+            if (kid && kid->leaf) {
+                /* shown as its length: unchanged while that is */
+                if (ds_container_tag(v) == kid->tag && length(v, kid->tag) == kid->total) {
+                    saw_node(v, kid->tag, 0);
+                    if (kid->obj != (void *)v) {
+                        kid->obj = v;
+                        sh_edits++; /* the index is by object */
+                    }
+                    continue;
+                }
+            }
+            else if (kid) {
                 if (ds_container_tag(v) == kid->tag && !on_path(v, objs, plen) &&
                     plen < SH_MAX_PATH - 1) {
                     path[plen] = (uint32_t)i;
@@ -354,7 +434,34 @@ sh_diff(Buf *b, uint32_t name_id, uint32_t *path, PyObject **objs, int plen, ShN
         nchanged++;
     }
     n = i; /* a set or dict shorter than its length said (cannot happen; be safe) */
-    if (rc == 0 && (nchanged || n != sh->n || total != sh->total)) {
+    if (rc == 0 && flat && (nchanged || n != sh->n || total != sh->total)) {
+        /* only scalars: written from borrowed references (encoding them runs no code) */
+        if (n > sh->n && grow(sh, n) < 0) {
+            if (changed != small) PyMem_RawFree(changed);
+            PyErr_NoMemory();
+            return -1;
+        }
+        rc = items_head(b, name_id, path, plen, total, n, nchanged);
+        pos = 0;
+        for (Py_ssize_t j = 0; j < n && rc == 0 && next_item(o, tag, j, &pos, &key, &v); j++) {
+            if (!((changed[j / 64] >> (j % 64)) & 1)) continue;
+            rc = buf_need(b, 10);
+            if (rc == 0) put_var(b, (uint64_t)j);
+            if (rc == 0 && tag == V_DICT) rc = ds_encode(b, key, depth + 1);
+            if (rc == 0) rc = ds_encode(b, v, depth + 1);
+            if (tag == V_DICT) sh->kfps[j] = ds_fingerprint(key, depth + 1);
+            sh->fps[j] = ds_fingerprint(v, depth + 1);
+            if (sh->sub && j < sh->n && sh->sub[j]) {
+                ds_sh_free(sh->sub[j]);
+                sh->sub[j] = NULL;
+            }
+        }
+        for (Py_ssize_t j = n; sh->sub && j < sh->n; j++) {
+            ds_sh_free(sh->sub[j]);
+            sh->sub[j] = NULL;
+        }
+    }
+    else if (rc == 0 && (nchanged || n != sh->n || total != sh->total)) {
         /* take the items, then write and follow them */
         PyObject **keys = NULL, **vals = PyMem_RawCalloc((size_t)n + 1, sizeof(PyObject *));
         if (tag == V_DICT) keys = PyMem_RawCalloc((size_t)n + 1, sizeof(PyObject *));
@@ -403,6 +510,8 @@ sh_diff(Buf *b, uint32_t name_id, uint32_t *path, PyObject **objs, int plen, ShN
                     break;
                 }
                 sh->sub[j] = kid;
+                kid->parent = sh;
+                kid->idx = (uint32_t)j;
             }
             else {
                 sh->fps[j] = ds_fingerprint(item, depth + 1);
@@ -417,7 +526,10 @@ sh_diff(Buf *b, uint32_t name_id, uint32_t *path, PyObject **objs, int plen, ShN
     if (changed != small) PyMem_RawFree(changed);
     sh->n = n;
     sh->total = total;
-    sh->obj = o;
+    if (!same) {
+        sh->obj = o;
+        sh_edits++; /* the index is by object */
+    }
     sh->flat = (uint8_t)(flat && signature(o, tag, &sh->sig));
     return rc;
 }
@@ -428,7 +540,87 @@ ds_sh_diff(Buf *b, uint32_t name_id, ShNode *sh, PyObject *o)
     uint32_t path[SH_MAX_PATH];
     PyObject *objs[SH_MAX_PATH];
     objs[0] = o;
-    return sh_diff(b, name_id, path, objs, 0, sh, o, 0);
+    size_t n0 = ds_fp_nobjs;
+    uint64_t edits = sh_edits;
+    node_saws = 0;
+    int rc = sh_diff(b, name_id, path, objs, 0, sh, o, 0);
+    sh->pure = rc == 0 && reads_pure(n0);
+    if (sh_edits != edits) drop_index(sh);
+    return rc;
+}
+
+/* the tree's shadows by object: a shadow heads the chain of those of its object */
+static int
+index_add(PtrMap *m, ShNode *sh)
+{
+    sh->same = ds_map_get(m, sh->obj);
+    if (ds_map_put(m, sh->obj, sh) < 0) return -1;
+    for (Py_ssize_t i = 0; sh->sub && i < sh->n; i++)
+        if (sh->sub[i] && index_add(m, sh->sub[i]) < 0) return -1;
+    return 0;
+}
+
+int
+ds_sh_diff_objs(Buf *b, uint32_t name_id, ShNode *root, PyObject *o, void *const *changed,
+                size_t nchanged)
+{
+    if (!root->pure || root->obj != (void *)o) return 0;
+    if (!root->index) {
+        PtrMap *m = PyMem_RawCalloc(1, sizeof(PtrMap));
+        if (!m) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        root->index = m;
+        if (index_add(m, root) < 0) {
+            drop_index(root);
+            return -1;
+        }
+    }
+    uint64_t edits = sh_edits;
+    /* what the comparisons read: to see whether it is still only shadowed containers */
+    int collect = ds_fp_collect;
+    size_t nobjs = ds_fp_nobjs;
+    int vol = ds_fp_volatile;
+    ds_fp_collect = 1;
+    ds_fp_nobjs = 0;
+    ds_fp_volatile = 0;
+    node_saws = 0;
+    int rc = 0;
+    /* a comparison that reshaped the tree may have freed shadows still in the index: then
+     * stop (the caller compares the whole, which finds only what is left) */
+    int reshaped = 0;
+    for (size_t k = 0; k < nchanged && rc == 0 && sh_edits == edits && !reshaped; k++) {
+        for (ShNode *sh = ds_map_get(root->index, changed[k]); sh && rc == 0 && sh_edits == edits;
+             sh = sh->same) {
+            if (sh->leaf) {
+                /* its parent shows its length: if that changed, compare the whole */
+                if (length((PyObject *)sh->obj, sh->tag) != sh->total) reshaped = 1;
+                continue;
+            }
+            uint32_t path[SH_MAX_PATH];
+            PyObject *objs[SH_MAX_PATH];
+            int plen = 0;
+            for (ShNode *p = sh; p->parent; p = p->parent) plen++;
+            int i = plen;
+            for (ShNode *p = sh; p; p = p->parent) {
+                objs[i] = (PyObject *)p->obj;
+                if (p->parent) path[i - 1] = p->idx;
+                i--;
+            }
+            rc = sh_diff(b, name_id, path, objs, plen, sh, (PyObject *)changed[k], plen);
+        }
+    }
+    int again = reshaped || sh_edits != edits || ds_fp_volatile || !reads_pure(0);
+    ds_fp_collect = collect;
+    ds_fp_nobjs = nobjs;
+    ds_fp_volatile = vol;
+    if (rc < 0) return -1;
+    if (again) {
+        drop_index(root);
+        return 2;
+    }
+    return 1;
 }
 
 int

@@ -220,6 +220,7 @@ static struct {
                         * ran, or a mark was written: anything may have changed */
     uint64_t nclean;   /* steps after calls that changed nothing (step_mask) */
     uint64_t ntargeted; /* steps that compared the locals showing objects lines changed */
+    uint64_t npartial;  /* ... of which shadowed containers compared only those objects */
     int introspect;    /* in-scope code names frame introspection: no priv_mask */
     size_t flush_bytes;
     int flushing;
@@ -1213,6 +1214,26 @@ reads_end(Slot *s)
     s->vol = (uint8_t)ds_fp_volatile;
 }
 
+/* values a fingerprint visits (the container and its items) from which a container
+ * compared again without change is shadowed (item-level diffs) */
+#define SHADOW_VISITS 32
+
+/* the slot's container `v` is shadowed from now on */
+static int
+new_tree(Slot *s, PyObject *v)
+{
+    ds_fp_shared = 0;
+    reads_begin();
+    s->tree = ds_sh_new(v);
+    reads_end(s);
+    if (!s->tree && PyErr_Occurred()) return -1;
+    if (!s->tree) s->objs_ok = 0; /* compared whole at every step that may change it */
+    s->priv = s->tree && !ds_fp_shared && !ds_fp_volatile;
+    s->priv_of = v;
+    s->shallow_of = NULL;
+    return 0;
+}
+
 static int
 emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
 {
@@ -1231,45 +1252,52 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
     uint64_t h = 0;
     int was_priv = s->priv;
     s->priv = 0;
-    if (item_diffs) {
-        /* builtin containers: only the items that changed.  The objects whose state the
-         * comparison read are kept as below (step_mask) */
+    if (s->tree) {
+        /* builtin containers, once they changed: only the items that change.  The objects
+         * whose state the comparison read are kept as below (step_mask) */
         tag = ds_container_tag(v);
-        if (tag && s->present && s->tree && ds_sh_tag(s->tree) == tag) {
+        if (tag && ds_sh_tag(s->tree) == tag) {
+            ds_fp_shared = 0;
             reads_begin();
             int rc = ds_sh_diff(b, name_id, s->tree, v);
             reads_end(s);
+            s->priv = !ds_fp_shared && !ds_fp_volatile;
+            s->priv_of = v;
             return rc;
-        }
-        if (!tag) {
-            reads_begin();
-            h = ds_fingerprint(v, 0);
-            reads_end(s);
-            if (s->present && !s->tree && s->fp == h) return 0;
         }
         ds_sh_free(s->tree);
         s->tree = NULL;
+        s->fp = 0;
+        s->present = 0; /* not a container now: written whole (s->fp is from before) */
     }
-    else {
-        /* the whole value again when anything in it changed */
-        uint64_t sig = 0;
-        int has_sig = ds_shallow(v, &sig);
-        if (has_sig && s->present && s->shallow_of == (void *)v && s->shallow == sig) {
-            /* its items are scalars, the same as when it was found private */
-            s->priv = was_priv && s->priv_of == (void *)v && Py_REFCNT(v) == 1;
-            return 0;
-        }
-        ds_fp_deep = 0;
-        ds_fp_shared = 0;
-        reads_begin();
-        h = ds_fingerprint(v, 0);
-        reads_end(s);
-        s->priv = !ds_fp_shared && !ds_fp_volatile;
-        s->priv_of = v;
-        /* only scalar items: the signature alone tells whether it changed */
-        s->shallow_of = (has_sig && !ds_fp_deep) ? (void *)v : NULL;
-        s->shallow = sig;
-        if (s->present && s->fp == h) return 0;
+    /* the whole value again when anything in it changed */
+    uint64_t sig = 0;
+    int has_sig = ds_shallow(v, &sig);
+    if (has_sig && s->present && s->shallow_of == (void *)v && s->shallow == sig) {
+        /* its items are scalars, the same as when it was found private */
+        s->priv = was_priv && s->priv_of == (void *)v && Py_REFCNT(v) == 1;
+        return 0;
+    }
+    ds_fp_deep = 0;
+    ds_fp_shared = 0;
+    uint64_t visits = ds_fp_nodes;
+    reads_begin();
+    h = ds_fingerprint(v, 0);
+    reads_end(s);
+    visits = ds_fp_nodes - visits;
+    s->priv = !ds_fp_shared && !ds_fp_volatile;
+    s->priv_of = v;
+    /* only scalar items: the signature alone tells whether it changed */
+    s->shallow_of = (has_sig && !ds_fp_deep) ? (void *)v : NULL;
+    s->shallow = sig;
+    /* with item-level diffs, a builtin container is shadowed from now on once it changed,
+     * or when it is large and compared again (one written once and never compared again,
+     * or small and always replaced whole, is not) */
+    if (item_diffs && s->present && (s->fp != h || visits >= SHADOW_VISITS))
+        tag = ds_container_tag(v);
+    if (s->present && s->fp == h) {
+        /* unchanged: the shadow starts from what the slot shows */
+        return tag ? new_tree(s, v) : 0;
     }
     if (buf_need(b, 12) < 0) return -1;
     size_t start = b->n;
@@ -1280,13 +1308,7 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
     s->fp = h;
     s->scalar = (uint8_t)ds_is_scalar(v);
     Py_XSETREF(s->ref, (s->scalar || !ds_is_structural(v)) ? Py_NewRef(v) : NULL);
-    if (tag) {
-        reads_begin();
-        s->tree = ds_sh_new(v);
-        reads_end(s);
-        if (!s->tree && PyErr_Occurred()) return -1;
-        if (!s->tree) s->objs_ok = 0; /* compared whole at every step that may change it */
-    }
+    if (tag && new_tree(s, v) < 0) return -1;
     size_t at = b->n;
     if (ds_encode(b, v, 0) < 0) return -1;
     same_text(b, s, was, start, at);
@@ -1492,7 +1514,7 @@ shows_logged(Slot *s, ThreadRec *th, uint64_t from)
  * holding a scalar, and no local holds a volatile value (ds_fp_volatile). */
 static inline uint64_t
 step_mask(ThreadRec *th, FrameRec *fr, _PyInterpreterFrame *f, unsigned long switches,
-          LineInfo *li)
+          LineInfo *li, uint64_t *partial)
 {
     CodeRec *cr = fr->code;
     if (!li || fr->vol || th->dirty != fr->dirty_seen || R.wild != fr->wild_seen ||
@@ -1509,8 +1531,11 @@ step_mask(ThreadRec *th, FrameRec *fr, _PyInterpreterFrame *f, unsigned long swi
         /* objects lines changed: the locals (or globals) whose values showed one */
         if (th->dlog_n - fr->dlog_seen > DLOG) return (uint64_t)-1;
         for (int i = 0; i < cr->nlocals && i < 64; i++)
-            if (!(mask >> i & 1) && shows_logged(&fr->slots[i], th, fr->dlog_seen))
+            if (!(mask >> i & 1) && shows_logged(&fr->slots[i], th, fr->dlog_seen)) {
                 mask |= (uint64_t)1 << i;
+                /* a shadowed container: only the shadows of the objects changed */
+                if (fr->slots[i].tree) *partial |= (uint64_t)1 << i;
+            }
         for (int i = 0; i < cr->nglobals; i++)
             if (shows_logged(&fr->gslots[i], th, fr->dlog_seen)) return (uint64_t)-1;
         /* a module global rebound (STORE_GLOBAL): the globals it shows are looked up again */
@@ -1569,7 +1594,7 @@ static int other_tracer(PyThreadState *ts);
 static inline uint64_t
 priv_mask(FrameRec *fr, PyThreadState *ts, unsigned long switches, uint64_t named)
 {
-    if (item_diffs || R.introspect || fr->last_kind != EV_LINE ||
+    if (R.introspect || fr->last_kind != EV_LINE ||
         fr->switches != switches || other_tracer(ts))
         return 0;
     return ~named;
@@ -1583,8 +1608,25 @@ line_named(CodeRec *cr, LineInfo *li)
     return li->loads | cr->noline.loads;
 }
 
+/* a slot whose value only the objects the thread's lines logged since `from` changed */
 static int
-diff_some(Buf *b, FrameRec *fr, _PyInterpreterFrame *f, uint64_t mask, uint64_t named)
+emit_partial(Buf *b, Slot *s, uint32_t name_id, PyObject *v, ThreadRec *th, uint64_t from)
+{
+    if (v && s->present && s->tree) {
+        void *objs[DLOG];
+        size_t n = 0;
+        for (uint64_t k = from; k < th->dlog_n; k++) objs[n++] = th->dlog[k % DLOG];
+        s->priv = 0; /* another local's line changed it: not private */
+        int rc = ds_sh_diff_objs(b, name_id, s->tree, v, objs, n);
+        if (rc == 1) R.npartial++;
+        if (rc != 0 && rc != 2) return rc < 0 ? -1 : 0;
+    }
+    return emit_slot(b, s, name_id, v);
+}
+
+static int
+diff_some(Buf *b, FrameRec *fr, _PyInterpreterFrame *f, uint64_t mask, uint64_t named,
+          uint64_t partial, ThreadRec *th)
 {
     CodeRec *cr = fr->code;
     /* a slot its line read without rebinding may now share its value (y = x[0]) */
@@ -1596,8 +1638,12 @@ diff_some(Buf *b, FrameRec *fr, _PyInterpreterFrame *f, uint64_t mask, uint64_t 
     for (; mask; mask &= mask - 1) {
         int i = __builtin_ctzll(mask);
         if (i >= cr->nlocals) continue;
-        if (emit_slot(b, &fr->slots[i], cr->name_ids[i], slot_value(f, cr, i)) < 0) return -1;
-        if (fr->slots[i].vol) fr->vol = 1;
+        Slot *s = &fr->slots[i];
+        PyObject *v = slot_value(f, cr, i);
+        int rc = (partial >> i & 1) ? emit_partial(b, s, cr->name_ids[i], v, th, fr->dlog_seen)
+                                    : emit_slot(b, s, cr->name_ids[i], v);
+        if (rc < 0) return -1;
+        if (s->vol) fr->vol = 1;
     }
     R.nelided++;
     return 0;
@@ -1881,6 +1927,7 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
     FrameRec *fr;
     uint64_t mask = (uint64_t)-1; /* the locals to compare */
     uint64_t named = (uint64_t)-1, skip = 0; /* those its last line named; private ones */
+    uint64_t partial = 0; /* those only objects its lines logged changed (shadowed) */
     if (th->epoch != R.epoch && keyframe(th, f) < 0) goto fail;
     if (th->pending.n) {
         if (buf_need(b, th->pending.n) < 0) goto fail;
@@ -1904,7 +1951,7 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
         if (changed) th->dirty++;
         named = line_named(cr, li);
         unsigned long switches = gil_switches(ts); /* the GIL's, before this step */
-        if (what != EV_EXCEPTION && !changed) mask = step_mask(th, fr, f, switches, li);
+        if (what != EV_EXCEPTION && !changed) mask = step_mask(th, fr, f, switches, li, &partial);
         skip = priv_mask(fr, ts, switches, named);
         fr->line = line;
         if (buf_need(b, 24) < 0) goto fail;
@@ -1944,7 +1991,7 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
             if (ds_encode(b, exc ? exc : Py_None, 0) < 0) goto fail;
         }
     }
-    if ((mask == (uint64_t)-1 ? diff_locals(b, fr, f, skip) : diff_some(b, fr, f, mask, named)) < 0)
+    if ((mask == (uint64_t)-1 ? diff_locals(b, fr, f, skip) : diff_some(b, fr, f, mask, named, partial, th)) < 0)
         goto fail;
     fr->last_kind = what;
     fr->switches = gil_switches(ts);
@@ -2485,7 +2532,7 @@ py_reset(PyObject *m, PyObject *unused)
     R.defs.n = R.ev.n = 0;
     R.next_str = R.next_code = R.next_frame = R.next_tid = 0;
     R.cur_tid = 0;
-    R.nevents = R.nlines = R.sampled_ns = R.nsampled = R.nelided = R.nprivate = R.nclean = R.ntargeted = 0;
+    R.nevents = R.nlines = R.sampled_ns = R.nsampled = R.nelided = R.nprivate = R.nclean = R.ntargeted = R.npartial = 0;
     R.introspect = 0;
     Py_CLEAR(R.scope_fn);
     Py_CLEAR(R.flush_cb);
@@ -2520,14 +2567,15 @@ static PyObject *
 py_stats(PyObject *m, PyObject *unused)
 {
     double est = R.nsampled ? (double)R.sampled_ns / (double)R.nsampled * (double)R.nevents : 0.0;
-    return Py_BuildValue("{sKsKsKsdsisnsKsKsKsK}", "events", (unsigned long long)R.nevents,
+    return Py_BuildValue("{sKsKsKsdsisnsKsKsKsKsK}", "events", (unsigned long long)R.nevents,
                          "line_events", (unsigned long long)R.nlines, "sampled",
                          (unsigned long long)R.nsampled, "recorder_seconds_estimate", est / 1e9,
                          "threads", R.nthreads, "codes", (Py_ssize_t)R.codes.n,
                          "short_steps", (unsigned long long)R.nelided, "private_skips",
                          (unsigned long long)R.nprivate, "clean_call_steps",
                          (unsigned long long)R.nclean, "targeted_steps",
-                         (unsigned long long)R.ntargeted);
+                         (unsigned long long)R.ntargeted, "partial_diffs",
+                         (unsigned long long)R.npartial);
 }
 
 static PyThreadState *

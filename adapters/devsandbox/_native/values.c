@@ -283,7 +283,7 @@ data_fp(TypeCost *tc, int depth)
     return acc;
 }
 static PtrMap type_costs;    /* type -> TypeCost* (the type is kept alive) */
-static uint64_t fp_nodes;    /* values visited by ds_fingerprint, ever */
+uint64_t ds_fp_nodes; /* values visited by ds_fingerprint, ever */
 #define NODE_NS 4            /* about what visiting one value costs */
 #define FOLLOW_MAX 64        /* objects followed for one value */
 
@@ -791,7 +791,7 @@ fp_other(PyObject *o, int depth)
     seen[nseen++] = o;
     if (following < 4) {
         int at = depth < ds_limits.max_depth ? depth : ds_limits.max_depth - 1;
-        uint64_t before = fp_nodes;
+        uint64_t before = ds_fp_nodes;
         int outermost = following == 0;
         following++;
         /* the attributes its __repr__ shows (known once an instance was encoded); not for
@@ -803,7 +803,7 @@ fp_other(PyObject *o, int depth)
         /* a look is what one step costs: the objects followed from an outermost one are
          * part of its look (counted as looks of their own, they would thin the average) */
         if (tc && outermost) {
-            tc->nodes += fp_nodes - before;
+            tc->nodes += ds_fp_nodes - before;
             charge(tc);
         }
     }
@@ -816,7 +816,7 @@ uint64_t
 ds_fingerprint(PyObject *o, int depth)
 {
     PyTypeObject *t = Py_TYPE(o);
-    fp_nodes++;
+    ds_fp_nodes++;
     if (t == &PyLong_Type) {
 #if PY_VERSION_HEX >= 0x030C0000
         if (PyUnstable_Long_IsCompact((PyLongObject *)o))

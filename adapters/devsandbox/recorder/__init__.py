@@ -13,8 +13,8 @@ Options (all optional): ``out`` (file; default ``.devsandbox/recordings/…``),
 ``repr_budget_ms`` (one repr() call: interrupted past it, default 20),
 ``follow_budget_us`` (default 0.5: what comparing an instance of a class with
 its own ``__repr__`` may cost on average, at every step it is in; past it the
-class is shown as "repr skipped: too costly to follow"; 0: no limit), ``item_diffs`` (write only the items of a container that
-changed: smaller and faster; format 1.1), ``globals`` (the module globals each
+class is shown as "repr skipped: too costly to follow"; 0: no limit), ``item_diffs`` (default true: a container that changed
+is written again as the items that changed; false: whole; format 1.1), ``globals`` (the module globals each
 function reads or writes, data only, recorded beside its locals as ``global:NAME``;
 by default only those it rebinds, ``global X; X = ...``; false: none),
 ``timings`` (default true: the monotonic time of every call and return,
@@ -117,8 +117,9 @@ class Recorder:
                              f"{CHUNK_KB_MAX}, got {chunk_kb}")
         limits["flush_bytes"] = chunk_kb * 1024
         self.backend = _make_backend(str(opts.get("backend") or "auto"), self.scope, limits)
-        # item-level container changes (format 1.1); the pure-Python recorder writes whole values
-        self.item_diffs = bool(opts.get("item_diffs")) and self.backend.name == "native"
+        # item-level container changes (format 1.1, by default); the pure-Python recorder
+        # writes whole values
+        self.item_diffs = opts.get("item_diffs") is not False and self.backend.name == "native"
         if self.item_diffs:
             self.backend.item_diffs = True
         # module globals a function reads or writes ("all"), by default those it rebinds

@@ -8,8 +8,8 @@ directory, or ``recordingPath`` (a directory, or a ``.dsrec`` file).  Other
 keys: ``include``, ``exclude``, ``functions`` (globs), ``maxDepth``,
 ``maxItems``, ``maxStr``, ``maxRepr``, ``reprBudgetMs``, ``flightRecorderMb``,
 ``recordChildren`` (default true: child processes record into files of their
-own, named with their pid and linked to this recording), ``itemDiffs`` (only
-the changed items of containers: smaller, faster; format 1.1).  ``record`` may also
+own, named with their pid and linked to this recording), ``itemDiffs`` (default
+true: a container that changed is written as its changed items; format 1.1).  ``record`` may also
 be an object of recorder options (``devsandbox.recorder.start``'s names).
 
 Agent methods (the server calls them; see ``METHODS``):

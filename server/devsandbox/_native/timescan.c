@@ -37,36 +37,16 @@
  *   deletion) counts in `distinct` ({value bytes: [count, first step, last step,
  *   tid]}, steps being `first` + index); only the first `keep` of them are
  *   listed, so that a whole recording is counted without an object per change.
+ * as_sets(buf) -> bytes
+ *   each run of ITEMS records rewritten as SET records of the whole values (itemdiffs.c).
  * lz4_block(data, size) -> bytes
  *   an LZ4 block (codec 1 of the format) decoded straight into a bytes object of at most
  *   `size` bytes (ValueError if corrupt): lz4.block.decompress, without the lz4 package
  *   (its libraries stay out of the server) and without a second buffer of the chunk's size.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stdint.h>
-#include <string.h>
+#include "timescan.h"
 
-enum {
-    E_THREAD = 0x40, E_KEYFRAME = 0x41, E_KFRAME = 0x42, E_CALL = 0x43, E_ENTER = 0x44,
-    E_LINE = 0x45, E_RETURN = 0x46, E_EXCEPTION = 0x47, E_POP = 0x48, E_SET = 0x50,
-    E_DEL = 0x51, E_MARK = 0x60, E_CLOCK = 0x49,
-};
-enum {
-    V_NONE = 0x01, V_TRUE = 0x02, V_FALSE = 0x03, V_INT = 0x04, V_BIGINT = 0x05, V_FLOAT = 0x06,
-    V_STR = 0x07, V_STR_TRUNC = 0x08, V_BYTES = 0x09, V_BYTES_TRUNC = 0x0A, V_COMPLEX = 0x0B,
-    V_LIST = 0x10, V_DICT = 0x14, V_DEEP = 0x18, V_RECUR = 0x19, V_REPR = 0x20,
-    V_REPR_TRUNC = 0x21, V_REPR_ERROR = 0x22, V_REPR_SLOW = 0x23, V_OBJECT = 0x24, V_FMT = 0x25,
-};
-
-typedef struct {
-    const uint8_t *p;
-    Py_ssize_t n;
-    Py_ssize_t pos;
-    int bad;
-} Reader;
-
-static uint64_t rd_varint(Reader *r)
+uint64_t rd_varint(Reader *r)
 {
     uint64_t v = 0;
     int shift = 0;
@@ -81,7 +61,7 @@ static uint64_t rd_varint(Reader *r)
     return 0;
 }
 
-static void skip_value(Reader *r, int depth)
+void skip_value(Reader *r, int depth)
 {
     if (r->pos >= r->n || depth > 200) { r->bad = 1; return; }
     uint8_t tag = r->p[r->pos++];
@@ -136,9 +116,7 @@ static void skip_value(Reader *r, int depth)
 
 /* ---- growable buffers and a small hash map of uint64 -> count ------------------------ */
 
-typedef struct { uint8_t *d; size_t len, cap; } Buf;
-
-static int buf_put(Buf *b, const void *src, size_t k)
+int buf_put(Buf *b, const void *src, size_t k)
 {
     if (b->len + k > b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 4096;
@@ -990,6 +968,7 @@ static PyMethodDef methods[] = {
     {"writes", writes, METH_VARARGS, "Writes of names in a thread's frames."},
     {"changes", changes, METH_VARARGS, "Changed values of one name per frame."},
     {"lz4_block", lz4_block, METH_VARARGS, "Decode an LZ4 block of at most `size` bytes."},
+    {"as_sets", ts_as_sets, METH_VARARGS, "ITEMS records rewritten as SETs (itemdiffs.c)."},
     {NULL, NULL, 0, NULL},
 };
 

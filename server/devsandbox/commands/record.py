@@ -44,9 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-depth", type=int, metavar="N", help="container nesting shown")
     parser.add_argument("--flight-recorder", type=float, metavar="MB",
                         help="keep only the last MB in memory; written on an uncaught exception")
-    parser.add_argument("--item-diffs", action="store_true",
-                        help="write only the items of a container that changed (smaller, faster;"
-                        " format 1.1)")
+    parser.add_argument("--item-diffs", action=argparse.BooleanOptionalAction, default=True,
+                        help="write a container that changed as the items that changed (the "
+                        "default; format 1.1), or whole again (--no-item-diffs)")
     parser.add_argument("--globals", action="store_true", dest="capture_globals",
                         help="also record the module globals each function reads (those it "
                         "rebinds are recorded by default)")
@@ -92,8 +92,8 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
             raise SystemExit(f"devsandbox record: --chunk-kb must be between {fmt.CHUNK_KB_MIN} "
                              f"and {fmt.CHUNK_KB_MAX}")
         opts["chunk_kb"] = args.chunk_kb
-    if args.item_diffs:
-        opts["item_diffs"] = True
+    if not args.item_diffs:
+        opts["item_diffs"] = False
     if args.attributes:
         opts["attributes"] = True
     if args.no_repr_templates:
