@@ -187,12 +187,14 @@ typedef PyObject *(*DsSlotFn)(void *ctx, int i);
 /* `o` was changed by the line (-1: give up) */
 typedef int (*DsChangedFn)(void *ctx, PyObject *o);
 
-/* The stores and calls of code units [u0, u1) of `co` (one line, in order, `writes`: the
- * locals it rebinds): how many (*out, PyMem_RawMalloc'd), or -1 when the line is not
- * understood (a jump, an instruction not modelled, a store into an object we cannot
- * name). */
-int ds_line_targets(PyCodeObject *co, const unsigned char *code, int u0, int u1, uint64_t writes,
-                    DsTarget **out);
+/* The stores and calls of line `line` of `co`, whose code units are those of [u0, u1) that
+ * `unit_line` (of `nunits`) gives that line (in one piece or several: a conditional
+ * expression's other branch placed after the next line's code, entered only by the line's
+ * own jump; `writes`: the locals it rebinds): how many (*out,
+ * PyMem_RawMalloc'd), or -1 when the line is not understood (a jump back, an instruction
+ * not modelled, a store into an object we cannot name). */
+int ds_line_targets(PyCodeObject *co, const unsigned char *code, const int *unit_line,
+                    int nunits, int line, int u0, int u1, uint64_t writes, DsTarget **out);
 /* At the step after the line: report the objects its stores and method calls changed
  * (`changed`), and return how many of its calls are known to have run no Python code of
  * their own and changed nothing else; -1 if what it did is not known. */

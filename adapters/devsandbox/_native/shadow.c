@@ -35,7 +35,11 @@ struct ShNode {
     uint64_t sig; /* its signature when last compared */
     uint8_t tag;  /* V_LIST, V_TUPLE, V_SET, V_FROZENSET, V_DICT */
     uint8_t flat; /* every shown item is a scalar */
-    uint8_t leaf; /* a list, dict or set at max_depth: shown as its length alone (n is 0) */
+    /* a ref: not a container's shadow but an item of its parent's whose fingerprint
+     * (parent->fps[idx]) read the state of that item alone (an object shown by its
+     * attributes, a list past max_depth shown by its length): indexed, so that a change of
+     * it is compared by fingerprinting it alone (n is 0) */
+    uint8_t ref;
     Py_ssize_t total, n;
     uint64_t *fps;        /* n item fingerprints (dicts: of the values) */
     uint64_t *kfps;       /* dicts: n key fingerprints */
@@ -182,6 +186,41 @@ on_path(PyObject *o, PyObject **objs, int plen)
     return 0;
 }
 
+/* the fingerprint that started when ds_fp_nobjs was `n0` read the state of `o` alone */
+static inline int
+read_alone(size_t n0, PyObject *o)
+{
+    return ds_fp_collect && ds_fp_nobjs == n0 + 1 && n0 < DS_FP_OBJS_MAX &&
+           ds_fp_objs[n0] == (void *)o;
+}
+
+/* sh->fps[i]: the fingerprint of its item `v`, not shadowed as a container; a ref shadow
+ * for `v` when that read the state of `v` alone (`cap`: the items sh->sub must hold) */
+static int
+item_fp(ShNode *sh, Py_ssize_t i, PyObject *v, int depth, Py_ssize_t cap)
+{
+    size_t n0 = ds_fp_nobjs;
+    sh->fps[i] = ds_fingerprint(v, depth + 1);
+    if (!read_alone(n0, v)) return 0;
+    if (!sh->sub && !(sh->sub = PyMem_RawCalloc((size_t)cap + 1, sizeof(ShNode *)))) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    ShNode *ref = PyMem_RawCalloc(1, sizeof(ShNode));
+    if (!ref) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    sh_edits++;
+    node_saws++;
+    ref->ref = 1;
+    ref->obj = v;
+    ref->parent = sh;
+    ref->idx = (uint32_t)i;
+    sh->sub[i] = ref;
+    return 0;
+}
+
 /* Shadow of container `o` shown at `depth` (objs[0..plen] are its
  * ancestors and itself).  NULL with an error set only on memory errors;
  * NULL without an error when no shadow is kept (the caller compares a
@@ -189,10 +228,7 @@ on_path(PyObject *o, PyObject **objs, int plen)
 static ShNode *
 sh_build(PyObject *o, int tag, int depth, PyObject **objs, int plen, int *budget)
 {
-    int leaf = depth >= ds_limits.max_depth;
-    if ((leaf && (tag == V_TUPLE || tag == V_FROZENSET)) || plen >= SH_MAX_PATH - 1 ||
-        *budget <= 0)
-        return NULL;
+    if (depth >= ds_limits.max_depth || plen >= SH_MAX_PATH - 1 || *budget <= 0) return NULL;
     (*budget)--;
     saw_node(o, tag, plen > 0); /* its parent holds a snapshot of its items */
     ShNode *sh = PyMem_RawCalloc(1, sizeof(ShNode));
@@ -200,12 +236,6 @@ sh_build(PyObject *o, int tag, int depth, PyObject **objs, int plen, int *budget
     sh_edits++;
     sh->tag = (uint8_t)tag;
     sh->obj = o;
-    if (leaf) {
-        /* what its parent shows of it: the length (V_DEEP), or [] */
-        sh->leaf = 1;
-        sh->total = length(o, tag);
-        return sh;
-    }
     sh->total = PyObject_Length(o);
     if (sh->total < 0) {
         PyErr_Clear();
@@ -254,8 +284,8 @@ sh_build(PyObject *o, int tag, int depth, PyObject **objs, int plen, int *budget
             kid->parent = sh;
             kid->idx = (uint32_t)i;
         }
-        else {
-            sh->fps[i] = ds_fingerprint(v, depth + 1);
+        else if (item_fp(sh, i, v, depth, n) < 0) {
+            rc = -1;
         }
     }
     sh->flat = (uint8_t)(flat && signature(o, tag, &sh->sig));
@@ -406,14 +436,13 @@ sh_diff(Buf *b, uint32_t name_id, uint32_t *path, PyObject **objs, int plen, ShN
         if (!scalar) flat = 0;
         ShNode *kid = (old && sh->sub) ? sh->sub[i] : NULL;
         if (old && (tag != V_DICT || sh->kfps[i] == ds_fingerprint(key, depth + 1))) {
-            if (kid && kid->leaf) {
-                /* shown as its length: unchanged while that is */
-                if (ds_container_tag(v) == kid->tag && length(v, kid->tag) == kid->total) {
-                    saw_node(v, kid->tag, 0);
-                    if (kid->obj != (void *)v) {
-                        kid->obj = v;
-                        sh_edits++; /* the index is by object */
-                    }
+            if (kid && kid->ref) {
+                /* unchanged while it is the same object, showing the same, reading only
+                 * itself (else written again, and its ref made again) */
+                size_t n0 = ds_fp_nobjs;
+                uint64_t f = ds_fingerprint(v, depth + 1);
+                if (f == sh->fps[i] && kid->obj == (void *)v && read_alone(n0, v)) {
+                    node_saws++;
                     continue;
                 }
             }
@@ -513,8 +542,8 @@ sh_diff(Buf *b, uint32_t name_id, uint32_t *path, PyObject **objs, int plen, ShN
                 kid->parent = sh;
                 kid->idx = (uint32_t)j;
             }
-            else {
-                sh->fps[j] = ds_fingerprint(item, depth + 1);
+            else if (item_fp(sh, j, item, depth, got > sh->n ? got : sh->n) < 0) {
+                rc = -1;
             }
         }
         release(keys, vals, got);
@@ -546,6 +575,46 @@ ds_sh_diff(Buf *b, uint32_t name_id, ShNode *sh, PyObject *o)
     int rc = sh_diff(b, name_id, path, objs, 0, sh, o, 0);
     sh->pure = rc == 0 && reads_pure(n0);
     if (sh_edits != edits) drop_index(sh);
+    return rc;
+}
+
+/* The item `idx` of the container shadowed by `sh` (at `path`), `o`, has a ref shadow and
+ * changed: fingerprint it alone, and write it if what it shows changed.  *reshaped when it
+ * is not that item any more or its fingerprint reads more than itself now. */
+static int
+ref_diff(Buf *b, uint32_t name_id, const uint32_t *path, PyObject **objs, int plen, ShNode *sh,
+         uint32_t idx, PyObject *o, int *reshaped)
+{
+    PyObject *c = (PyObject *)sh->obj, *key = NULL, *v = NULL;
+    Py_ssize_t pos = 0;
+    for (Py_ssize_t j = 0; j <= (Py_ssize_t)idx; j++)
+        if (!next_item(c, sh->tag, j, &pos, &key, &v)) v = NULL;
+    size_t n0 = ds_fp_nobjs;
+    uint64_t f = v == o ? ds_fingerprint(o, plen + 1) : 0;
+    if (v != o || !read_alone(n0, o)) {
+        *reshaped = 1;
+        return 0;
+    }
+    node_saws++;
+    if (f == sh->fps[idx]) return 0;
+    sh->fps[idx] = f;
+    if (items_head(b, name_id, path, plen, sh->total, sh->n, 1) < 0 || buf_need(b, 10) < 0)
+        return -1;
+    put_var(b, idx);
+    /* its repr may run code: hold what is written, mark the ancestors as repr() would */
+    Py_INCREF(o);
+    Py_XINCREF(key);
+    int entered = 0, rc = 0;
+    for (; entered <= plen; entered++)
+        if (Py_ReprEnter(objs[entered]) < 0) {
+            PyErr_Clear();
+            break;
+        }
+    if (sh->tag == V_DICT) rc = ds_encode(b, key, plen + 1);
+    if (rc == 0) rc = ds_encode(b, o, plen + 1);
+    while (entered-- > 0) Py_ReprLeave(objs[entered]);
+    Py_XDECREF(key);
+    Py_DECREF(o);
     return rc;
 }
 
@@ -593,22 +662,23 @@ ds_sh_diff_objs(Buf *b, uint32_t name_id, ShNode *root, PyObject *o, void *const
     for (size_t k = 0; k < nchanged && rc == 0 && sh_edits == edits && !reshaped; k++) {
         for (ShNode *sh = ds_map_get(root->index, changed[k]); sh && rc == 0 && sh_edits == edits;
              sh = sh->same) {
-            if (sh->leaf) {
-                /* its parent shows its length: if that changed, compare the whole */
-                if (length((PyObject *)sh->obj, sh->tag) != sh->total) reshaped = 1;
-                continue;
-            }
+            /* the path to the shadow (a ref: to its parent) */
+            ShNode *at = sh->ref ? sh->parent : sh;
             uint32_t path[SH_MAX_PATH];
             PyObject *objs[SH_MAX_PATH];
             int plen = 0;
-            for (ShNode *p = sh; p->parent; p = p->parent) plen++;
+            for (ShNode *p = at; p->parent; p = p->parent) plen++;
             int i = plen;
-            for (ShNode *p = sh; p; p = p->parent) {
+            for (ShNode *p = at; p; p = p->parent) {
                 objs[i] = (PyObject *)p->obj;
                 if (p->parent) path[i - 1] = p->idx;
                 i--;
             }
-            rc = sh_diff(b, name_id, path, objs, plen, sh, (PyObject *)changed[k], plen);
+            if (sh->ref)
+                rc = ref_diff(b, name_id, path, objs, plen, at, sh->idx, (PyObject *)sh->obj,
+                              &reshaped);
+            else
+                rc = sh_diff(b, name_id, path, objs, plen, sh, (PyObject *)changed[k], plen);
         }
     }
     int again = reshaped || sh_edits != edits || ds_fp_volatile || !reads_pure(0);

@@ -579,9 +579,42 @@ join(Sim *s, const Branch *b)
     }
 }
 
+/* The piece of line `line` at code units [p, ...) (not its first) is entered only by the
+ * line's own jumps: the instruction before it does not go on into it, and no jump of
+ * another line lands in it (an exception handler is a line of its own) */
+static int
+piece_closed(const unsigned char *code, const int *unit_line, int nunits, int line, int p)
+{
+    int pend = p;
+    while (pend < nunits && unit_line[pend] == line) pend++;
+    int k = p - 1;
+    while (k > 0 && code[2 * k] == CACHE) k--;
+    switch (code[2 * k]) {
+    case RETURN_VALUE: case JUMP_FORWARD: case JUMP_BACKWARD: case RERAISE: case RAISE_VARARGS:
+#ifdef RETURN_CONST
+    case RETURN_CONST:
+#endif
+        break;
+    default:
+        return 0;
+    }
+    int ext = 0;
+    for (int u = 0; u < nunits; u++) {
+        int op = code[2 * u], arg = code[2 * u + 1] | ext, a, b;
+        ext = op == EXTENDED_ARG ? arg << 8 : 0;
+        if (op == EXTENDED_ARG || op == CACHE || unit_line[u] == line) continue;
+        if (!forward_jump(op, &a, &b) && op != SEND) continue;
+        int next = u + 1;
+        while (next < nunits && code[2 * next] == CACHE) next++;
+        int t = ds_is_backward_jump(op) ? next - arg : next + arg;
+        if (t >= p && t < pend) return 0;
+    }
+    return 1;
+}
+
 int
-ds_line_targets(PyCodeObject *co, const unsigned char *code, int u0, int u1, uint64_t writes,
-                DsTarget **out)
+ds_line_targets(PyCodeObject *co, const unsigned char *code, const int *unit_line, int nunits,
+                int line, int u0, int u1, uint64_t writes, DsTarget **out)
 {
     Sim *s = PyMem_RawCalloc(1, sizeof(Sim));
     if (!s) return -1;
@@ -590,6 +623,19 @@ ds_line_targets(PyCodeObject *co, const unsigned char *code, int u0, int u1, uin
     int ext = 0, live = 1;
     for (int u = u0; u < u1 && !s->fail; u++) {
         int op = code[2 * u], arg = code[2 * u + 1] | ext;
+        if (unit_line[u] != line) {
+            /* another line's code between two pieces of this one: going on into it leaves
+             * the line (what the stack holds goes on in that line's step) */
+            if (live)
+                for (int i = 0; i < s->n; i++)
+                    if (s->st[i].k == S_INPL) s->fail = 1;
+            live = 0;
+            ext = 0;
+            continue;
+        }
+        /* a later piece: understood only when nothing but this line's own jumps enter it */
+        int piece = u > u0 && unit_line[u - 1] != line;
+        if (piece && !piece_closed(code, unit_line, nunits, line, u)) s->fail = 1;
         /* branches that jumped here join */
         for (int i = 0; i < s->nbr;) {
             if (s->br[i].unit != u) {
@@ -604,6 +650,7 @@ ds_line_targets(PyCodeObject *co, const unsigned char *code, int u0, int u1, uin
             }
             s->br[i] = s->br[--s->nbr];
         }
+        if (piece && !live) s->fail = 1; /* reached only from other lines' code */
         if (op == EXTENDED_ARG) {
             ext = arg << 8;
             continue;
@@ -637,7 +684,7 @@ ds_line_targets(PyCodeObject *co, const unsigned char *code, int u0, int u1, uin
         }
         for (int i = 0; i < pop_taken; i++)
             if (s->st[s->n - 1 - i].k == S_INPL) s->fail = 1;
-        if (target >= u1 || target < u0) {
+        if (target >= u1 || target < u0 || unit_line[target] != line) {
             /* it leaves the line: what it holds goes on in another line's step */
             for (int i = 0; i < s->n - pop_taken; i++)
                 if (s->st[i].k == S_INPL) s->fail = 1;

@@ -571,8 +571,8 @@ free_lines(CodeRec *cr)
     PyMem_RawFree(cr->lines);
 }
 
-/* LineInfo.targets of each line whose code units are one run, in order (a line split in
- * pieces, or one not understood, that stores into objects: unsafe_other) */
+/* LineInfo.targets of each line, in one piece or several (a line not understood that
+ * stores into objects: unsafe_other) */
 static int
 line_targets(CodeRec *cr, PyCodeObject *co, const unsigned char *code)
 {
@@ -581,23 +581,21 @@ line_targets(CodeRec *cr, PyCodeObject *co, const unsigned char *code)
         PyErr_NoMemory();
         return -1;
     }
-    int *count = first + cr->nlines;
-    for (int i = 0; i < cr->nlines; i++) first[i] = -1, count[i] = 0;
+    int *end = first + cr->nlines;
+    for (int i = 0; i < cr->nlines; i++) first[i] = -1, end[i] = 0;
     for (int u = 0; u < cr->nunits; u++) {
         int line = cr->unit_line[u];
         if (!line) continue;
         int i = line - cr->line_base;
         if (first[i] < 0) first[i] = u;
-        count[i]++;
+        end[i] = u + 1;
     }
     for (int i = 0; i < cr->nlines; i++) {
         LineInfo *li = &cr->lines[i];
         if (!li->stores && !li->ncalls) continue;
-        int u0 = first[i], u1 = u0 + count[i], whole = u0 >= 0;
-        for (int u = u0; whole && u < u1; u++)
-            if (cr->unit_line[u] != i + cr->line_base) whole = 0;
-        int n = whole && !li->unsafe_other
-                    ? ds_line_targets(co, code, u0, u1, li->writes | cr->noline.writes,
+        int n = first[i] >= 0 && !li->unsafe_other
+                    ? ds_line_targets(co, code, cr->unit_line, cr->nunits, i + cr->line_base,
+                                      first[i], end[i], li->writes | cr->noline.writes,
                                       &li->targets)
                     : -1;
         if (n < 0 && li->stores) li->unsafe_other = 1;

@@ -64,7 +64,55 @@ def twice(v):
     return nest
 
 
+class Vec:
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+    def __repr__(self):
+        return f"<Vec x={self.x} y={self.y}>"
+
+    def grow(self, other):
+        # a conditional expression's other branch is placed after the next line's code (3.12+)
+        self.x = self.x if self.x > other.x else other.x
+        self.y = self.y if self.y > other.y else other.y + 1
+        return self
+
+    def shrink(self, other, box):
+        box[0] = self.x and other.x or -1
+        self.x -= 1 if other.x > 2 else 2
+        return self
+
+
+def multiline(vecs):
+    # lines in pieces entered from other lines' code: compared whole
+    v = vecs[0]
+    v.x = max(v.x,
+              len(vecs))
+    vecs[1].y = (v.x
+                 if v.x > 3 else
+                 -v.x)
+    return v
+
+
+def objects(vecs):
+    # objects shown by their attributes inside a list: each is compared alone when changed
+    best = vecs[0]
+    box = [0]
+    for _ in range(10):
+        for v in vecs[1:]:
+            best = best.grow(v)
+            v.shrink(best, box)
+    vecs[1].y = 100
+    multiline(vecs)
+    vecs.append(Vec(0, 0))
+    vecs[-1].x = 5
+    return best
+
+
 def main():
+    vecs = [Vec(i % 3, 3 - i % 4) for i in range(6)]
+    print(objects(vecs), vecs)
     bodies = [([0.0, 1.0], [0.5, 0.0]), ([2.0, 0.0], [0.0, 0.5]), ([1.0, 3.0], [0.1, 0.1])]
     pairs = [(bodies[i], bodies[j]) for i in range(3) for j in range(i + 1, 3)]
     advance(pairs, bodies, 3)
