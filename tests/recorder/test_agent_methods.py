@@ -70,6 +70,19 @@ def _send(proc: subprocess.Popen, text: str) -> None:
     proc.stdin.flush()
 
 
+async def _until_idle(conn, name: str) -> None:
+    """Until thread `name` has taken no step for 0.2 s (blocked reading stdin): after printing
+    it still runs a few steps to get there, which a flush meanwhile would not hold."""
+    last = None
+    for _ in range(100):
+        status = await conn.call("recorder/status")
+        steps = next(t["steps"] for t in status["threads"] if t["name"] == name)
+        if steps == last:
+            return
+        last = steps
+        await asyncio.sleep(0.2)
+
+
 async def test_status_mark_flush_stop(hub, launch, tmp_path):
     proc = launch(_env(hub, {"record": True}))
     await _line(proc, "ready")
@@ -87,6 +100,7 @@ async def test_status_mark_flush_stop(hub, launch, tmp_path):
     _send(proc, "go")
     assert await _line(proc, "done") == "done 3"
 
+    await _until_idle(conn, "MainThread")
     flushed = await conn.call("recorder/flush")
     assert flushed["path"] == str(path) and flushed["complete"] is True
     main = next(t for t in flushed["threads"] if t["name"] == "MainThread")

@@ -154,9 +154,9 @@ ShNode *ds_sh_new(PyObject *o);
 /* write ITEMS records for what changed in `o` since the shadow; update it */
 int ds_sh_diff(Buf *b, uint32_t name_id, ShNode *sh, PyObject *o);
 /* After a step that changed only the objects `changed` (and nothing else the value shows):
- * write ITEMS records for the shadows of those objects alone.  1: done; 2: done, but the
- * tree's shape or what it reads changed (compare the whole once to bring those up to date);
- * 0: not possible (compare the whole); -1: error. */
+ * write ITEMS records for the shadows of those objects alone.  1: done; 0: compare the
+ * whole (not possible, or the tree's shape or what it reads changed on the way: the whole
+ * comparison writes what is left and brings those up to date); -1: error. */
 int ds_sh_diff_objs(Buf *b, uint32_t name_id, ShNode *root, PyObject *o, void *const *changed,
                     size_t nchanged);
 int ds_sh_tag(ShNode *sh);

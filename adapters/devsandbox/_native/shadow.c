@@ -337,16 +337,14 @@ items_head(Buf *b, uint32_t name_id, const uint32_t *path, int plen, Py_ssize_t 
     return 0;
 }
 
-/* Write the changed items of the container at `path`; the ancestors are
- * marked for repr()'s recursion guard while they are encoded, exactly as
+/* The entries of an ITEMS record: of the `n` items (new references) those `changed` marks
+ * (NULL: all), numbered from `first`; the container at `path` and its ancestors
+ * (objs[0..plen]) are marked for repr()'s recursion guard while they are encoded, exactly as
  * when the whole value is encoded. */
 static int
-emit_items(Buf *b, uint32_t name_id, const uint32_t *path, int plen, PyObject **objs,
-           Py_ssize_t total, Py_ssize_t n, PyObject **keys, PyObject **vals,
-           const unsigned char *changed, Py_ssize_t nchanged, int depth)
+put_entries(Buf *b, PyObject **objs, int plen, Py_ssize_t n, PyObject **keys, PyObject **vals,
+            const unsigned char *changed, Py_ssize_t first, int depth)
 {
-    if (items_head(b, name_id, path, plen, total, n, nchanged) < 0) return -1;
-    if (!nchanged) return 0;
     int entered = 0, rc = 0;
     for (; entered <= plen; entered++)
         if (Py_ReprEnter(objs[entered]) < 0) {
@@ -354,14 +352,25 @@ emit_items(Buf *b, uint32_t name_id, const uint32_t *path, int plen, PyObject **
             break;
         }
     for (Py_ssize_t i = 0; i < n && rc == 0; i++) {
-        if (!changed[i]) continue;
+        if (changed && !changed[i]) continue;
         rc = buf_need(b, 10);
-        if (rc == 0) put_var(b, (uint64_t)i);
+        if (rc == 0) put_var(b, (uint64_t)(first + i));
         if (rc == 0 && keys) rc = ds_encode(b, keys[i], depth + 1);
         if (rc == 0) rc = ds_encode(b, vals[i], depth + 1);
     }
     while (entered-- > 0) Py_ReprLeave(objs[entered]);
     return rc;
+}
+
+/* Write the changed items of the container at `path` */
+static int
+emit_items(Buf *b, uint32_t name_id, const uint32_t *path, int plen, PyObject **objs,
+           Py_ssize_t total, Py_ssize_t n, PyObject **keys, PyObject **vals,
+           const unsigned char *changed, Py_ssize_t nchanged, int depth)
+{
+    if (items_head(b, name_id, path, plen, total, n, nchanged) < 0) return -1;
+    if (!nchanged) return 0;
+    return put_entries(b, objs, plen, n, keys, vals, changed, 0, depth);
 }
 
 static int
@@ -598,21 +607,11 @@ ref_diff(Buf *b, uint32_t name_id, const uint32_t *path, PyObject **objs, int pl
     node_saws++;
     if (f == sh->fps[idx]) return 0;
     sh->fps[idx] = f;
-    if (items_head(b, name_id, path, plen, sh->total, sh->n, 1) < 0 || buf_need(b, 10) < 0)
-        return -1;
-    put_var(b, idx);
-    /* its repr may run code: hold what is written, mark the ancestors as repr() would */
+    if (items_head(b, name_id, path, plen, sh->total, sh->n, 1) < 0) return -1;
+    /* its repr may run code: hold what is written */
     Py_INCREF(o);
     Py_XINCREF(key);
-    int entered = 0, rc = 0;
-    for (; entered <= plen; entered++)
-        if (Py_ReprEnter(objs[entered]) < 0) {
-            PyErr_Clear();
-            break;
-        }
-    if (sh->tag == V_DICT) rc = ds_encode(b, key, plen + 1);
-    if (rc == 0) rc = ds_encode(b, o, plen + 1);
-    while (entered-- > 0) Py_ReprLeave(objs[entered]);
+    int rc = put_entries(b, objs, plen, 1, sh->tag == V_DICT ? &key : NULL, &o, NULL, idx, plen);
     Py_XDECREF(key);
     Py_DECREF(o);
     return rc;
@@ -688,7 +687,7 @@ ds_sh_diff_objs(Buf *b, uint32_t name_id, ShNode *root, PyObject *o, void *const
     if (rc < 0) return -1;
     if (again) {
         drop_index(root);
-        return 2;
+        return 0;
     }
     return 1;
 }

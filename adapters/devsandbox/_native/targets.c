@@ -579,6 +579,15 @@ join(Sim *s, const Branch *b)
     }
 }
 
+/* where the jump `op` at code unit `u` goes (its inline caches follow it as CACHE) */
+static inline int
+jump_dest(const unsigned char *code, int nunits, int u, int op, int arg)
+{
+    int next = u + 1;
+    while (next < nunits && code[2 * next] == CACHE) next++;
+    return ds_is_backward_jump(op) ? next - arg : next + arg;
+}
+
 /* The piece of line `line` at code units [p, ...) (not its first) is entered only by the
  * line's own jumps: the instruction before it does not go on into it, and no jump of
  * another line lands in it (an exception handler is a line of its own) */
@@ -604,9 +613,7 @@ piece_closed(const unsigned char *code, const int *unit_line, int nunits, int li
         ext = op == EXTENDED_ARG ? arg << 8 : 0;
         if (op == EXTENDED_ARG || op == CACHE || unit_line[u] == line) continue;
         if (!forward_jump(op, &a, &b) && op != SEND) continue;
-        int next = u + 1;
-        while (next < nunits && code[2 * next] == CACHE) next++;
-        int t = ds_is_backward_jump(op) ? next - arg : next + arg;
+        int t = jump_dest(code, nunits, u, op, arg);
         if (t >= p && t < pend) return 0;
     }
     return 1;
@@ -666,10 +673,8 @@ ds_line_targets(PyCodeObject *co, const unsigned char *code, const int *unit_lin
             }
             continue;
         }
-        int next = u + 1;
-        while (next < u1 && code[2 * next] == CACHE) next++;
         int back = ds_is_backward_jump(op);
-        int target = back ? next - arg : next + arg;
+        int target = jump_dest(code, nunits, u, op, arg);
         if (pop_taken > s->n || (pop_not > s->n)) {
             s->fail = 1;
             break;

@@ -1616,8 +1616,11 @@ emit_partial(Buf *b, Slot *s, uint32_t name_id, PyObject *v, ThreadRec *th, uint
         for (uint64_t k = from; k < th->dlog_n; k++) objs[n++] = th->dlog[k % DLOG];
         s->priv = 0; /* another local's line changed it: not private */
         int rc = ds_sh_diff_objs(b, name_id, s->tree, v, objs, n);
-        if (rc == 1) R.npartial++;
-        if (rc != 0 && rc != 2) return rc < 0 ? -1 : 0;
+        if (rc < 0) return -1;
+        if (rc == 1) {
+            R.npartial++;
+            return 0;
+        }
     }
     return emit_slot(b, s, name_id, v);
 }
@@ -1989,7 +1992,8 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
             if (ds_encode(b, exc ? exc : Py_None, 0) < 0) goto fail;
         }
     }
-    if ((mask == (uint64_t)-1 ? diff_locals(b, fr, f, skip) : diff_some(b, fr, f, mask, named, partial, th)) < 0)
+    if ((mask == (uint64_t)-1 ? diff_locals(b, fr, f, skip)
+                              : diff_some(b, fr, f, mask, named, partial, th)) < 0)
         goto fail;
     fr->last_kind = what;
     fr->switches = gil_switches(ts);
@@ -2530,7 +2534,8 @@ py_reset(PyObject *m, PyObject *unused)
     R.defs.n = R.ev.n = 0;
     R.next_str = R.next_code = R.next_frame = R.next_tid = 0;
     R.cur_tid = 0;
-    R.nevents = R.nlines = R.sampled_ns = R.nsampled = R.nelided = R.nprivate = R.nclean = R.ntargeted = R.npartial = 0;
+    R.nevents = R.nlines = R.sampled_ns = R.nsampled = R.nelided = R.nprivate = R.nclean = 0;
+    R.ntargeted = R.npartial = 0;
     R.introspect = 0;
     Py_CLEAR(R.scope_fn);
     Py_CLEAR(R.flush_cb);

@@ -13,8 +13,9 @@ Options (all optional): ``out`` (file; default ``.devsandbox/recordings/…``),
 ``repr_budget_ms`` (one repr() call: interrupted past it, default 20),
 ``follow_budget_us`` (default 0.5: what comparing an instance of a class with
 its own ``__repr__`` may cost on average, at every step it is in; past it the
-class is shown as "repr skipped: too costly to follow"; 0: no limit), ``item_diffs`` (default true: a container that changed
-is written again as the items that changed; false: whole; format 1.1), ``globals`` (the module globals each
+class is shown as "repr skipped: too costly to follow"; 0: no limit),
+``item_diffs`` (default true: a container that changed is written again as the
+items that changed; false: whole; format 1.1), ``globals`` (the module globals each
 function reads or writes, data only, recorded beside its locals as ``global:NAME``;
 by default only those it rebinds, ``global X; X = ...``; false: none),
 ``timings`` (default true: the monotonic time of every call and return,

@@ -520,7 +520,7 @@ ts_as_sets(PyObject *self, PyObject *args)
         res = Py_NewRef(src);
     }
     else if (rc == 0) {
-        if (!nrun && copied < r->n && buf_put(&out, r->p + copied, (size_t)(r->n - copied)) < 0)
+        if (copied < r->n && buf_put(&out, r->p + copied, (size_t)(r->n - copied)) < 0)
             rc = -1;
         else
             res = PyBytes_FromStringAndSize((const char *)out.d, (Py_ssize_t)out.len);
