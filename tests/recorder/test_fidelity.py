@@ -10,7 +10,8 @@ from .conftest import PROGRAMS, assert_same, comparable, export, record, referen
 PROGRAM_NAMES = ["basics", "threads_app", "generators_app", "async_app", "recursion_app",
                  "exceptions_app", "mutation_app", "containers_app", "shortcuts_app",
                  "repr_reads_app", "repr_templates_app", "private_app",
-                 "private_introspect_app", "private_skips_app", "targets_app", "shadows_app"]
+                 "private_introspect_app", "private_skips_app", "targets_app", "shadows_app",
+                 "pieces_app"]
 
 
 BACKENDS = {"native": {"backend": "native"},

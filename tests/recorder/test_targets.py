@@ -51,3 +51,16 @@ def test_a_global_rebound_by_a_callee_is_read_again_by_its_caller(tmp_path):
     shown = [e["globals"]["COUNTER"] for e in export(out)
              if e["function"] == "watch" and e["kind"] == "line" and e["line"] == 15]
     assert shown == ["1", "2", "3", "4", "5"]
+
+
+def test_each_piece_of_a_statement_in_several_lines_is_judged_alone(tmp_path):
+    # pieces_app: a multi-line call is its first line's start, its other lines, then the
+    # call back on the first line; a `for` line is its iterator, then the loop's exit.  An
+    # event at the start of a piece runs that piece alone, whose calls and stores are known
+    # (`Vec(...)`, `range(...)`, `heapq.heappush(heap, v)` through a module's attribute), so
+    # the step after it compares only what they change
+    end = _end(tmp_path, program="pieces_app")
+    # 323 short and 88 targeted steps of 439 events on 3.11 and 3.13 when written; 240 and
+    # 55 when a line in several pieces was judged whole
+    assert end["short_steps"] >= 300, end
+    assert end["targeted_steps"] >= 80, end

@@ -195,6 +195,18 @@ typedef int (*DsChangedFn)(void *ctx, PyObject *o);
  * not modelled, a store into an object we cannot name). */
 int ds_line_targets(PyCodeObject *co, const unsigned char *code, const int *unit_line,
                     int nunits, int line, int u0, int u1, uint64_t writes, DsTarget **out);
+/* The code units an event at `p`, the start of one of the pieces of line `line`, can run
+ * before the frame's next event (in[u] = 1; `in` holds `nunits`): those of the line reached
+ * from `p`, through its forward jumps.  -1: not understood (a jump back inside the line, code
+ * without a line). */
+int ds_entry_units(const unsigned char *code, const int *unit_line, int nunits, int line, int p,
+                   uint8_t *in);
+/* ds_line_targets for the step from an event at `p` (ds_entry_units: `in`), where `p` may
+ * be a later piece of a statement in several lines that starts at `s0` (the stack it
+ * finds is what the code from `s0` left, in a straight line) */
+int ds_entry_targets(PyCodeObject *co, const unsigned char *code, const int *unit_line,
+                     int nunits, int line, int s0, int p, int u1, const uint8_t *in,
+                     uint64_t writes, DsTarget **out);
 /* At the step after the line: report the objects its stores and method calls changed
  * (`changed`), and return how many of its calls are known to have run no Python code of
  * their own and changed nothing else; -1 if what it did is not known. */

@@ -14,6 +14,12 @@
  * The objects changed are reported; anything not understood makes the step unknown, as
  * before.
  *
+ * A line whose code is in several pieces (a statement over several lines is its first
+ * line's start, its other lines, then the call or store back on its first line; a `for`
+ * line is its iterator, then the loop's exit after the body) is also followed from the start
+ * of each piece (ds_entry_units, ds_entry_targets): an event there runs only what that piece
+ * reaches before another line's code, on the stack the statement's earlier lines left.
+ *
  * Nothing here runs code of the program: lookups are in exact dicts with str keys,
  * attributes are read where CPython keeps them (no descriptor other than __slots__).
  */
@@ -74,6 +80,7 @@ typedef struct {
     int nout;
     int fail;
     int raised;
+    int quiet; /* the instructions followed only for the stack they leave (another step's) */
     PyObject *names;
     uint64_t writes;
 } Sim;
@@ -139,6 +146,7 @@ same_ref(const Ref *a, const Ref *b)
 static void
 add_target(Sim *s, int kind, const Ref *obj, PyObject *name, int inplace, int key_kind, int key)
 {
+    if (s->quiet) return;
     if (s->nout >= SIM_TARGETS) {
         s->fail = 1;
         return;
@@ -208,8 +216,19 @@ call(Sim *s, int nargs, int extra)
     if (a.k == S_INPL || b.k == S_INPL) s->fail = 1;
     const Ent *m = a.k == S_METH ? &a : b.k == S_METH ? &b : NULL;
     const Ent *g = a.k == S_REF ? &a : b.k == S_REF ? &b : NULL;
-    if (m) add_target(s, T_CALL_METHOD, &m->ref, m->name, 0, 0, 0);
-    else if (g && g->ref.base == R_GLOBAL && !g->ref.attr) add_target(s, T_CALL_GLOBAL, &g->ref, NULL, 0, 0, 0);
+    if (m) {
+        add_target(s, T_CALL_METHOD, &m->ref, m->name, 0, 0, 0);
+    }
+    else if (g && g->ref.base == R_GLOBAL && !g->ref.attr) {
+        add_target(s, T_CALL_GLOBAL, &g->ref, NULL, 0, 0, 0);
+    }
+    else if (g && g->ref.base == R_GLOBAL) {
+        /* `math.sqrt(x)`: 3.13 loads a function of a name bound by an import as a plain
+         * attribute (no method call form); it is looked up the same way */
+        Ref mod = g->ref;
+        mod.attr = NULL;
+        add_target(s, T_CALL_METHOD, &mod, g->ref.attr, 0, 0, 0);
+    }
     push(s, S_UNK);
 }
 
@@ -619,14 +638,27 @@ piece_closed(const unsigned char *code, const int *unit_line, int nunits, int li
     return 1;
 }
 
-int
-ds_line_targets(PyCodeObject *co, const unsigned char *code, const int *unit_line, int nunits,
-                int line, int u0, int u1, uint64_t writes, DsTarget **out)
+/* instructions a loop's end may hold, where FOR_ITER goes when the iterator is exhausted */
+static inline int
+loop_exit_op(int op)
 {
-    Sim *s = PyMem_RawCalloc(1, sizeof(Sim));
-    if (!s) return -1;
-    s->names = co->co_names;
-    s->writes = writes;
+#ifdef END_FOR
+    if (op == END_FOR) return 1;
+#endif
+#ifdef POP_ITER
+    if (op == POP_ITER) return 1;
+#endif
+    return op == POP_TOP || op == NOP || op == CACHE || op == EXTENDED_ARG;
+}
+
+/* Follow line `line` on the stack model from code unit u0 to u1 (the end of its last piece).
+ * `in` NULL: the whole line, every piece of which must be entered only by its own jumps.
+ * Else the units an event at u0 can run (ds_entry_units): pieces not among them are not
+ * followed, and a loop's exit that lands back in the line holds nothing but its ending. */
+static void
+follow_line(Sim *s, const unsigned char *code, const int *unit_line, int nunits, int line,
+            int u0, int u1, const uint8_t *in)
+{
     int ext = 0, live = 1;
     for (int u = u0; u < u1 && !s->fail; u++) {
         int op = code[2 * u], arg = code[2 * u + 1] | ext;
@@ -642,7 +674,7 @@ ds_line_targets(PyCodeObject *co, const unsigned char *code, const int *unit_lin
         }
         /* a later piece: understood only when nothing but this line's own jumps enter it */
         int piece = u > u0 && unit_line[u - 1] != line;
-        if (piece && !piece_closed(code, unit_line, nunits, line, u)) s->fail = 1;
+        if (!in && piece && !piece_closed(code, unit_line, nunits, line, u)) s->fail = 1;
         /* branches that jumped here join */
         for (int i = 0; i < s->nbr;) {
             if (s->br[i].unit != u) {
@@ -656,6 +688,16 @@ ds_line_targets(PyCodeObject *co, const unsigned char *code, const int *unit_lin
                 live = 1;
             }
             s->br[i] = s->br[--s->nbr];
+        }
+        if (in && !live) {
+            /* not run by this step, or the end of a loop it leaves (then a jump to another
+             * line's code: an outer loop's head) */
+            if (in[u] == 1 && !loop_exit_op(op) &&
+                !((op == JUMP_BACKWARD || op == JUMP_FORWARD) &&
+                  unit_line[jump_dest(code, nunits, u, op, arg)] != line))
+                s->fail = 1;
+            ext = op == EXTENDED_ARG ? arg << 8 : 0;
+            continue;
         }
         if (piece && !live) s->fail = 1; /* reached only from other lines' code */
         if (op == EXTENDED_ARG) {
@@ -679,13 +721,18 @@ ds_line_targets(PyCodeObject *co, const unsigned char *code, const int *unit_lin
             s->fail = 1;
             break;
         }
-        if (back && target >= u0) {
+        if (back && target >= u0 && (!in || unit_line[target] == line)) {
             s->fail = 1; /* a loop inside the line (LineInfo.loops) */
             break;
         }
-        if (op == FOR_ITER && target < u1) {
-            s->fail = 1; /* the loop's end in the same piece of the line: not modelled */
-            break;
+        if (op == FOR_ITER && target < u1 && unit_line[target] == line) {
+            if (!in) {
+                s->fail = 1; /* the loop's end in the same piece of the line: not modelled */
+                break;
+            }
+            /* from an entry: the loop's exit only ends it (loop_exit_op), then leaves */
+            push(s, S_UNK);
+            continue;
         }
         for (int i = 0; i < pop_taken; i++)
             if (s->st[s->n - 1 - i].k == S_INPL) s->fail = 1;
@@ -711,6 +758,12 @@ ds_line_targets(PyCodeObject *co, const unsigned char *code, const int *unit_lin
     /* an augmented result left on the stack (the line goes on in another) */
     for (int i = 0; i < s->n && !s->fail; i++)
         if (s->st[i].k == S_INPL) s->fail = 1;
+}
+
+/* the targets found (-1: not understood) */
+static int
+sim_result(Sim *s, DsTarget **out)
+{
     int n = -1;
     *out = NULL;
     if (!s->fail) {
@@ -722,6 +775,143 @@ ds_line_targets(PyCodeObject *co, const unsigned char *code, const int *unit_lin
     }
     PyMem_RawFree(s);
     return n;
+}
+
+static Sim *
+new_sim(PyCodeObject *co, uint64_t writes)
+{
+    Sim *s = PyMem_RawCalloc(1, sizeof(Sim));
+    if (!s) return NULL;
+    s->names = co->co_names;
+    s->writes = writes;
+    return s;
+}
+
+int
+ds_line_targets(PyCodeObject *co, const unsigned char *code, const int *unit_line, int nunits,
+                int line, int u0, int u1, uint64_t writes, DsTarget **out)
+{
+    *out = NULL;
+    Sim *s = new_sim(co, writes);
+    if (!s) return -1;
+    follow_line(s, code, unit_line, nunits, line, u0, u1, NULL);
+    return sim_result(s, out);
+}
+
+/* what follows an instruction: 0 the next one, 1 also (or only, `*only`) jump target `*t`,
+ * -1 nothing (it returns, raises or suspends) */
+static int
+successors(const unsigned char *code, int nunits, int u, int op, int arg, int *t, int *only)
+{
+    int a, b;
+    *only = 0;
+    switch (op) {
+    case RETURN_VALUE: case RAISE_VARARGS: case RERAISE: case YIELD_VALUE:
+#ifdef RETURN_CONST
+    case RETURN_CONST:
+#endif
+        return -1;
+    default:
+        break;
+    }
+    if (!forward_jump(op, &a, &b) && op != SEND) return 0;
+    *t = jump_dest(code, nunits, u, op, arg);
+    *only = op == JUMP_FORWARD || op == JUMP_BACKWARD || op == JUMP_BACKWARD_NO_INTERRUPT;
+    return 1;
+}
+
+int
+ds_entry_units(const unsigned char *code, const int *unit_line, int nunits, int line, int p,
+               uint8_t *in)
+{
+    /* 2: reached, 1: reached and run in the step; one pass, as jumps inside go forward */
+    memset(in, 0, (size_t)nunits);
+    in[p] = 2;
+    int ext = 0;
+    for (int u = p; u < nunits; u++) {
+        int op = code[2 * u], arg = code[2 * u + 1] | ext;
+        ext = op == EXTENDED_ARG ? arg << 8 : 0;
+        if (!in[u]) continue;
+        if (unit_line[u] != line) {
+            in[u] = 0; /* another line's event ends the step */
+            if (!unit_line[u]) return -1; /* code without a line: not followed */
+            continue;
+        }
+        in[u] = 1;
+        int next = u + 1;
+        while (next < nunits && code[2 * next] == CACHE) in[next++] = 1;
+        if (op == EXTENDED_ARG) {
+            if (next < nunits) in[next] |= 2;
+            continue;
+        }
+        int t = 0, only = 0, k = successors(code, nunits, u, op, arg, &t, &only);
+        if (k >= 0 && !only && next < nunits) in[next] |= 2;
+        if (k <= 0) continue;
+        if (t < 0 || t >= nunits) return -1;
+        if (t <= u) {
+            if (unit_line[t] == line) return -1; /* a loop inside the line */
+            continue;
+        }
+        in[t] |= 2;
+    }
+    return 0;
+}
+
+/* ops that rebind a local */
+static int
+rebinds(int op)
+{
+    switch (op) {
+    case STORE_FAST: case DELETE_FAST:
+#ifdef STORE_FAST_LOAD_FAST
+    case STORE_FAST_LOAD_FAST: case STORE_FAST_STORE_FAST:
+#endif
+#ifdef LOAD_FAST_AND_CLEAR
+    case LOAD_FAST_AND_CLEAR:
+#endif
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int
+ds_entry_targets(PyCodeObject *co, const unsigned char *code, const int *unit_line, int nunits,
+                 int line, int s0, int p, int u1, const uint8_t *in, uint64_t writes,
+                 DsTarget **out)
+{
+    *out = NULL;
+    Sim *s = new_sim(co, writes);
+    if (!s) return -1;
+    if (s0 < p) {
+        /* the stack the statement left to this piece: its code from s0 on, in a straight
+         * line (no jump in it, none from elsewhere into it, no local rebound), followed for
+         * the stack alone: what those instructions change is their own lines' steps */
+        int ext = 0;
+        for (int u = 0; u < nunits && !s->fail; u++) {
+            int op = code[2 * u], arg = code[2 * u + 1] | ext, a, b;
+            ext = op == EXTENDED_ARG ? arg << 8 : 0;
+            if (op == EXTENDED_ARG || op == CACHE) continue;
+            if (!forward_jump(op, &a, &b) && op != SEND) continue;
+            int t = jump_dest(code, nunits, u, op, arg);
+            if (t > s0 && t <= p) s->fail = 1;
+        }
+        s->quiet = 1;
+        ext = 0;
+        for (int u = s0; u < p && !s->fail; u++) {
+            int op = code[2 * u], arg = code[2 * u + 1] | ext, t, only;
+            ext = op == EXTENDED_ARG ? arg << 8 : 0;
+            if (op == EXTENDED_ARG || op == CACHE) continue;
+            if (!unit_line[u] || rebinds(op) || successors(code, nunits, u, op, arg, &t, &only))
+                s->fail = 1;
+            else
+                step(s, op, arg);
+            if (s->raised) s->fail = 1;
+        }
+        s->quiet = 0;
+    }
+    if (!s->fail) follow_line(s, code, unit_line, nunits, line, p, u1, in);
+    return sim_result(s, out);
 }
 
 /* ---- at the step after the line ---------------------------------------------- */
@@ -882,6 +1072,25 @@ method_effect(PyObject *o, PyObject *name)
     return -1;
 }
 
+/* an exact bytearray or array.array: an item store puts a number in it, and nothing else
+ * changes (the array type is the one of the `array` module the program imported) */
+static int
+flat_array(PyObject *o)
+{
+    static PyTypeObject *array_type;
+    PyTypeObject *t = Py_TYPE(o);
+    if (t == &PyByteArray_Type || (array_type && t == array_type)) return 1;
+    if (array_type || strcmp(t->tp_name, "array.array") != 0) return 0;
+    PyObject *mods = PyImport_GetModuleDict(); /* borrowed */
+    PyObject *mod = mods ? PyDict_GetItemString(mods, "array") : NULL;
+    PyObject *cls = mod && PyModule_Check(mod)
+                        ? PyDict_GetItemString(PyModule_GetDict(mod), "array") : NULL;
+    /* held: its address is its own for good */
+    if (cls && PyType_Check(cls) && (PyTypeObject *)cls == t)
+        array_type = (PyTypeObject *)Py_NewRef(cls);
+    return array_type == t;
+}
+
 /* the key of an item store, if it is known (borrowed) */
 static PyObject *
 item_key(const DsTarget *t, PyCodeObject *co, DsSlotFn slot, void *ctx)
@@ -975,6 +1184,9 @@ ds_eval_targets(const DsTarget *ts, int n, PyCodeObject *co, DsSlotFn slot, void
                 PyObject *v = plain_attr(o, t->name);
                 if (!v || !ds_is_scalar(v)) return -1;
             }
+        }
+        else if (flat_array(o)) {
+            if (t->kind == T_DELITEM) return -1; /* may be a slice: keep it simple */
         }
         else {
             if (!PyList_CheckExact(o) && !PyDict_CheckExact(o)) return -1;

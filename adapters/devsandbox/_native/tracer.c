@@ -94,6 +94,8 @@ typedef struct {
     uint8_t stores;    /* it stores into objects (attributes, items, augmented assignments
                         * of them): unsafe_other unless `targets` names them */
     int16_t ntargets;  /* its stores and calls, followed on the stack (targets.c) */
+    uint8_t pieces;    /* in several pieces: an event at the start of one runs only what
+                        * CodeRec.entries holds for it */
     DsTarget *targets;
 } LineInfo;
 
@@ -571,24 +573,88 @@ free_lines(CodeRec *cr)
     PyMem_RawFree(cr->lines);
 }
 
+#define ENTRY_WHOLE ((LineInfo *)1) /* in CodeRec.entries: the whole line's */
+
+/* code unit `u` starts one of the ranges of its line */
+static inline int
+range_start(CodeRec *cr, const unsigned char *code, int u)
+{
+    return u == 0 ||
+           (cr->unit_line[u - 1] != cr->unit_line[u] && code[2 * (u - 1)] != EXTENDED_ARG);
+}
+
+/* What an event at code unit `p`, the start of a piece of `line` (a line in several), can
+ * do: the instructions of the line it reaches before another line's (ds_entry_units), and
+ * their targets, on the stack the statement's code from `s0` left (NULL: the whole line's) */
+static LineInfo *
+piece_info(CodeRec *cr, PyCodeObject *co, const unsigned char *code, uint8_t *in, int line,
+           int p, int s0, int u1)
+{
+    if (ds_entry_units(code, cr->unit_line, cr->nunits, line, p, in) < 0) return NULL;
+    LineInfo *li = PyMem_RawCalloc(1, sizeof(LineInfo));
+    if (!li) return NULL;
+    int ext = 0;
+    for (int k = p; k < cr->nunits; k++) {
+        int op = code[2 * k], arg = code[2 * k + 1] | ext;
+        ext = op == EXTENDED_ARG ? arg << 8 : 0;
+        if (in[k] != 1 || op == EXTENDED_ARG || op == CACHE) continue;
+        classify(li, code, 2 * (Py_ssize_t)cr->nunits, 2 * k, op, arg);
+    }
+    if (li->stores || li->ncalls) {
+        int n = ds_entry_targets(co, code, cr->unit_line, cr->nunits, line, s0, p, u1, in,
+                                 li->writes | cr->noline.writes, &li->targets);
+        if (n < 0 && li->stores) li->unsafe_other = 1;
+        li->ntargets = (int16_t)(n > 0 ? n : 0);
+    }
+    return li;
+}
+
+/* CodeRec.entries for the start of each piece of the lines in several that can call or
+ * store into objects */
+static void
+piece_infos(CodeRec *cr, PyCodeObject *co, const unsigned char *code, const int *first,
+            const int *end, const int *nranges)
+{
+    uint8_t *in = PyMem_RawMalloc((size_t)cr->nunits + 1);
+    if (!in) return; /* the whole lines' */
+    for (int u = 0; u < cr->nunits; u++) {
+        int line = cr->unit_line[u];
+        if (!line || !range_start(cr, code, u)) continue;
+        int i = line - cr->line_base;
+        LineInfo *whole = &cr->lines[i];
+        if (nranges[i] < 2 || !(whole->ncalls || whole->stores || whole->unsafe_other)) continue;
+        LineInfo *li = piece_info(cr, co, code, in, line, u, first[i], end[i]);
+        if (!li) continue;
+        if (ds_map_put(&cr->entries, (void *)(uintptr_t)(2 * u + 1), li) < 0) {
+            PyErr_Clear();
+            ds_free_targets(li->targets);
+            PyMem_RawFree(li);
+            continue;
+        }
+        whole->pieces = 1;
+    }
+    PyMem_RawFree(in);
+}
+
 /* LineInfo.targets of each line, in one piece or several (a line not understood that
  * stores into objects: unsafe_other) */
 static int
 line_targets(CodeRec *cr, PyCodeObject *co, const unsigned char *code)
 {
-    int *first = PyMem_RawMalloc(sizeof(int) * 2 * (size_t)cr->nlines + 1);
+    int *first = PyMem_RawMalloc(sizeof(int) * 3 * (size_t)cr->nlines + 1);
     if (!first) {
         PyErr_NoMemory();
         return -1;
     }
-    int *end = first + cr->nlines;
-    for (int i = 0; i < cr->nlines; i++) first[i] = -1, end[i] = 0;
+    int *end = first + cr->nlines, *nranges = end + cr->nlines;
+    for (int i = 0; i < cr->nlines; i++) first[i] = -1, end[i] = 0, nranges[i] = 0;
     for (int u = 0; u < cr->nunits; u++) {
         int line = cr->unit_line[u];
         if (!line) continue;
         int i = line - cr->line_base;
         if (first[i] < 0) first[i] = u;
         end[i] = u + 1;
+        nranges[i] += range_start(cr, code, u);
     }
     for (int i = 0; i < cr->nlines; i++) {
         LineInfo *li = &cr->lines[i];
@@ -601,6 +667,7 @@ line_targets(CodeRec *cr, PyCodeObject *co, const unsigned char *code)
         if (n < 0 && li->stores) li->unsafe_other = 1;
         li->ntargets = (int16_t)(n > 0 ? n : 0);
     }
+    piece_infos(cr, co, code, first, end, nranges);
     PyMem_RawFree(first);
     return 0;
 }
@@ -690,8 +757,6 @@ done:
     return rc;
 }
 
-#define ENTRY_WHOLE ((LineInfo *)1) /* in CodeRec.entries: the whole line's */
-
 /* where the backward jump at code unit `k` goes (its inline caches follow it as CACHE) */
 static inline int
 jump_target(const unsigned char *code, int nunits, int k, int arg)
@@ -740,8 +805,12 @@ entry_info(CodeRec *cr, int line, int off)
     if (!cr->bytes || off < 0 || (off & 1) || u >= cr->nunits || cr->unit_line[u] != line)
         return whole;
     const unsigned char *code = (const unsigned char *)PyBytes_AS_STRING(cr->bytes);
-    if (u == 0 || (cr->unit_line[u - 1] != line && code[2 * (u - 1)] != EXTENDED_ARG))
-        return whole; /* the start of one of its ranges (most events) */
+    if (u == 0 || (cr->unit_line[u - 1] != line && code[2 * (u - 1)] != EXTENDED_ARG)) {
+        /* the start of one of its ranges (most events) */
+        if (!whole->pieces) return whole;
+        LineInfo *pi = ds_map_get(&cr->entries, (void *)(uintptr_t)(off + 1));
+        return pi && pi != ENTRY_WHOLE ? pi : whole;
+    }
     LineInfo *li = ds_map_get(&cr->entries, (void *)(uintptr_t)(off + 1));
     if (li) return li == ENTRY_WHOLE ? whole : li;
     li = entry_scan(cr, line, u);
@@ -894,9 +963,13 @@ free_code(CodeRec *cr)
     free_lines(cr);
     Py_XDECREF(cr->bytes);
     PyMem_RawFree(cr->unit_line);
-    for (size_t i = 0; i < cr->entries.cap; i++)
-        if (cr->entries.keys[i] && cr->entries.vals[i] != ENTRY_WHOLE)
-            PyMem_RawFree(cr->entries.vals[i]);
+    for (size_t i = 0; i < cr->entries.cap; i++) {
+        LineInfo *li = cr->entries.vals ? cr->entries.vals[i] : NULL;
+        if (cr->entries.keys[i] && li != ENTRY_WHOLE) {
+            ds_free_targets(li->targets);
+            PyMem_RawFree(li);
+        }
+    }
     ds_map_clear(&cr->entries);
     PyMem_RawFree(cr);
 }
@@ -1512,7 +1585,7 @@ shows_logged(Slot *s, ThreadRec *th, uint64_t from)
  * holding a scalar, and no local holds a volatile value (ds_fp_volatile). */
 static inline uint64_t
 step_mask(ThreadRec *th, FrameRec *fr, _PyInterpreterFrame *f, unsigned long switches,
-          LineInfo *li, uint64_t *partial)
+          LineInfo *li, uint64_t *partial, int *globals)
 {
     CodeRec *cr = fr->code;
     if (!li || fr->vol || th->dirty != fr->dirty_seen || R.wild != fr->wild_seen ||
@@ -1534,12 +1607,13 @@ step_mask(ThreadRec *th, FrameRec *fr, _PyInterpreterFrame *f, unsigned long swi
                 /* a shadowed container: only the shadows of the objects changed */
                 if (fr->slots[i].tree) *partial |= (uint64_t)1 << i;
             }
-        for (int i = 0; i < cr->nglobals; i++)
-            if (shows_logged(&fr->gslots[i], th, fr->dlog_seen)) return (uint64_t)-1;
-        /* a module global rebound (STORE_GLOBAL): the globals it shows are looked up again */
+        /* the module globals it shows are compared (looked up again) when one shows a
+         * logged object, or a global was rebound (STORE_GLOBAL logs the module's dict) */
+        for (int i = 0; i < cr->nglobals && !*globals; i++)
+            if (shows_logged(&fr->gslots[i], th, fr->dlog_seen)) *globals = 1;
         if (cr->nglobals)
-            for (uint64_t k = fr->dlog_seen; k < th->dlog_n; k++)
-                if (th->dlog[k % DLOG] == (void *)f->f_globals) return (uint64_t)-1;
+            for (uint64_t k = fr->dlog_seen; k < th->dlog_n && !*globals; k++)
+                if (th->dlog[k % DLOG] == (void *)f->f_globals) *globals = 1;
         R.ntargeted++;
     }
     return mask;
@@ -1627,7 +1701,7 @@ emit_partial(Buf *b, Slot *s, uint32_t name_id, PyObject *v, ThreadRec *th, uint
 
 static int
 diff_some(Buf *b, FrameRec *fr, _PyInterpreterFrame *f, uint64_t mask, uint64_t named,
-          uint64_t partial, ThreadRec *th)
+          uint64_t partial, int globals, ThreadRec *th)
 {
     CodeRec *cr = fr->code;
     /* a slot its line read without rebinding may now share its value (y = x[0]) */
@@ -1645,6 +1719,14 @@ diff_some(Buf *b, FrameRec *fr, _PyInterpreterFrame *f, uint64_t mask, uint64_t 
                                     : emit_slot(b, s, cr->name_ids[i], v);
         if (rc < 0) return -1;
         if (s->vol) fr->vol = 1;
+    }
+    if (globals) {
+        global_values(cr, f->f_globals);
+        for (int i = 0; i < cr->nglobals; i++) {
+            Slot *s = &fr->gslots[i];
+            if (emit_slot(b, s, cr->gname_ids[i], cr->gvals[i]) < 0) return -1;
+            if (s->vol) fr->vol = 1;
+        }
     }
     R.nelided++;
     return 0;
@@ -1929,6 +2011,7 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
     uint64_t mask = (uint64_t)-1; /* the locals to compare */
     uint64_t named = (uint64_t)-1, skip = 0; /* those its last line named; private ones */
     uint64_t partial = 0; /* those only objects its lines logged changed (shadowed) */
+    int globals = 0;      /* the module globals it shows are compared too */
     if (th->epoch != R.epoch && keyframe(th, f) < 0) goto fail;
     if (th->pending.n) {
         if (buf_need(b, th->pending.n) < 0) goto fail;
@@ -1952,7 +2035,8 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
         if (changed) th->dirty++;
         named = line_named(cr, li);
         unsigned long switches = gil_switches(ts); /* the GIL's, before this step */
-        if (what != EV_EXCEPTION && !changed) mask = step_mask(th, fr, f, switches, li, &partial);
+        if (what != EV_EXCEPTION && !changed)
+            mask = step_mask(th, fr, f, switches, li, &partial, &globals);
         skip = priv_mask(fr, ts, switches, named);
         fr->line = line;
         if (buf_need(b, 24) < 0) goto fail;
@@ -1993,7 +2077,7 @@ record(PyThreadState *ts, _PyInterpreterFrame *f, CodeRec *cr, int what, int lin
         }
     }
     if ((mask == (uint64_t)-1 ? diff_locals(b, fr, f, skip)
-                              : diff_some(b, fr, f, mask, named, partial, th)) < 0)
+                              : diff_some(b, fr, f, mask, named, partial, globals, th)) < 0)
         goto fail;
     fr->last_kind = what;
     fr->switches = gil_switches(ts);

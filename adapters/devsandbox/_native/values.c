@@ -271,10 +271,15 @@ data_fp(TypeCost *tc, int depth)
     ds_fp_deep = 1;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *e = PyTuple_GET_ITEM(tc->data_reads, i), *v = NULL;
-        if (PyCell_Check(e))
+        /* the cell or namespace read counts as read: a line rebinding the global (it logs
+         * the module's dict) makes the slots showing this value compare again */
+        if (PyCell_Check(e)) {
+            ds_fp_saw(e);
             v = PyCell_GET(e);
+        }
         else if (PyTuple_CheckExact(e) && PyTuple_GET_SIZE(e) == 2 &&
                  PyDict_Check(PyTuple_GET_ITEM(e, 0))) {
+            ds_fp_saw(PyTuple_GET_ITEM(e, 0));
             v = PyDict_GetItemWithError(PyTuple_GET_ITEM(e, 0), PyTuple_GET_ITEM(e, 1));
             if (!v) PyErr_Clear();
         }
@@ -1567,10 +1572,17 @@ static int enc_repr_call(Buf *b, PyObject *o, TypeCost *tc);
 static int
 put_repr_failed(Buf *b, const char *error)
 {
-    char text[300];
-    int n = snprintf(text, sizeof text, "<repr failed: %.200s>", error);
-    if (n >= (int)sizeof text) n = (int)sizeof text - 1;
-    return put_text(b, V_REPR_ERROR, text, n);
+    /* "<repr failed: NAME>" (NAME cut at 200 bytes), without snprintf: an instance being
+     * built shows this at every step of its __init__ */
+    static const char head[] = "<repr failed: ";
+    size_t h = sizeof head - 1, e = strnlen(error, 200);
+    if (buf_need(b, h + e + 12) < 0) return -1;
+    put_u8(b, V_REPR_ERROR);
+    put_var(b, (uint64_t)(h + e + 1));
+    put_bytes(b, head, h);
+    put_bytes(b, error, e);
+    put_u8(b, '>');
+    return 0;
 }
 
 /* instances keep some attributes in __slots__ (PyMemberDef entries of type T_OBJECT_EX):
