@@ -11,7 +11,7 @@ PROGRAM_NAMES = ["basics", "threads_app", "generators_app", "async_app", "recurs
                  "exceptions_app", "mutation_app", "containers_app", "shortcuts_app",
                  "repr_reads_app", "repr_templates_app", "private_app",
                  "private_introspect_app", "private_skips_app", "targets_app", "shadows_app",
-                 "pieces_app"]
+                 "pieces_app", "reuse_app"]
 
 
 BACKENDS = {"native": {"backend": "native"},

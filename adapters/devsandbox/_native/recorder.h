@@ -107,7 +107,7 @@ extern int ds_fp_volatile;
  * being the frame slot).  A private value can only change through that slot. */
 extern int ds_fp_shared;
 
-/* A cheap signature of a list's item addresses or a dict's version: when it
+/* A cheap signature of a list's or tuple's scalar items (by value) or a dict's version: when it
  * and the container's address are unchanged and the container holds only
  * scalars, its content is unchanged.  Returns 0 for other types. */
 int ds_shallow(PyObject *o, uint64_t *sig);

@@ -15,9 +15,10 @@
  *
  * Fingerprints are of values, not addresses, so a float or int replaced by
  * another at the same address is still seen.  A container whose items are
- * all scalars ("flat") and whose identity and signature (list item
- * addresses, dict version, a tuple's immutability) are unchanged is skipped
- * without looking at its items.
+ * all scalars ("flat") and whose identity and signature (its items' values,
+ * a dict's version) are unchanged is skipped without looking at its items:
+ * a tuple at the address of the one shown may be another, made after it was
+ * freed.
  */
 #include "recorder.h"
 
@@ -97,15 +98,13 @@ rotl(uint64_t x)
     return (x << 7) | (x >> 57);
 }
 
-/* identity-based signature: equal => the shown content of a flat container is unchanged */
+/* a signature of a flat container at the same address: equal => its shown content is
+ * unchanged (by its items' values, or a dict's version: an address seen again may be another
+ * container's, made after this one was freed) */
 static int
 signature(PyObject *o, int tag, uint64_t *sig)
 {
-    if (tag == V_TUPLE || tag == V_FROZENSET) {
-        *sig = 0; /* immutable: the same object shows the same (flat) items */
-        return 1;
-    }
-    if (tag == V_LIST || tag == V_DICT) return ds_shallow(o, sig);
+    if (tag == V_LIST || tag == V_TUPLE || tag == V_DICT) return ds_shallow(o, sig);
     return 0;
 }
 
@@ -427,7 +426,6 @@ sh_diff(Buf *b, uint32_t name_id, uint32_t *path, PyObject **objs, int plen, ShN
     int same = sh->obj == (void *)o;
     saw_node(o, tag, 0);
     if (same && sh->flat && signature(o, tag, &sig) && sig == sh->sig) return 0;
-    int frozen = same && (tag == V_TUPLE || tag == V_FROZENSET); /* same immutable object */
     Py_ssize_t total = length(o, tag);
     Py_ssize_t n = total < ds_limits.max_items ? total : ds_limits.max_items;
     uint64_t small[SMALL_BITS / 64] = {0}, *changed = small;
@@ -464,7 +462,8 @@ sh_diff(Buf *b, uint32_t name_id, uint32_t *path, PyObject **objs, int plen, ShN
                     continue;
                 }
             }
-            else if ((frozen && scalar) || ds_fingerprint(v, depth + 1) == sh->fps[i]) {
+            else if (ds_fingerprint(v, depth + 1) == sh->fps[i]) {
+                /* (a tuple at the address of the one shown may be another: by value) */
                 continue;
             }
         }

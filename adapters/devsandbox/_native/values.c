@@ -169,10 +169,55 @@ double_bits(double d)
     return u;
 }
 
-/* elements of containers: scalars by address (the container keeps them alive),
- * anything else by content.  ds_fp_deep is set when a fingerprint reads more than the
- * identity of a non-scalar item (a container's items, an object's attributes…): without
- * that, the addresses of a list's items tell whether it changed (ds_shallow). */
+/* The fingerprint of an int, str, bytes, float, None or bool, by value (1), else 0.  Never
+ * by address: a value replaced by another is freed, and the next one may be made at the same
+ * place (floats and small objects come from free lists), so an address seen again is no sign
+ * of the same value. */
+static inline int
+scalar_fp(PyObject *o, PyTypeObject *t, uint64_t *out)
+{
+    if (t == &PyFloat_Type) {
+        *out = mix(0x33, double_bits(PyFloat_AS_DOUBLE(o)));
+        return 1;
+    }
+    if (t == &PyLong_Type) {
+#if PY_VERSION_HEX >= 0x030C0000
+        if (PyUnstable_Long_IsCompact((PyLongObject *)o)) {
+            *out = fmix((uint64_t)PyUnstable_Long_CompactValue((PyLongObject *)o) ^ 0x1234567ULL);
+            return 1;
+        }
+#else
+        Py_ssize_t size = Py_SIZE(o);
+        if (size >= -1 && size <= 1) {
+            *out = fmix((uint64_t)(size * (int64_t)((PyLongObject *)o)->ob_digit[0]) ^
+                        0x1234567ULL);
+            return 1;
+        }
+#endif
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+        *out = overflow ? mix(0x11 + (uint64_t)Py_SIZE(o), (uint64_t)PyObject_Hash(o))
+                        : fmix((uint64_t)v ^ 0x1234567ULL);
+        return 1;
+    }
+    if (t == &PyUnicode_Type) {
+        *out = mix(0x22 + (uint64_t)PyUnicode_GET_LENGTH(o), (uint64_t)PyObject_Hash(o));
+        return 1;
+    }
+    if (o == Py_None || t == &PyBool_Type) {
+        *out = fmix(ptrbits(o));
+        return 1;
+    }
+    if (t == &PyBytes_Type) {
+        *out = mix(0x44 + (uint64_t)PyBytes_GET_SIZE(o), (uint64_t)PyObject_Hash(o));
+        return 1;
+    }
+    return 0;
+}
+
+/* elements of containers and attributes: by content (scalar_fp).  ds_fp_deep is set when a
+ * fingerprint reads more than a scalar item (a container's items, an object's attributes…):
+ * without that, a list's signature tells whether it changed (ds_shallow). */
 int ds_fp_deep;
 int ds_fp_volatile;
 int ds_fp_shared;
@@ -184,9 +229,8 @@ static inline uint64_t
 elem_fp(PyObject *e, int depth)
 {
     PyTypeObject *t = Py_TYPE(e);
-    if (t == &PyLong_Type || t == &PyFloat_Type || t == &PyUnicode_Type || e == Py_None ||
-        t == &PyBool_Type || t == &PyBytes_Type)
-        return ptrbits(e);
+    uint64_t h;
+    if (scalar_fp(e, t, &h)) return h;
     if ((t->tp_flags & (Py_TPFLAGS_LIST_SUBCLASS | Py_TPFLAGS_TUPLE_SUBCLASS |
                         Py_TPFLAGS_DICT_SUBCLASS)) || t == &PySet_Type || t == &PyFrozenSet_Type)
         ds_fp_deep = 1; /* its items (or, past max_depth, its length) */
@@ -197,12 +241,16 @@ int
 ds_shallow(PyObject *o, uint64_t *sig)
 {
     PyTypeObject *t = Py_TYPE(o);
-    if (t == &PyList_Type) {
-        PyObject **items = ((PyListObject *)o)->ob_item;
+    if (t == &PyList_Type || t == &PyTuple_Type) {
+        PyObject **items = t == &PyList_Type ? ((PyListObject *)o)->ob_item
+                                             : ((PyTupleObject *)o)->ob_item;
         Py_ssize_t n = Py_SIZE(o);
         uint64_t acc = (uint64_t)n;
-        for (Py_ssize_t i = 0; i < n && i < ds_limits.max_items; i++)
-            acc = ((acc << 7) | (acc >> 57)) ^ ptrbits(items[i]);
+        for (Py_ssize_t i = 0; i < n && i < ds_limits.max_items; i++) {
+            uint64_t h; /* a scalar by value: its address may be a later value's (scalar_fp) */
+            if (!scalar_fp(items[i], Py_TYPE(items[i]), &h)) h = ptrbits(items[i]);
+            acc = ((acc << 7) | (acc >> 57)) ^ h;
+        }
         *sig = acc;
         return 1;
     }
@@ -822,29 +870,8 @@ ds_fingerprint(PyObject *o, int depth)
 {
     PyTypeObject *t = Py_TYPE(o);
     ds_fp_nodes++;
-    if (t == &PyLong_Type) {
-#if PY_VERSION_HEX >= 0x030C0000
-        if (PyUnstable_Long_IsCompact((PyLongObject *)o))
-            return fmix((uint64_t)PyUnstable_Long_CompactValue((PyLongObject *)o) ^ 0x1234567ULL);
-#else
-        Py_ssize_t size = Py_SIZE(o);
-        if (size >= -1 && size <= 1)
-            return fmix((uint64_t)(size * (int64_t)((PyLongObject *)o)->ob_digit[0]) ^ 0x1234567ULL);
-#endif
-        int overflow = 0;
-        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
-        if (overflow) {
-            Py_hash_t hv = PyObject_Hash(o);
-            return mix(0x11 + (uint64_t)Py_SIZE(o), (uint64_t)hv);
-        }
-        return fmix((uint64_t)v ^ 0x1234567ULL);
-    }
-    if (t == &PyUnicode_Type) {
-        Py_hash_t hv = PyObject_Hash(o);
-        return mix(0x22 + (uint64_t)PyUnicode_GET_LENGTH(o), (uint64_t)hv);
-    }
-    if (t == &PyFloat_Type) return mix(0x33, double_bits(PyFloat_AS_DOUBLE(o)));
-    if (o == Py_None || t == &PyBool_Type) return fmix(ptrbits(o));
+    uint64_t h;
+    if (scalar_fp(o, t, &h)) return h;
     if (depth >= ds_limits.max_depth &&
         (t == &PyList_Type || t == &PyTuple_Type || t == &PyDict_Type || t == &PySet_Type ||
          t == &PyFrozenSet_Type)) {
@@ -855,10 +882,6 @@ ds_fingerprint(PyObject *o, int depth)
     if (t == &PyList_Type || t == &PyTuple_Type || PyDict_Check(o) || t == &PySet_Type ||
         t == &PyFrozenSet_Type)
         return fp_container(o, t, depth);
-    if (t == &PyBytes_Type) {
-        Py_hash_t hv = PyObject_Hash(o);
-        return mix(0x44 + (uint64_t)PyBytes_GET_SIZE(o), (uint64_t)hv);
-    }
     if (t == &PyComplex_Type) {
         Py_complex c = PyComplex_AsCComplex(o);
         return mix(mix(0x55, double_bits(c.real)), double_bits(c.imag));
