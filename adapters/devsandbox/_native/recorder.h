@@ -141,6 +141,12 @@ void ds_values_reset(void);
 /* A new chunk starts: repr() texts of the last one are not reused. */
 void ds_values_new_chunk(void);
 
+/* The encoding of a value whose fingerprint (ds_fingerprint at depth 0, not volatile) is
+ * `fp`, kept earlier in the chunk (ds_memo_keep): appended to `b` (1), or not kept (0); -1
+ * on memory errors.  Equal fingerprints show the same text, so the same encoding. */
+int ds_memo_get(Buf *b, uint64_t fp);
+void ds_memo_keep(uint64_t fp, const unsigned char *p, size_t n);
+
 /* ---- item-level shadows of containers (shadow.c) --------------------------- */
 
 #define E_ITEMS 0x52 /* format.py: E.ITEMS */

@@ -223,6 +223,7 @@ static struct {
     uint64_t nclean;   /* steps after calls that changed nothing (step_mask) */
     uint64_t ntargeted; /* steps that compared the locals showing objects lines changed */
     uint64_t npartial;  /* ... of which shadowed containers compared only those objects */
+    uint64_t nreused;   /* values written from an encoding kept in the chunk (ds_memo_get) */
     int introspect;    /* in-scope code names frame introspection: no priv_mask */
     size_t flush_bytes;
     int flushing;
@@ -1381,7 +1382,19 @@ emit_slot(Buf *b, Slot *s, uint32_t name_id, PyObject *v)
     Py_XSETREF(s->ref, (s->scalar || !ds_is_structural(v)) ? Py_NewRef(v) : NULL);
     if (tag && new_tree(s, v) < 0) return -1;
     size_t at = b->n;
-    if (ds_encode(b, v, 0) < 0) return -1;
+    /* an object or container written earlier in the chunk with the same fingerprint (an
+     * argument that was the value returned a step before, a value held by several locals) */
+    int memo = !s->scalar && !s->vol, rc = memo ? ds_memo_get(b, h) : 0;
+    if (rc < 0) return -1;
+    if (rc) R.nreused++;
+    else {
+        if (ds_encode(b, v, 0) < 0) return -1;
+        /* only values whose fingerprint reads all they show: a template's fields, an
+         * object's attributes, a builtin container (not the text of a repr() that ran) */
+        int vt = b->p[at];
+        if (memo && (vt == V_FMT || vt == V_OBJECT || (vt >= V_LIST && vt <= V_DICT)))
+            ds_memo_keep(h, b->p + at, b->n - at);
+    }
     same_text(b, s, was, start, at);
     return 0;
 }
@@ -2619,7 +2632,7 @@ py_reset(PyObject *m, PyObject *unused)
     R.next_str = R.next_code = R.next_frame = R.next_tid = 0;
     R.cur_tid = 0;
     R.nevents = R.nlines = R.sampled_ns = R.nsampled = R.nelided = R.nprivate = R.nclean = 0;
-    R.ntargeted = R.npartial = 0;
+    R.ntargeted = R.npartial = R.nreused = 0;
     R.introspect = 0;
     Py_CLEAR(R.scope_fn);
     Py_CLEAR(R.flush_cb);
@@ -2654,7 +2667,7 @@ static PyObject *
 py_stats(PyObject *m, PyObject *unused)
 {
     double est = R.nsampled ? (double)R.sampled_ns / (double)R.nsampled * (double)R.nevents : 0.0;
-    return Py_BuildValue("{sKsKsKsdsisnsKsKsKsKsK}", "events", (unsigned long long)R.nevents,
+    return Py_BuildValue("{sKsKsKsdsisnsKsKsKsKsKsK}", "events", (unsigned long long)R.nevents,
                          "line_events", (unsigned long long)R.nlines, "sampled",
                          (unsigned long long)R.nsampled, "recorder_seconds_estimate", est / 1e9,
                          "threads", R.nthreads, "codes", (Py_ssize_t)R.codes.n,
@@ -2662,7 +2675,8 @@ py_stats(PyObject *m, PyObject *unused)
                          (unsigned long long)R.nprivate, "clean_call_steps",
                          (unsigned long long)R.nclean, "targeted_steps",
                          (unsigned long long)R.ntargeted, "partial_diffs",
-                         (unsigned long long)R.npartial);
+                         (unsigned long long)R.npartial, "reused_encodings",
+                         (unsigned long long)R.nreused);
 }
 
 static PyThreadState *

@@ -1321,11 +1321,12 @@ enc_publish(void)
     }
 }
 
-/* ---- repr() texts of the chunk --------------------------------------------
+/* ---- encodings of the chunk ------------------------------------------------
  * An object of a class with its own __repr__, met again with the same
  * fingerprint (its address and the attributes its repr may show) in the same
  * chunk, is encoded as it was without running its repr() again (a value passed
- * down a chain of calls, or held by several locals). */
+ * down a chain of calls, or held by several locals).  A local's whole value is
+ * kept too, under its fingerprint (ds_memo_get). */
 #define RMEMO 1024
 #define RMEMO_MAX 512 /* bytes of an encoding kept */
 static struct {
@@ -1339,6 +1340,29 @@ void
 ds_values_new_chunk(void)
 {
     rmemo_gen++;
+}
+
+int
+ds_memo_get(Buf *b, uint64_t fp)
+{
+    uint64_t key = fp | 1;
+    unsigned i = (unsigned)(key >> 7) & (RMEMO - 1);
+    if (rmemo[i].key != key || rmemo[i].gen != rmemo_gen) return 0;
+    if (buf_need(b, rmemo[i].n) < 0) return -1;
+    put_bytes(b, rmemo[i].p, rmemo[i].n);
+    return 1;
+}
+
+void
+ds_memo_keep(uint64_t fp, const unsigned char *p, size_t n)
+{
+    uint64_t key = fp | 1;
+    unsigned i = (unsigned)(key >> 7) & (RMEMO - 1);
+    if (n > RMEMO_MAX || (!rmemo[i].p && !(rmemo[i].p = PyMem_RawMalloc(RMEMO_MAX)))) return;
+    memcpy(rmemo[i].p, p, n);
+    rmemo[i].n = (uint32_t)n;
+    rmemo[i].key = key;
+    rmemo[i].gen = rmemo_gen;
 }
 
 static void
