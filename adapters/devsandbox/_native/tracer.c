@@ -806,7 +806,7 @@ entry_info(CodeRec *cr, int line, int off)
     if (!cr->bytes || off < 0 || (off & 1) || u >= cr->nunits || cr->unit_line[u] != line)
         return whole;
     const unsigned char *code = (const unsigned char *)PyBytes_AS_STRING(cr->bytes);
-    if (u == 0 || (cr->unit_line[u - 1] != line && code[2 * (u - 1)] != EXTENDED_ARG)) {
+    if (range_start(cr, code, u)) {
         /* the start of one of its ranges (most events) */
         if (!whole->pieces) return whole;
         LineInfo *pi = ds_map_get(&cr->entries, (void *)(uintptr_t)(off + 1));
