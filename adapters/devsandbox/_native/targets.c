@@ -607,6 +607,22 @@ jump_dest(const unsigned char *code, int nunits, int u, int op, int arg)
     return ds_is_backward_jump(op) ? next - arg : next + arg;
 }
 
+/* a forward jump of an instruction not of line `skip` (-1: of any) lands in units [lo, hi) */
+static int
+jump_lands(const unsigned char *code, const int *unit_line, int nunits, int skip, int lo, int hi)
+{
+    int ext = 0;
+    for (int u = 0; u < nunits; u++) {
+        int op = code[2 * u], arg = code[2 * u + 1] | ext, a, b;
+        ext = op == EXTENDED_ARG ? arg << 8 : 0;
+        if (op == EXTENDED_ARG || op == CACHE || unit_line[u] == skip) continue;
+        if (!forward_jump(op, &a, &b) && op != SEND) continue;
+        int t = jump_dest(code, nunits, u, op, arg);
+        if (t >= lo && t < hi) return 1;
+    }
+    return 0;
+}
+
 /* The piece of line `line` at code units [p, ...) (not its first) is entered only by the
  * line's own jumps: the instruction before it does not go on into it, and no jump of
  * another line lands in it (an exception handler is a line of its own) */
@@ -626,16 +642,7 @@ piece_closed(const unsigned char *code, const int *unit_line, int nunits, int li
     default:
         return 0;
     }
-    int ext = 0;
-    for (int u = 0; u < nunits; u++) {
-        int op = code[2 * u], arg = code[2 * u + 1] | ext, a, b;
-        ext = op == EXTENDED_ARG ? arg << 8 : 0;
-        if (op == EXTENDED_ARG || op == CACHE || unit_line[u] == line) continue;
-        if (!forward_jump(op, &a, &b) && op != SEND) continue;
-        int t = jump_dest(code, nunits, u, op, arg);
-        if (t >= p && t < pend) return 0;
-    }
-    return 1;
+    return !jump_lands(code, unit_line, nunits, line, p, pend);
 }
 
 /* instructions a loop's end may hold, where FOR_ITER goes when the iterator is exhausted */
@@ -887,17 +894,9 @@ ds_entry_targets(PyCodeObject *co, const unsigned char *code, const int *unit_li
         /* the stack the statement left to this piece: its code from s0 on, in a straight
          * line (no jump in it, none from elsewhere into it, no local rebound), followed for
          * the stack alone: what those instructions change is their own lines' steps */
-        int ext = 0;
-        for (int u = 0; u < nunits && !s->fail; u++) {
-            int op = code[2 * u], arg = code[2 * u + 1] | ext, a, b;
-            ext = op == EXTENDED_ARG ? arg << 8 : 0;
-            if (op == EXTENDED_ARG || op == CACHE) continue;
-            if (!forward_jump(op, &a, &b) && op != SEND) continue;
-            int t = jump_dest(code, nunits, u, op, arg);
-            if (t > s0 && t <= p) s->fail = 1;
-        }
+        if (jump_lands(code, unit_line, nunits, -1, s0 + 1, p + 1)) s->fail = 1;
         s->quiet = 1;
-        ext = 0;
+        int ext = 0;
         for (int u = s0; u < p && !s->fail; u++) {
             int op = code[2 * u], arg = code[2 * u + 1] | ext, t, only;
             ext = op == EXTENDED_ARG ? arg << 8 : 0;
